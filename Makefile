@@ -1,0 +1,46 @@
+# The README's commands. Everything installs into .venv at the repository root.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+# The tests talk to real services; these are the ones on a development or CI machine.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) CELERY_RESULT_BACKEND=$(TEST_BROKER_URL) DJANGO_SECRET_KEY=tests-only-not-secret
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-all bench docs-figures lint clean
+
+$(VENV)/.installed: pyproject.toml package.json package-lock.json
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[web,engine,demo,dev]'
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py iris_demo
+
+test: install
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+# Slow and GPU tests too (opt-in).
+test-all: install
+	$(TEST_ENV) $(PY) -m pytest -m '' $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m bench
+
+# The pictures on docs/engine's pages (about 10 minutes on 2 CPU cores).
+docs-figures: install
+	$(PY) docs/engine/gallery.py
+
+lint: install
+	$(VENV)/bin/ruff check surveys iri_engine tests bench docs
+	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf var media node_modules $(VENV)

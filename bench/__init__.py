@@ -1,0 +1,1 @@
+"""Benchmarks run by ``make bench`` (engine: ``python -m bench.engine``)."""

@@ -1,0 +1,253 @@
+"""The batched optimisation loop that turns targets into IRIs (science.md §1 and §5).
+
+Each example of the batch is optimised independently (eval-mode network, per-example losses and
+per-example step norms), so a batch of B targets gives the same IRIs as B runs of one target with
+the same seeds. The step rules:
+- ``ngd``: ``x <- clamp(x - eta * grad / (||grad||_2 + 1e-10))``, norm per example (Nanda);
+- ``ngd_staged``: the same, eta halved at the start of each of ``stages`` equal stages after the
+  first (Feather: 8 stages, last iterate kept);
+- ``adam``: torch.optim.Adam with learning rate ``step_size``, then the same projection.
+With ``keep="best"`` each example keeps its lowest-loss iterate, the loss being evaluated once
+more after the last step before choosing (science.md §5).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from iri_engine.features import FeatureExtractor, autocast_dtype, cached_extractor
+from iri_engine.losses import LossValues, Objective, PerceptualDistance, build_objective, representation_loss
+from iri_engine.models import LoadedModel, check_layers
+from iri_engine.params import Parameterization, make_parameterization
+from iri_engine.seeds import make_seeds
+from iri_engine.spec import GenerationSpec
+from iri_engine.transforms import Transform, lucid_transforms
+
+GRAD_NORM_EPS = 1e-10  # science.md §5: the normalised step divides by ||grad|| + 1e-10
+MAX_CURVE_POINTS = 200  # loss-curve points kept per run, evenly spaced
+PROGRESS_CALLS = 100  # the progress callback is called at most about this often per run
+
+
+class GenerationCancelled(Exception):
+    """The progress callback returned False; no result is produced."""
+
+
+@dataclass
+class Progress:
+    """Reported to the progress callback: ``loss`` is the mean total loss over the batch."""
+
+    step: int
+    total: int
+    loss: float
+
+
+@dataclass
+class GenerationResult:
+    """IRIs and their provenance. Images are (B, 3, H, W) in [0, 1] on the CPU.
+
+    ``final_rep_loss`` (B,): L_rep of the kept iterate, recomputed in fp32 without transforms.
+    ``loss_curve``: per recorded step (at most ~200, evenly spaced, the last after the final
+    step), the per-example L_rep at that step, in the loop's precision (bf16 under "auto" where
+    it pays). ``adversarial_scale``: the ``s`` used, if any.
+    """
+
+    iris: torch.Tensor
+    seeds: torch.Tensor
+    final_rep_loss: torch.Tensor
+    loss_curve: list[list[float]]
+    optimizer: str
+    wall_seconds: float
+    layer: str = ""
+    adversarial_scale: float | None = None
+    curve_steps: list[int] = field(default_factory=list)
+
+
+StepRule = Callable[[torch.Tensor, torch.Tensor, int], None]
+
+
+def normalized_step(variable: torch.Tensor, grad: torch.Tensor, eta: float) -> None:
+    """In place: ``variable -= eta * grad / (||grad||_2 + 1e-10)``, norm per example over all
+    remaining dimensions (science.md §1, §5). variable, grad: (B, ...)."""
+    norms = torch.linalg.vector_norm(grad.flatten(1), dim=1)
+    shape = (-1,) + (1,) * (grad.ndim - 1)
+    variable.sub_(grad * (eta / (norms + GRAD_NORM_EPS)).view(shape))
+
+
+def stage_step_size(eta: float, step: int, iterations: int, stages: int) -> float:
+    """Feather's schedule: stage k of ``stages`` equal stages runs at eta / 2^k."""
+    stage = min(stages - 1, step * stages // iterations)
+    return eta * 0.5 ** stage
+
+
+def make_step_rule(spec: GenerationSpec, variable: torch.Tensor) -> StepRule:
+    """The update of ``spec.optimizer`` as ``rule(variable, grad, step)`` (in place)."""
+    if spec.optimizer == "ngd":
+        return lambda var, grad, step: normalized_step(var, grad, spec.step_size)
+    if spec.optimizer == "ngd_staged":
+        return lambda var, grad, step: normalized_step(
+            var, grad, stage_step_size(spec.step_size, step, spec.iterations, spec.stages))
+    if spec.optimizer == "adam":
+        adam = torch.optim.Adam([variable], lr=spec.step_size)
+
+        def adam_rule(var: torch.Tensor, grad: torch.Tensor, step: int) -> None:
+            var.grad = grad
+            adam.step()
+            var.grad = None
+        return adam_rule
+    raise ValueError(f"unknown optimizer {spec.optimizer!r}")
+
+
+@dataclass
+class _Run:
+    """Everything one generation needs, fixed before the loop."""
+
+    extractor: FeatureExtractor  # the loop's: bf16 autocast where it pays
+    exact_extractor: FeatureExtractor  # fp32: the target's activation and the stored L_rep
+    layer: str
+    param: Parameterization
+    objective: Objective
+    target_features: torch.Tensor  # (B, D)
+    targets: torch.Tensor  # (B, 3, H, W) on device
+    seeds: torch.Tensor  # (B, 3, H, W) on device
+    transform: Transform | None
+
+
+def _evaluate(run: _Run, variable: torch.Tensor, generator: torch.Generator) -> tuple[LossValues, torch.Tensor]:
+    """Objective at ``variable``; returns the loss values and the (graph-carrying) image."""
+    image = run.param.to_image(variable)
+    reference = None
+    if run.objective.reference is not None:
+        reference = run.targets if run.objective.reference == "target" else run.seeds
+    net_input = image
+    if run.transform is not None:
+        # Network and perceptual inputs only (science.md §1); one draw for image and reference,
+        # so the perceptual distance compares aligned views.
+        stacked = image if reference is None else torch.cat([image, reference])
+        stacked = run.transform(stacked, generator)
+        net_input, reference = (stacked, None) if reference is None else stacked.split(image.shape[0])
+    features = run.extractor.flat(net_input, run.layer)
+    pair = None if reference is None else (net_input, reference)
+    values = run.objective(image=image, features=features, target_features=run.target_features,
+                           perceptual_pair=pair)
+    return values, image
+
+
+class _Best:
+    """Per-example lowest-loss iterate, updated without host syncs."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        self.images = images.detach().clone()
+        self.loss = torch.full((images.shape[0],), math.inf, device=images.device)
+
+    def update(self, images: torch.Tensor, loss: torch.Tensor) -> None:
+        improved = loss.detach() < self.loss  # NaN never counts as an improvement
+        self.loss = torch.where(improved, loss.detach(), self.loss)
+        self.images = torch.where(improved.view(-1, 1, 1, 1), images.detach(), self.images)
+
+
+def _check_inputs(loaded: LoadedModel, targets: torch.Tensor, seeds: torch.Tensor | None,
+                  spec: GenerationSpec, layer: str) -> None:
+    size = loaded.spec.input_size
+    if targets.ndim != 4 or tuple(targets.shape[1:]) != (3, size, size):
+        raise ValueError(f"targets must have shape (B, 3, {size}, {size}), got {tuple(targets.shape)}")
+    if targets.shape[0] == 0:
+        raise ValueError("targets is empty")
+    if float(targets.min()) < 0.0 or float(targets.max()) > 1.0:
+        raise ValueError("targets must be images in [0, 1]")
+    if seeds is not None and tuple(seeds.shape) != tuple(targets.shape):
+        raise ValueError(f"seeds shape {tuple(seeds.shape)} does not match targets {tuple(targets.shape)}")
+    if layer not in spec.layers:
+        raise ValueError(f"layer {layer!r} is not one of the spec's layers {list(spec.layers)}")
+    check_layers(loaded, [layer])
+
+
+def _prepare(loaded: LoadedModel, targets: torch.Tensor, seeds: torch.Tensor, spec: GenerationSpec,
+             layer: str, perceptual: PerceptualDistance | None) -> _Run:
+    extractor = cached_extractor(loaded, [layer], fake_relu=spec.fake_relu,
+                                 dtype=autocast_dtype(loaded, spec.precision))
+    # The target's activation is computed once, so always in fp32: against a bf16 target the loop
+    # ended about 0.5% above the fp32 loop's L_rep; against the fp32 one it ends level or below
+    # (measured with bench/engine.py; an fp32 finish of the last steps added nothing).
+    exact = cached_extractor(loaded, [layer], fake_relu=spec.fake_relu)
+    with torch.no_grad():
+        target_features = exact.flat(targets, layer)
+    size = loaded.spec.input_size
+    return _Run(extractor=extractor, exact_extractor=exact, layer=layer,
+                param=make_parameterization(spec.parameterization, height=size, width=size),
+                objective=build_objective(spec, perceptual), target_features=target_features,
+                targets=targets, seeds=seeds,
+                transform=lucid_transforms(size) if spec.transforms else None)
+
+
+def _exact_rep_loss(run: _Run, images: torch.Tensor) -> torch.Tensor:
+    """L_rep of ``images`` in fp32 without transforms (the number stored with each IRI)."""
+    with torch.no_grad():
+        return representation_loss(run.exact_extractor.flat(images, run.layer), run.target_features)
+
+
+def generate(loaded: LoadedModel, targets: torch.Tensor, spec: GenerationSpec, *, layer: str,
+             device: torch.device, generator: torch.Generator, seeds: torch.Tensor | None = None,
+             perceptual: PerceptualDistance | None = None,
+             progress: Callable[[Progress], bool | None] | None = None) -> GenerationResult:
+    """Make one IRI per target at ``layer`` (science.md §1).
+
+    targets: (B, 3, H, W) in [0, 1], H = W = the model's input size. ``seeds`` (same shape):
+    the starting points to use; otherwise they are drawn from ``spec.seed_type`` with
+    ``generator`` (which also drives the random transforms). ``perceptual`` is required by the
+    adversarial presets. ``progress`` is called at most ~100 times; returning False raises
+    GenerationCancelled. Returns a GenerationResult with CPU tensors.
+    """
+    started = time.perf_counter()
+    _check_inputs(loaded, targets, seeds, spec, layer)
+    if seeds is None:
+        seeds = make_seeds(spec.seed_type, shape=tuple(targets.shape), shared=spec.seed_shared,
+                           generator=generator)
+    targets, seeds = targets.to(device, torch.float32), seeds.to(device, torch.float32)
+    run = _prepare(loaded, targets, seeds, spec, layer, perceptual)
+    images, curve, steps = _optimize(run, spec, generator, progress)
+    final_rep = _exact_rep_loss(run, images)
+    return GenerationResult(
+        iris=images.detach().clamp(0, 1).cpu(), seeds=seeds.detach().cpu(),
+        final_rep_loss=final_rep.cpu(), loss_curve=curve, optimizer=spec.optimizer,
+        wall_seconds=time.perf_counter() - started, layer=layer,
+        adversarial_scale=run.objective.scale if run.objective.reference else None, curve_steps=steps)
+
+
+def _optimize(run: _Run, spec: GenerationSpec, generator: torch.Generator,
+              progress: Callable[[Progress], bool | None] | None) -> tuple[torch.Tensor, list, list]:
+    """The loop; returns the kept images (B,3,H,W), the loss curve and its step numbers."""
+    # One leaf for the whole run: gradients come from autograd.grad (nothing accumulates in
+    # .grad) and updates happen in place under no_grad, so optimisers keep a stable handle.
+    variable = run.param.init(run.seeds).requires_grad_(True)
+    step_rule = make_step_rule(spec, variable)
+    total = spec.iterations
+    record_every = max(1, math.ceil(total / MAX_CURVE_POINTS))
+    report_every = max(1, math.ceil(total / PROGRESS_CALLS))
+    best, curve, steps = _Best(run.seeds), [], []
+    for step in range(total):
+        values, image = _evaluate(run, variable, generator)
+        (grad,) = torch.autograd.grad(values.total.sum(), variable)
+        if spec.keep == "best":
+            best.update(image, values.total)
+        if step % record_every == 0:
+            curve.append(values.rep)
+            steps.append(step)
+        with torch.no_grad():
+            step_rule(variable, grad, step)
+            run.param.project(variable)
+        due = progress is not None and ((step + 1) % report_every == 0 or step + 1 == total)
+        if due and progress(Progress(step=step + 1, total=total, loss=float(values.total.detach().mean()))) is False:
+            raise GenerationCancelled(f"cancelled at step {step + 1} of {total}")
+    with torch.no_grad():
+        values, image = _evaluate(run, variable, generator)
+    curve.append(values.rep)
+    steps.append(total)
+    if spec.keep == "best":
+        best.update(image, values.total)
+        image = best.images
+    return image.detach(), torch.stack(curve).cpu().tolist(), steps

@@ -1,0 +1,297 @@
+"""Researchers manage models, targets, jobs and IRIs here. Every write goes through a service."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from surveys.generation import services
+from surveys.generation.forms import JobSubmitForm, ModelRegistrationForm, TargetSetUploadForm
+from surveys.generation.models import GenerationBatch, GenerationJob, RegisteredModel, Stimulus, TargetImage, TargetSet
+from surveys.generation.selectors import job_progress, job_recognition
+
+
+def stored_url(field) -> str:
+    return reverse("researcher-file", args=[field.name]) if field else ""
+
+
+def thumbnail(field, size: int = 64) -> str:
+    if not field:
+        return "-"
+    return format_html('<img src="{}" width="{}" height="{}" style="image-rendering:pixelated" alt="">',
+                       stored_url(field), size, size)
+
+
+class OwnedAdmin(admin.ModelAdmin):
+    """A researcher sees and changes only their own rows; a superuser sees everything."""
+
+    owner_path = "owner"
+
+    # Every staff account is a researcher: it may manage its own rows without per-model permissions.
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request)
+        return rows if request.user.is_superuser else rows.filter(**{self.owner_path: request.user})
+
+
+@admin.register(RegisteredModel)
+class RegisteredModelAdmin(OwnedAdmin):
+    list_display = ["name", "architecture", "input_size", "is_classifier", "layer_count", "short_sha", "created_at"]
+    search_fields = ["name", "architecture"]
+    readonly_fields = ["architecture", "weights", "input_size", "mean", "std", "num_classes", "init_seed",
+                       "checkpoint_sha256", "is_classifier", "num_outputs", "layers", "owner"]
+
+    @admin.display(description="layers")
+    def layer_count(self, obj):
+        return len(obj.layer_names)
+
+    @admin.display(description="SHA-256")
+    def short_sha(self, obj):
+        return obj.checkpoint_sha256[:12]
+
+    @admin.display(description="layer names")
+    def layers(self, obj):
+        return ", ".join(obj.layer_names)
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is not None:
+            return super().get_form(request, obj, **kwargs)
+
+        class OwnedRegistrationForm(ModelRegistrationForm):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, owner=request.user, **inner)
+
+        return OwnedRegistrationForm
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name", "architecture", "weights", "input_size", "mean_text", "std_text", "num_classes",
+                    "init_seed"]
+        return ["name", *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def save_form(self, request, form, change):
+        return form.registered if not change else super().save_form(request, form, change)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+
+
+class TargetImageInline(admin.TabularInline):
+    model = TargetImage
+    fields = ["preview", "name", "category", "sha256"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="image")
+    def preview(self, obj):
+        return thumbnail(obj.image)
+
+
+@admin.register(TargetSet)
+class TargetSetAdmin(OwnedAdmin):
+    list_display = ["name", "image_count", "created_at"]
+    inlines = [TargetImageInline]
+
+    @admin.display(description="images")
+    def image_count(self, obj):
+        return obj.images.count()
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is not None:
+            return super().get_form(request, obj, **kwargs)
+
+        class OwnedUploadForm(TargetSetUploadForm):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, owner=request.user, **inner)
+
+        return OwnedUploadForm
+
+    def get_fields(self, request, obj=None):
+        return ["name", "files"] if obj is None else ["name"]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def save_form(self, request, form, change):
+        return form.created if not change else super().save_form(request, form, change)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+
+
+def progress_bar(job: GenerationJob) -> str:
+    state = job_progress(job=job)
+    percent = round(100 * state["fraction"])
+    loss = "" if state["current_loss"] is None else f" · loss {state['current_loss']:.4f}"
+    return format_html(
+        '<div class="iris-progress" data-progress-url="{}" title="{} of {} steps">'
+        '<progress max="100" value="{}"></progress> <span>{}% · {} IRIs{}</span></div>',
+        reverse("researcher-job-progress", args=[job.pk]), state["steps_done"], state["steps_total"],
+        percent, percent, state["iris"], loss,
+    )
+
+
+class BatchInline(admin.TabularInline):
+    model = GenerationBatch
+    fields = ["index", "layer", "status", "attempts", "claimed_by", "steps_done", "steps_total", "current_loss", "error"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(GenerationJob)
+class GenerationJobAdmin(OwnedAdmin):
+    list_display = ["id", "model", "layer_list", "loss", "target_set", "status", "progress", "created_at"]
+    list_filter = ["status"]
+    readonly_fields = ["owner", "model", "target_set", "config", "perceptual", "proxies", "recognizers", "status",
+                       "progress", "recognition", "error", "cancel_requested", "created_at", "started_at",
+                       "finished_at"]
+    inlines = [BatchInline]
+    actions = ["cancel_jobs", "create_study"]
+
+    class Media:
+        js = ["iris/admin-progress.js"]
+
+    @admin.display(description="layers")
+    def layer_list(self, obj):
+        return ", ".join(obj.layers)
+
+    @admin.display(description="loss")
+    def loss(self, obj):
+        return obj.config.get("loss")
+
+    @admin.display(description="model-to-model recognition")
+    def recognition(self, obj):
+        rows = [(name, f"{r['accuracy']:.3f} ± {r['sem']:.3f}", r["n"])
+                for name, r in job_recognition(job=obj).items()]
+        if not rows:
+            return "-"
+        return format_html("<table>{}</table>", format_html_join(
+            "", "<tr><th>{}</th><td>accuracy {}</td><td>n = {}</td></tr>", rows))
+
+    @admin.display(description="progress")
+    def progress(self, obj):
+        return progress_bar(obj)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        return [path("submit/", self.admin_site.admin_view(self.submit_view), name="generation_job_submit"),
+                *super().get_urls()]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return redirect("admin:generation_job_submit")
+
+    def submit_view(self, request: HttpRequest):
+        form = JobSubmitForm(request.POST or None, owner=request.user)
+        if request.method == "POST" and form.is_valid():
+            messages.success(request, f"Job {form.job.pk} is queued.")
+            return redirect("admin:generation_generationjob_change", form.job.pk)
+        context = {**self.admin_site.each_context(request), "form": form, "title": "Generate IRIs",
+                   "opts": self.model._meta}
+        return TemplateResponse(request, "admin/generation/job_submit.html", context)
+
+    @admin.action(description="Cancel selected jobs")
+    def cancel_jobs(self, request, queryset):
+        for job in queryset:
+            services.job_cancel(job=job)
+        self.message_user(request, f"Asked {queryset.count()} job(s) to stop.")
+
+    @admin.action(description="Create a 2AFC study from the selected jobs")
+    def create_study(self, request, queryset):
+        from surveys.studies.services import study_create
+
+        jobs = list(queryset)
+        try:
+            study = study_create(owner=request.user, name=f"2AFC of jobs {', '.join(str(j.pk) for j in jobs)}",
+                                 jobs=jobs)
+        except ValidationError as error:
+            self.message_user(request, "; ".join(error.messages), level=messages.ERROR)
+            return None
+        self.message_user(request, f"Created study {study.name}.")
+        return redirect("admin:studies_study_change", study.pk)
+
+
+@admin.register(Stimulus)
+class StimulusAdmin(OwnedAdmin):
+    owner_path = "job__owner"
+    list_display = ["images", "target", "layer", "rep_loss", "valid", "job"]
+    list_display_links = ["images", "target"]
+    list_filter = ["layer", "optimizer"]
+    readonly_fields = ["job", "target", "layer", "target_image", "seed_image", "iri_image", "final_rep_loss",
+                       "loss_curve_points", "validity_table", "wall_seconds", "optimizer", "config", "code_version",
+                       "checkpoint_sha256"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="target | seed | IRI")
+    def images(self, obj):
+        return format_html('<span style="white-space:nowrap">{} {} {}</span>', thumbnail(obj.target_png, 48),
+                           thumbnail(obj.seed_png, 48), thumbnail(obj.iri_png, 48))
+
+    @admin.display(description="final L_rep", ordering="final_rep_loss")
+    def rep_loss(self, obj):
+        return f"{obj.final_rep_loss:.4f}"
+
+    @admin.display(description="valid", boolean=True)
+    def valid(self, obj):
+        return (obj.validity or {}).get("passes")
+
+    @admin.display(description="target")
+    def target_image(self, obj):
+        return thumbnail(obj.target_png)
+
+    @admin.display(description="seed")
+    def seed_image(self, obj):
+        return thumbnail(obj.seed_png)
+
+    @admin.display(description="IRI")
+    def iri_image(self, obj):
+        return thumbnail(obj.iri_png)
+
+    @admin.display(description="loss curve")
+    def loss_curve_points(self, obj):
+        curve = obj.loss_curve
+        return f"{len(curve)} points; first {curve[0]:.4f}, last {curve[-1]:.4f}" if curve else "-"
+
+    @admin.display(description="validity")
+    def validity_table(self, obj):
+        if not obj.validity:
+            return "-"
+        return format_html("<table>{}</table>", format_html_join(
+            "", "<tr><th>{}</th><td>{}</td></tr>", sorted(obj.validity.items())))

@@ -1,0 +1,71 @@
+"""Checking a checkpoint at registration without loading torch into the web process.
+
+Where the engine is installed beside the web app (the embedded default), its inspector runs in a
+subprocess (``python -m iri_engine.inspect``). Where it is not (the torch-free web image of a
+deployment), a GPU worker inspects the file through the ``generation.checkpoint_inspect`` task and
+the form waits for its answer. Either way the checkpoint is loaded safely, its layer names are
+listed and its SHA-256 taken, and a broken file, a pickled model or a mismatched state_dict is
+reported to the researcher here, not as a crash in a worker later.
+"""
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import File
+from django.core.files.storage import default_storage
+
+INSPECTION_TIMEOUT_S = 180
+
+
+def checkpoint_inspect(*, model_spec: dict) -> dict:
+    """Return the engine's ModelInfo as a dict, or raise ValidationError with the engine's message."""
+    answer = _inspect_on_worker(model_spec) if settings.IRIS_INSPECT_ON_WORKER else _inspect_here(model_spec)
+    if "error" in answer:
+        raise ValidationError(answer["error"])
+    return answer
+
+
+def _inspect_here(model_spec: dict) -> dict:
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "iri_engine.inspect", json.dumps(model_spec)],
+            capture_output=True, text=True, timeout=INSPECTION_TIMEOUT_S, check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ValidationError(f"Inspecting the model took longer than {INSPECTION_TIMEOUT_S} s.") from None
+    try:
+        answer = json.loads(completed.stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError):
+        tail = (completed.stderr or completed.stdout).strip()[-500:]
+        raise ValidationError(f"The model could not be inspected: {tail or 'no output'}") from None
+    if completed.returncode != 0 and "error" not in answer:
+        answer = {"error": "The model could not be inspected."}
+    return answer
+
+
+def _inspect_on_worker(model_spec: dict) -> dict:
+    from celery.exceptions import TimeoutError as CeleryTimeout
+
+    from surveys.generation.tasks import generation_checkpoint_inspect
+
+    local_path = model_spec.get("weights_path")
+    incoming = None
+    if local_path:
+        with open(local_path, "rb") as handle:
+            incoming = default_storage.save(f"checkpoints/incoming/{uuid.uuid4().hex}{Path(local_path).suffix}",
+                                            File(handle))
+    try:
+        result = generation_checkpoint_inspect.apply_async(args=[{**model_spec, "weights_path": None}, incoming],
+                                                           queue="gpu")
+        return result.get(timeout=INSPECTION_TIMEOUT_S)
+    except CeleryTimeout:
+        raise ValidationError(f"No GPU worker inspected the model within {INSPECTION_TIMEOUT_S} s: "
+                              "is a worker on the gpu queue running?") from None
+    finally:
+        if incoming:
+            default_storage.delete(incoming)

@@ -1,0 +1,149 @@
+"""`make demo`: the whole flow on the embedded default, from a fresh clone, with no services.
+
+Creates an admin account, registers a small demo network (random weights, no download), loads
+target photos that scikit-image ships, starts the web server and a Celery worker, generates IRIs
+on the CPU with a progress bar, makes a 2AFC study and prints where to go next.
+"""
+
+import importlib.resources
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.files import File
+from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
+
+from surveys.generation import selectors, services
+from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, TargetSet
+from surveys.studies.admin import participant_link
+from surveys.studies.services import study_create
+
+DEMO_TARGETS = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "ihc.png"]
+DEMO_MODEL_NAME = "demo-resnet18 (random weights)"
+PROGRESS_WIDTH = 40
+# Long enough to make recognisable structure at the demo layer, short enough for about a minute on a laptop CPU.
+DEMO_ITERATIONS = 300
+WORKER_START_TIMEOUT_S = 60
+
+
+class Command(BaseCommand):
+    help = "Run the IRIS demo: admin, demo model, targets, IRIs, a study, a web server and a worker."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--iterations", type=int, default=DEMO_ITERATIONS)
+        parser.add_argument("--no-serve", action="store_true", help="Stop after printing the links (for tests).")
+
+    def handle(self, *args, port: int, iterations: int, no_serve: bool, **options):
+        password = secrets.token_urlsafe(9)
+        admin = _admin_account(password)
+        model = _demo_model(admin)
+        targets = _demo_targets(admin)
+        children = [_start_worker()]
+        if not no_serve:
+            children.append(_start_server(port))
+        try:
+            self._run(admin, password, model, targets, port=port, iterations=iterations)
+            if not no_serve:
+                self.stdout.write("Press Ctrl-C to stop the web server and the worker.")
+                children[-1].wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for child in children:
+                child.send_signal(signal.SIGTERM)
+            for child in children:
+                child.wait(timeout=30)
+
+    def _run(self, admin, password, model, targets, *, port: int, iterations: int) -> None:
+        base = f"http://127.0.0.1:{port}"
+        self.stdout.write(f"\nResearcher admin: {base}{reverse('admin:index')}  (user: admin  password: {password})")
+        layer = "layer2" if "layer2" in model.layer_names else model.layer_names[len(model.layer_names) // 2]
+        job = services.job_submit(owner=admin, model=model, target_set=targets, config={
+            "layers": [layer], "loss": "reg_free", "seed_type": "super-noise", "iterations": iterations,
+            "step_size": 1.0, "optimizer": "ngd"})
+        self.stdout.write(f"Worker log: {settings.VAR_DIR / 'demo-worker.log'}")
+        self.stdout.write(f"Generating {targets.images.count()} IRIs at {model.name} / {layer} "
+                          f"({iterations} steps each) on the CPU; watch it in admin too.")
+        job = self._wait_with_progress(job)
+        if job.status != JobStatus.DONE:
+            raise CommandError(f"The demo job ended {job.status}: {job.error}")
+        study = study_create(owner=admin, name=f"Demo 2AFC study (job {job.pk})", jobs=[job])
+        link = participant_link(study).replace(settings.SITE_URL, base)
+        self.stdout.write(self.style.SUCCESS(
+            f"\nStudy ready.\n  Participant link: {link}\n"
+            f"  Study in admin:   {base}{reverse('admin:studies_study_change', args=[study.pk])}\n"
+            f"  Scores (API):     {base}{reverse('api-study-scores', args=[study.pk])}\n"))
+
+    def _wait_with_progress(self, job: GenerationJob) -> GenerationJob:
+        started = time.monotonic()
+        while True:
+            job.refresh_from_db()
+            state = selectors.job_progress(job=job)
+            filled = round(PROGRESS_WIDTH * state["fraction"])
+            loss = "" if state["current_loss"] is None else f" loss {state['current_loss']:.4f}"
+            bar = "#" * filled + "-" * (PROGRESS_WIDTH - filled)
+            self.stdout.write(f"\r  [{bar}] {100 * state['fraction']:5.1f}%{loss}  "
+                              f"{time.monotonic() - started:5.0f} s ", ending="")
+            self.stdout.flush()
+            if job.status in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED):
+                self.stdout.write("")
+                return job
+            time.sleep(0.5)
+
+
+def _admin_account(password: str):
+    users = get_user_model()
+    admin, _ = users.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
+    admin.is_staff = admin.is_superuser = True
+    admin.set_password(password)
+    admin.save()
+    return admin
+
+
+def _demo_model(owner) -> RegisteredModel:
+    existing = RegisteredModel.objects.filter(owner=owner, name=DEMO_MODEL_NAME).first()
+    if existing:
+        return existing
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "demo-resnet18.pt"
+        script = ("import json, sys; from iri_engine.demo import write_demo_checkpoint; "
+                  "print(json.dumps(write_demo_checkpoint(sys.argv[1]).to_dict()))")
+        spec = json.loads(subprocess.run([sys.executable, "-c", script, str(path)], check=True,
+                                         capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        with open(path, "rb") as weights:
+            return services.model_register(
+                owner=owner, name=DEMO_MODEL_NAME, architecture=spec["architecture"], weights=File(weights, path.name),
+                input_size=spec["input_size"], mean=spec["mean"], std=spec["std"],
+                num_classes=spec.get("num_classes"))
+
+
+def _demo_targets(owner) -> TargetSet:
+    existing = TargetSet.objects.filter(owner=owner, name="scikit-image samples").first()
+    if existing:
+        return existing
+    folder = importlib.resources.files("skimage.data")
+    uploads = [(name, folder.joinpath(name).read_bytes()) for name in DEMO_TARGETS]
+    return services.target_set_create(owner=owner, name="scikit-image samples", uploads=uploads)
+
+
+def _start_worker() -> subprocess.Popen:
+    command = [sys.executable, "-m", "celery", "-A", "surveys", "worker", "-Q", "gpu,default", "-c", "1",
+               "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    log = open(settings.VAR_DIR / "demo-worker.log", "ab")  # noqa: SIM115 - the worker keeps it open
+    return subprocess.Popen(command, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
+
+
+def _start_server(port: int) -> subprocess.Popen:
+    command = [sys.executable, "manage.py", "runserver", "--noreload", "--insecure", f"127.0.0.1:{port}"]
+    return subprocess.Popen(command, env={**os.environ, "DJANGO_DEBUG": os.environ.get("DJANGO_DEBUG", "1")},
+                            stdout=subprocess.DEVNULL)

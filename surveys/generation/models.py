@@ -1,0 +1,199 @@
+"""Registered models, target images, generation jobs and the IRIs (stimuli) they produce.
+
+Job state lives here, not in the broker (house style rule 4): a job is split into batches, each
+batch row is claimed by one worker with a conditional UPDATE, and each IRI row is unique per
+(job, target, layer), so a redelivered batch can never store an IRI twice.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+
+
+def _imagenet_mean() -> list[float]:
+    return list(IMAGENET_MEAN)
+
+
+def _imagenet_std() -> list[float]:
+    return list(IMAGENET_STD)
+
+
+class RegisteredModel(models.Model):
+    """A network a researcher brought: an architecture, a checkpoint and its normalisation."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="iris_models")
+    name = models.CharField(max_length=100)
+    architecture = models.CharField(
+        max_length=64, help_text="A torchvision classification model name (e.g. resnet18), or 'torchscript'."
+    )
+    weights = models.FileField(upload_to="checkpoints/", blank=True,
+                               help_text="state_dict (.pt/.pth), .safetensors, or a TorchScript archive. "
+                                         "Leave empty for a randomly initialised network (demos, tests).")
+    input_size = models.PositiveIntegerField(default=224, help_text="Square input side, in pixels.")
+    mean = models.JSONField(default=_imagenet_mean, help_text="Per-channel normalisation mean (RGB).")
+    std = models.JSONField(default=_imagenet_std, help_text="Per-channel normalisation std (RGB).")
+    num_classes = models.PositiveIntegerField(null=True, blank=True,
+                                              help_text="Passed to the torchvision constructor.")
+    init_seed = models.IntegerField(default=0, help_text="Seed of the random initialisation when no weights.")
+    # Filled by inspecting the checkpoint at registration, in a subprocess (the web never loads torch).
+    layer_names = models.JSONField(default=list, editable=False)
+    checkpoint_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    is_classifier = models.BooleanField(default=False, editable=False)
+    num_outputs = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="unique_model_name_per_owner")]
+        verbose_name = "registered model"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TargetSet(models.Model):
+    """Natural target images that IRIs are made from."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="target_sets")
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="unique_target_set_per_owner")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TargetImage(models.Model):
+    target_set = models.ForeignKey(TargetSet, on_delete=models.CASCADE, related_name="images")
+    name = models.CharField(max_length=200)
+    category = models.CharField(max_length=100, blank=True)
+    image = models.FileField(upload_to="targets/")
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["target_set", "name"]
+        constraints = [models.UniqueConstraint(fields=["target_set", "name"], name="unique_target_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class GenerationJob(models.Model):
+    """A request for IRIs: one model, one or more layers, a target set and an engine configuration."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generation_jobs")
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="jobs")
+    target_set = models.ForeignKey(TargetSet, on_delete=models.PROTECT, related_name="jobs")
+    # The engine's GenerationSpec as JSON (iri_engine.spec), validated at submission.
+    config = models.JSONField()
+    # Perceptual distances, each {"model": id, "layers": [...]}: the one the adversarial presets
+    # push against, and those that score the proxy alignment (never the generating one).
+    perceptual = models.JSONField(null=True, blank=True)
+    proxies = models.JSONField(default=list, blank=True)
+    # Other registered classifiers whose recognition of these IRIs is measured (Feather's model-to-model).
+    recognizers = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Job {self.pk}: {self.model} {','.join(self.layers)} {self.config.get('loss', '')}"
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self.config.get("layers", []))
+
+
+class BatchStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class GenerationBatch(models.Model):
+    """The unit of work of one task: some targets of a job at one layer."""
+
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="batches")
+    index = models.PositiveIntegerField()
+    layer = models.CharField(max_length=200)
+    target_ids = models.JSONField()
+    status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.QUEUED,
+                              db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_by = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    steps_done = models.PositiveIntegerField(default=0)
+    steps_total = models.PositiveIntegerField(default=0)
+    current_loss = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="unique_batch_index")]
+
+    def __str__(self) -> str:
+        return f"Job {self.job_id} batch {self.index}"
+
+
+class Stimulus(models.Model):
+    """One IRI with everything needed to reproduce and judge it (science.md section 1, last lines)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="stimuli")
+    batch = models.ForeignKey(GenerationBatch, on_delete=models.SET_NULL, null=True, related_name="stimuli")
+    target = models.ForeignKey(TargetImage, on_delete=models.PROTECT, related_name="stimuli")
+    layer = models.CharField(max_length=200)
+    target_png = models.FileField(upload_to="stimuli/")
+    seed_png = models.FileField(upload_to="stimuli/")
+    iri_png = models.FileField(upload_to="stimuli/")
+    final_rep_loss = models.FloatField()
+    loss_curve = models.JSONField(default=list)
+    validity = models.JSONField(default=dict, blank=True)
+    # {distance name: {"d_target", "d_seed", "aligned"}}: Nanda's proxy on the stored PNGs.
+    proxy = models.JSONField(default=dict, blank=True)
+    # {model name: {"target_class", "iri_class", "agrees"}}: does another classifier see the target?
+    recognition = models.JSONField(default=dict, blank=True)
+    wall_seconds = models.FloatField()
+    optimizer = models.CharField(max_length=32)
+    config = models.JSONField()
+    code_version = models.CharField(max_length=64)
+    checkpoint_sha256 = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "stimuli"
+        ordering = ["job", "layer", "target__name"]
+        constraints = [models.UniqueConstraint(fields=["job", "target", "layer"], name="one_iri_per_target_layer")]
+
+    def __str__(self) -> str:
+        return f"IRI of {self.target} at {self.layer} (job {self.job_id})"
+
+
+class NullDistributionCache(models.Model):
+    """Validity's null (iri_engine.validity.NullDistribution) per model, layer and set of natural images."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="null_distributions")
+    layer = models.CharField(max_length=200)
+    target_set = models.ForeignKey(TargetSet, on_delete=models.CASCADE, related_name="null_distributions")
+    data = models.JSONField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model", "layer", "target_set"], name="one_null_per_layer")]

@@ -1,0 +1,264 @@
+"""The one bridge between Django and the engine: runs a generation batch on this worker.
+
+Only Celery workers import this module (through the task body), so only they load torch.
+"""
+
+import hashlib
+import logging
+import os
+import socket
+import tempfile
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+import torch
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+from iri_engine import io as engine_io
+from iri_engine.devices import pick_device
+from iri_engine.models import LoadedModel, ModelLoadError, inspect_model, load_model
+from iri_engine.optimize import GenerationCancelled, generate
+from iri_engine.proxies import PerceptualDistance, model_to_model, proxy_alignment
+from iri_engine.seeds import make_seeds
+from iri_engine.spec import GenerationSpec, ModelSpec, SpecError
+from iri_engine.validity import NullDistribution, measure, null_distribution
+from iri_engine.version import code_version
+from surveys.generation import services
+from surveys.generation.models import (
+    BatchStatus,
+    GenerationBatch,
+    NullDistributionCache,
+    RegisteredModel,
+    Stimulus,
+    TargetImage,
+)
+
+logger = logging.getLogger(__name__)
+
+# Loaded networks stay in memory between batches of the same job; a worker seldom needs more.
+MODEL_CACHE_SIZE = 2
+# The database is told about progress at most this often.
+PROGRESS_INTERVAL_S = 0.5
+_loaded_models: "OrderedDict[tuple[int, str], LoadedModel]" = OrderedDict()
+
+
+def batch_run(*, batch_id: int) -> services.Claim:
+    """Claim the batch, generate its IRIs, store them, and record how it ended.
+
+    Answers the claim: HELD means another worker's lease is still fresh and the caller should
+    try again once it could have expired.
+    """
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    claim = services.batch_claim(batch_id=batch_id, worker=worker)
+    if claim is not services.Claim.CLAIMED:
+        logger.info("Batch %s is %s; not running it now", batch_id, claim.value)
+        return claim
+    batch = GenerationBatch.objects.select_related("job__model").get(pk=batch_id)
+    try:
+        _batch_generate(batch)
+    except GenerationCancelled:
+        services.batch_finish(batch_id=batch_id, status=BatchStatus.CANCELLED)
+    except Exception as error:
+        logger.exception("Batch %s failed", batch_id)
+        services.batch_finish(batch_id=batch_id, status=BatchStatus.FAILED, error=f"{type(error).__name__}: {error}")
+    else:
+        services.batch_finish(batch_id=batch_id, status=BatchStatus.DONE)
+    return claim
+
+
+def _batch_generate(batch: GenerationBatch) -> None:
+    job = batch.job
+    spec = GenerationSpec.from_dict(job.config)
+    device = pick_device(settings.IRIS_DEVICE)
+    loaded = _loaded_model(job.model, device=device)
+    stored = set(Stimulus.objects.filter(job=job, layer=batch.layer).values_list("target_id", flat=True))
+    targets = [t for t in TargetImage.objects.filter(pk__in=batch.target_ids).order_by("pk") if t.pk not in stored]
+    if not targets:
+        return
+    size = job.model.input_size
+    images = torch.stack([_target_tensor(t, size=size) for t in targets])
+    seeds = torch.cat([_seed_for(spec, target_id=t.pk, size=size) for t in targets])
+    perceptual = _distance(job.perceptual, device=device) if job.perceptual else None
+    results = _generate_halving_on_oom(loaded, images, seeds, spec, batch=batch, device=device, perceptual=perceptual)
+    iris = torch.stack([result.iris[row] for result, row in results])
+    used_seeds = torch.stack([result.seeds[row] for result, row in results])
+    validity = measure(loaded, batch.layer, images, iris, _null_for(job, layer=batch.layer, loaded=loaded))
+    proxy = _proxy_rows(job, iris=iris, targets=images, seeds=used_seeds, device=device)
+    recognition = _recognition_rows(job, iris=iris, targets=images, device=device)
+    for index, target in enumerate(targets):
+        result, row = results[index]
+        services.stimulus_store(
+            batch=batch, target=target,
+            target_png=engine_io.to_png(images[index]),
+            seed_png=engine_io.to_png(used_seeds[index]),
+            iri_png=engine_io.to_png(iris[index]),
+            metrics={
+                "final_rep_loss": float(result.final_rep_loss[row]),
+                "loss_curve": [step[row] for step in result.loss_curve],
+                "validity": validity[index],
+                "proxy": proxy[index],
+                "recognition": recognition[index],
+                "wall_seconds": result.wall_seconds,
+                "optimizer": result.optimizer,
+                "config": job.config,
+                "code_version": code_version(),
+                "checkpoint_sha256": loaded.checkpoint_sha256 or "",
+            },
+        )
+
+
+def _recognition_rows(job, *, iris, targets, device) -> list[dict]:
+    """Per IRI, whether each recognizer classifies it as it classifies the target (no labels needed)."""
+    rows = [{} for _ in range(len(iris))]
+    for model in RegisteredModel.objects.filter(pk__in=job.recognizers).order_by("pk"):
+        other = _loaded_model(model, device=device)
+        # The recognizer's own reading of each target is the label its reading of the IRI must match.
+        target_classes = model_to_model(other, targets, [0] * len(targets))["predicted"]
+        result = model_to_model(other, iris, target_classes)
+        for row, target_class, iri_class, agrees in zip(rows, target_classes, result["predicted"], result["correct"],
+                                                         strict=True):
+            row[model.name] = {"target_class": target_class, "iri_class": iri_class, "agrees": agrees}
+    return rows
+
+
+def _target_tensor(target: TargetImage, *, size: int) -> torch.Tensor:
+    return engine_io.load_target(_read(target.image.name), size=size)
+
+
+# Validity's null compares this many natural images at most (all pairs of 64 = 2016 pairs).
+NULL_MAX_IMAGES = 64
+
+
+def _null_for(job, *, layer: str, loaded: LoadedModel) -> NullDistribution | None:
+    """The null of random pairs of the job's natural targets, computed once per model, layer and set."""
+    cached = NullDistributionCache.objects.filter(model=job.model, layer=layer, target_set=job.target_set).first()
+    if cached:
+        return NullDistribution.from_dict(cached.data)
+    naturals = list(job.target_set.images.order_by("pk")[:NULL_MAX_IMAGES])
+    if len(naturals) < 2:
+        return None
+    images = torch.stack([_target_tensor(t, size=job.model.input_size) for t in naturals])
+    null = null_distribution(loaded, layer, images, generator=torch.Generator().manual_seed(0))
+    NullDistributionCache.objects.get_or_create(model=job.model, layer=layer, target_set=job.target_set,
+                                                defaults={"data": null.to_dict()})
+    return null
+
+
+def _distance(config: dict, *, device: torch.device) -> PerceptualDistance:
+    model = RegisteredModel.objects.get(pk=config["model"])
+    loaded = _loaded_model(model, device=device)
+    return PerceptualDistance(loaded, config["layers"], name=f"{model.name}:{'+'.join(config['layers'])}")
+
+
+def _proxy_rows(job, *, iris, targets, seeds, device) -> list[dict]:
+    """Per IRI, {distance name: {"d_target", "d_seed", "aligned"}} under each of the job's proxies."""
+    if not job.proxies:
+        return [{} for _ in range(len(iris))]
+    distances = [_distance(config, device=device) for config in job.proxies]
+    adversarial = job.config["loss"] in services.ADVERSARIAL_PRESETS and job.perceptual
+    excluded = _distance(job.perceptual, device=device).name if adversarial else None
+    per_distance = proxy_alignment(iris, targets, seeds, distances, exclude=excluded)["per_distance"]
+    return [{name: {"d_target": entry["d_target"][i], "d_seed": entry["d_seed"][i], "aligned": entry["aligned"][i]}
+             for name, entry in per_distance.items()} for i in range(len(iris))]
+
+
+def _seed_for(spec: GenerationSpec, *, target_id: int, size: int) -> torch.Tensor:
+    """The starting point of one target: shared across the whole run, or its own, both reproducible."""
+    salt = 0 if spec.seed_shared else target_id
+    generator = torch.Generator().manual_seed(spec.random_seed * 1_000_003 + salt)
+    return make_seeds(spec.seed_type, shape=(1, 3, size, size), shared=True, generator=generator)
+
+
+def _generate_halving_on_oom(loaded, images, seeds, spec, *, batch, device, perceptual) -> list:
+    """Generate in chunks; a CUDA out-of-memory halves the chunk and tries again."""
+    chunk = len(images)
+    while True:
+        try:
+            return _generate_chunks(loaded, images, seeds, spec, batch=batch, device=device, chunk=chunk,
+                                    perceptual=perceptual)
+        except torch.cuda.OutOfMemoryError:
+            if chunk == 1:
+                raise
+            chunk //= 2
+            torch.cuda.empty_cache()
+            logger.warning("Out of GPU memory in batch %s; retrying %s images at a time", batch.pk, chunk)
+
+
+def _generate_chunks(loaded, images, seeds, spec, *, batch, device, chunk: int, perceptual) -> list:
+    report = _progress_reporter(batch_id=batch.pk, chunks=(len(images) + chunk - 1) // chunk)
+    rows = []
+    for number, start in enumerate(range(0, len(images), chunk)):
+        generator = torch.Generator(device=device).manual_seed(spec.random_seed + 7919 * batch.index + number)
+        result = generate(loaded, images[start:start + chunk], spec, layer=batch.layer, device=device,
+                          generator=generator, seeds=seeds[start:start + chunk], perceptual=perceptual,
+                          progress=lambda p, number=number: report(number, p))
+        rows.extend((result, row) for row in range(len(result.iris)))
+    return rows
+
+
+def _progress_reporter(*, batch_id: int, chunks: int):
+    last = {"at": 0.0}
+
+    def report(chunk_number: int, progress) -> bool:
+        now = time.monotonic()
+        if now - last["at"] < PROGRESS_INTERVAL_S and progress.step < progress.total:
+            return True
+        last["at"] = now
+        steps = (chunk_number * progress.total + progress.step) // chunks
+        return services.batch_progress(batch_id=batch_id, steps_done=steps, loss=progress.loss)
+
+    return report
+
+
+def _loaded_model(model: RegisteredModel, *, device: torch.device) -> LoadedModel:
+    key = (model.pk, model.checkpoint_sha256)
+    if key in _loaded_models:
+        _loaded_models.move_to_end(key)
+        return _loaded_models[key]
+    weights_path = _local_checkpoint(model) if model.weights else None
+    spec = ModelSpec.from_dict(services.model_spec_of(model, weights_path=weights_path))
+    loaded = load_model(spec, device=device)
+    _loaded_models[key] = loaded
+    while len(_loaded_models) > MODEL_CACHE_SIZE:
+        _loaded_models.popitem(last=False)
+    return loaded
+
+
+def checkpoint_inspect_stored(*, model_spec: dict, weights_name: str | None) -> dict:
+    """The engine's ModelInfo of a checkpoint in storage, or {"error": message}."""
+    with tempfile.TemporaryDirectory() as scratch:
+        weights_path = None
+        if weights_name:
+            weights_path = str(Path(scratch) / Path(weights_name).name)
+            Path(weights_path).write_bytes(_read(weights_name))
+        try:
+            spec = ModelSpec.from_dict({**model_spec, "weights_path": weights_path})
+            return inspect_model(spec).to_dict()
+        except (ModelLoadError, SpecError) as error:
+            return {"error": str(error)}
+
+
+def _local_checkpoint(model: RegisteredModel) -> str:
+    """A local path to the checkpoint: the file itself on local storage, else a verified cached copy."""
+    try:
+        return default_storage.path(model.weights.name)
+    except NotImplementedError:  # remote storage (S3): keep a copy keyed by its hash
+        pass
+    cache = Path(os.environ.get("IRIS_CHECKPOINT_CACHE", Path.home() / ".cache" / "iris" / "checkpoints"))
+    cache.mkdir(parents=True, exist_ok=True)
+    local = cache / f"{model.checkpoint_sha256}{Path(model.weights.name).suffix}"
+    if not local.exists():
+        data = _read(model.weights.name)
+        if hashlib.sha256(data).hexdigest() != model.checkpoint_sha256:
+            raise ValueError(f"The stored checkpoint of {model.name} does not match its registered SHA-256.")
+        partial = local.with_suffix(".partial")
+        partial.write_bytes(data)
+        partial.replace(local)
+    return str(local)
+
+
+def _read(name: str) -> bytes:
+    with default_storage.open(name, "rb") as handle:
+        return handle.read()

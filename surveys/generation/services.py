@@ -1,0 +1,290 @@
+"""Writes for the generation app (house style rule 2): registration, uploads, jobs, batches, IRIs."""
+
+import difflib
+import enum
+import logging
+import tempfile
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from surveys.generation import images as image_checks
+from surveys.generation.inspection import checkpoint_inspect
+from surveys.generation.models import (
+    BatchStatus,
+    GenerationBatch,
+    GenerationJob,
+    JobStatus,
+    RegisteredModel,
+    Stimulus,
+    TargetImage,
+    TargetSet,
+)
+
+logger = logging.getLogger(__name__)
+
+MODEL_SPEC_FIELDS = ("architecture", "input_size", "mean", "std", "num_classes", "init_seed")
+
+
+def model_spec_of(model: RegisteredModel, *, weights_path: str | None) -> dict:
+    """The engine's ModelSpec (iri_engine.spec) for a registered model, as JSON."""
+    spec = {field: getattr(model, field) for field in MODEL_SPEC_FIELDS}
+    spec["weights_path"] = weights_path
+    return spec
+
+
+def _check_normalisation(*, mean: Sequence[float], std: Sequence[float]) -> None:
+    if len(mean) != 3 or len(std) != 3:
+        raise ValidationError("mean and std need three values each (R, G, B).")
+    if any(not float(s) > 0 for s in std):
+        raise ValidationError("Every std value must be positive.")
+
+
+def model_register(
+    *,
+    owner,
+    name: str,
+    architecture: str,
+    weights: UploadedFile | None,
+    input_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    num_classes: int | None = None,
+    init_seed: int = 0,
+) -> RegisteredModel:
+    """Inspect the checkpoint in a subprocess, then save the model; bad input saves nothing."""
+    _check_normalisation(mean=mean, std=std)
+    if RegisteredModel.objects.filter(owner=owner, name=name).exists():
+        raise ValidationError(f"You already have a model named {name!r}.")
+    model = RegisteredModel(owner=owner, name=name, architecture=architecture.strip(), input_size=input_size,
+                            mean=[float(m) for m in mean], std=[float(s) for s in std],
+                            num_classes=num_classes, init_seed=init_seed)
+    with tempfile.TemporaryDirectory() as scratch:
+        weights_path = None
+        if weights is not None:
+            weights_path = Path(scratch) / Path(weights.name).name
+            with open(weights_path, "wb") as out:
+                for chunk in weights.chunks():
+                    out.write(chunk)
+        info = checkpoint_inspect(model_spec=model_spec_of(model, weights_path=weights_path and str(weights_path)))
+        # Blocks first ("layer3": the output of its last node), then every graph node.
+        model.layer_names = list(dict.fromkeys([*info.get("module_names", []), *info["layer_names"]]))
+        model.checkpoint_sha256 = info.get("checkpoint_sha256") or ""
+        model.is_classifier = bool(info.get("is_classifier"))
+        model.num_outputs = info.get("num_outputs")
+        with transaction.atomic():
+            if weights_path is not None:
+                model.weights.save(f"{model.checkpoint_sha256[:16]}{weights_path.suffix}",
+                                   ContentFile(weights_path.read_bytes()), save=False)
+            model.save()
+    return model
+
+
+def target_set_create(*, owner, name: str, uploads: Sequence[tuple[str, bytes]]) -> TargetSet:
+    """Create a target set from uploaded images or zips; one bad file rejects the whole upload."""
+    if TargetSet.objects.filter(owner=owner, name=name).exists():
+        raise ValidationError(f"You already have a target set named {name!r}.")
+    checked = [image for upload_name, data in uploads
+               for image in image_checks.images_from_upload(name=upload_name, data=data)]
+    if not checked:
+        raise ValidationError("Upload at least one image.")
+    names = [image.name for image in checked]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValidationError(f"Two uploads share the name {duplicates[0]!r}.")
+    with transaction.atomic():
+        target_set = TargetSet.objects.create(owner=owner, name=name)
+        for image in checked:
+            target = TargetImage(target_set=target_set, name=image.name, sha256=image.sha256,
+                                 category=image_checks.category_of(image.name))
+            suffix = Path(image.name).suffix.lower()
+            target.image.save(f"{image.sha256[:20]}{suffix}", ContentFile(image.data), save=False)
+            target.save()
+    return target_set
+
+
+def generation_config_check(*, config: dict, model: RegisteredModel) -> dict:
+    """Validate a generation configuration with the engine's own spec parser (torch-free)."""
+    from iri_engine.spec import GenerationSpec, SpecError
+
+    try:
+        spec = GenerationSpec.from_dict(config)
+    except (SpecError, TypeError, ValueError) as error:
+        raise ValidationError(f"Invalid generation configuration: {error}") from None
+    for layer in spec.layers:
+        if layer not in model.layer_names:
+            close = difflib.get_close_matches(layer, model.layer_names, n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise ValidationError(f"{model.name} has no layer named {layer!r}.{hint}")
+    return spec.to_dict()
+
+
+ADVERSARIAL_PRESETS = {"adversarial", "adversarial_seed"}
+
+
+def distance_check(*, owner, distance: dict, role: str) -> dict:
+    """A perceptual distance {"model": id, "layers": [...]} over one of the owner's models."""
+    try:
+        model_id, layers = int(distance["model"]), [str(layer) for layer in distance["layers"]]
+    except (KeyError, TypeError, ValueError):
+        raise ValidationError(f"{role}: write {{'model': <id>, 'layers': [<layer>, ...]}}.") from None
+    model = RegisteredModel.objects.filter(pk=model_id, owner=owner).first()
+    if model is None:
+        raise ValidationError(f"{role}: you have no model with id {model_id}.")
+    unknown = [layer for layer in layers if layer not in model.layer_names]
+    if not layers or unknown:
+        raise ValidationError(f"{role}: {model.name} has no layer named {unknown[0] if unknown else '(none given)'}.")
+    return {"model": model_id, "layers": layers}
+
+
+def _distances_check(*, owner, config: dict, perceptual: dict | None, proxies: list[dict]) -> tuple:
+    perceptual = perceptual and distance_check(owner=owner, distance=perceptual, role="Perceptual distance")
+    if config["loss"] in ADVERSARIAL_PRESETS and not perceptual:
+        raise ValidationError(f"The {config['loss']} loss needs a perceptual distance to push against.")
+    proxies = [distance_check(owner=owner, distance=proxy, role="Proxy distance") for proxy in proxies]
+    if perceptual and config["loss"] in ADVERSARIAL_PRESETS and perceptual in proxies:
+        raise ValidationError("A proxy cannot be the distance that generated adversarial IRIs: "
+                              "it is fooled by construction (science.md section 1).")
+    return perceptual, proxies
+
+
+def _recognizers_check(*, owner, recognizers: Sequence[int]) -> list[int]:
+    models = {m.pk: m for m in RegisteredModel.objects.filter(owner=owner, pk__in=list(recognizers))}
+    for model_id in recognizers:
+        if model_id not in models:
+            raise ValidationError(f"Recognizer: you have no model with id {model_id}.")
+        if not models[model_id].is_classifier:
+            raise ValidationError(f"Recognizer: {models[model_id].name} is not a classifier.")
+    return list(dict.fromkeys(recognizers))
+
+
+def job_submit(*, owner, model: RegisteredModel, target_set: TargetSet, config: dict,
+               perceptual: dict | None = None, proxies: Sequence[dict] = (),
+               recognizers: Sequence[int] = ()) -> GenerationJob:
+    """Validate, save a queued job split into batches, and enqueue the batches once committed."""
+    if model.owner_id != owner.pk or target_set.owner_id != owner.pk:
+        raise ValidationError("You can only use your own models and target sets.")
+    config = generation_config_check(config=config, model=model)
+    perceptual, proxies = _distances_check(owner=owner, config=config, perceptual=perceptual, proxies=list(proxies))
+    recognizers = _recognizers_check(owner=owner, recognizers=recognizers)
+    target_ids = list(target_set.images.values_list("id", flat=True))
+    if not target_ids:
+        raise ValidationError(f"Target set {target_set.name!r} has no images.")
+    size = settings.IRIS_BATCH_SIZE
+    with transaction.atomic():
+        job = GenerationJob.objects.create(owner=owner, model=model, target_set=target_set, config=config,
+                                           perceptual=perceptual, proxies=proxies, recognizers=recognizers)
+        chunks = [(layer, target_ids[i:i + size]) for layer in config["layers"]
+                  for i in range(0, len(target_ids), size)]
+        batches = GenerationBatch.objects.bulk_create(
+            GenerationBatch(job=job, index=index, layer=layer, target_ids=ids,
+                            steps_total=config["iterations"])
+            for index, (layer, ids) in enumerate(chunks)
+        )
+        batch_ids = [batch.pk for batch in batches]
+        transaction.on_commit(lambda: _enqueue_batches(batch_ids))
+    return job
+
+
+def _enqueue_batches(batch_ids: list[int]) -> None:
+    from surveys.generation.tasks import generation_batch_run
+
+    for batch_id in batch_ids:
+        generation_batch_run.apply_async(args=[batch_id], queue="gpu")
+
+
+def job_cancel(*, job: GenerationJob) -> None:
+    """Ask running batches to stop at their next progress report; queued ones never start."""
+    with transaction.atomic():
+        GenerationJob.objects.filter(pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
+            cancel_requested=True)
+        job.batches.filter(status=BatchStatus.QUEUED).update(status=BatchStatus.CANCELLED)
+    job_refresh(job_id=job.pk)
+
+
+class Claim(enum.Enum):
+    """What a worker may do with a batch it was handed."""
+
+    CLAIMED = "claimed"  # run it
+    HELD = "held"  # another worker's lease is fresh: it is alive, or died moments ago; look again later
+    CLOSED = "closed"  # finished, failed or cancelled: nothing to do
+
+
+def batch_claim(*, batch_id: int, worker: str) -> Claim:
+    """Claim a batch with a conditional UPDATE, so that each batch runs to completion once.
+
+    A running batch is claimable again once its heartbeat is older than IRIS_BATCH_LEASE_S: its
+    worker died (the broker redelivers unacknowledged tasks of a killed worker). Until then the
+    answer is HELD, and the caller must look again rather than drop the task: the redelivery can
+    arrive before the dead worker's lease has run out.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.IRIS_BATCH_LEASE_S)
+    claimable = Q(status=BatchStatus.QUEUED) | Q(status=BatchStatus.RUNNING, heartbeat_at__lt=stale)
+    claimed = GenerationBatch.objects.filter(claimable, pk=batch_id, job__cancel_requested=False).update(
+        status=BatchStatus.RUNNING, claimed_by=worker, heartbeat_at=now, attempts=F("attempts") + 1)
+    if claimed:
+        GenerationJob.objects.filter(batches__pk=batch_id, status=JobStatus.QUEUED).update(
+            status=JobStatus.RUNNING, started_at=now)
+        return Claim.CLAIMED
+    held = GenerationBatch.objects.filter(pk=batch_id, status=BatchStatus.RUNNING, job__cancel_requested=False)
+    return Claim.HELD if held.exists() else Claim.CLOSED
+
+
+def batch_progress(*, batch_id: int, steps_done: int, loss: float) -> bool:
+    """Record progress; the answer says whether to go on (False once the job is cancelled)."""
+    GenerationBatch.objects.filter(pk=batch_id).update(steps_done=steps_done, current_loss=loss,
+                                                       heartbeat_at=timezone.now())
+    return not GenerationJob.objects.filter(batches__pk=batch_id, cancel_requested=True).exists()
+
+
+def batch_finish(*, batch_id: int, status: str, error: str = "") -> None:
+    GenerationBatch.objects.filter(pk=batch_id, status=BatchStatus.RUNNING).update(
+        status=status, error=error[:5000], heartbeat_at=timezone.now())
+    job_refresh(job_id=GenerationBatch.objects.values_list("job_id", flat=True).get(pk=batch_id))
+
+
+def job_refresh(*, job_id: int) -> None:
+    """Derive the job's status from its batches once none is left to run."""
+    job = GenerationJob.objects.get(pk=job_id)
+    statuses = set(job.batches.values_list("status", flat=True))
+    if statuses & {BatchStatus.QUEUED, BatchStatus.RUNNING}:
+        return
+    if BatchStatus.FAILED in statuses:
+        final, error = JobStatus.FAILED, "; ".join(
+            f"batch {b.index}: {b.error}" for b in job.batches.filter(status=BatchStatus.FAILED)[:5])
+    elif job.cancel_requested or BatchStatus.CANCELLED in statuses:
+        final, error = JobStatus.CANCELLED, ""
+    else:
+        final, error = JobStatus.DONE, ""
+    GenerationJob.objects.filter(pk=job_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
+        status=final, error=error, finished_at=timezone.now())
+
+
+def stimulus_store(
+    *, batch: GenerationBatch, target: TargetImage, target_png: bytes, seed_png: bytes, iri_png: bytes,
+    metrics: dict,
+) -> Stimulus | None:
+    """Store one IRI and its images; a second copy of the same (job, target, layer) is dropped."""
+    stimulus = Stimulus(job_id=batch.job_id, batch=batch, target=target, layer=batch.layer, **metrics)
+    stem = f"job{batch.job_id}/{stimulus.public_id.hex}"
+    stimulus.target_png.save(f"{stem}-t.png", ContentFile(target_png), save=False)
+    stimulus.seed_png.save(f"{stem}-s.png", ContentFile(seed_png), save=False)
+    stimulus.iri_png.save(f"{stem}-i.png", ContentFile(iri_png), save=False)
+    try:
+        with transaction.atomic():
+            stimulus.save()
+    except IntegrityError:
+        for field in (stimulus.target_png, stimulus.seed_png, stimulus.iri_png):
+            field.delete(save=False)
+        logger.info("IRI of target %s at %s in job %s already stored", target.pk, batch.layer, batch.job_id)
+        return None
+    return stimulus

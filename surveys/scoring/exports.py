@@ -1,0 +1,93 @@
+"""Tidy CSV exports: one row per response, and a manifest of the study's stimuli.
+
+Every participant who answered appears (pilot and unfinished sessions too, flagged), so others can
+reanalyse with their own rules; the `scored` column marks the rows the reported scores use with
+exclusions applied, `excluded`/`exclusion_reason` say why a completed participant was left out.
+"""
+
+import csv
+import json
+from collections.abc import Iterator
+
+from surveys.scoring.selectors import study_exclusions
+from surveys.studies.models import Study, StudyItem
+from surveys.trials.models import ParticipantStatus, Response
+
+RESPONSE_COLUMNS = [
+    "response_id", "participant_id", "recruitment_id", "source", "session", "participant_status", "is_pilot",
+    "trial_id", "trial_index", "kind", "condition_id", "condition_label", "item_id", "stimulus_id", "target",
+    "choice", "chose_target", "correct", "rating", "rt_ms", "timings", "responded_at", "excluded",
+    "exclusion_reason", "exclusion_source", "scored",
+]
+STIMULUS_COLUMNS = [
+    "item_id", "condition_id", "condition_label", "stimulus_id", "job_id", "model", "layer", "loss", "seed_type",
+    "optimizer", "target", "category", "final_rep_loss", "validity", "proxy", "iri_file", "target_file",
+    "seed_file", "code_version", "checkpoint_sha256",
+]
+_RESPONSE_FIELDS = [
+    "pk", "trial__participant_id", "trial__participant__recruitment_id", "trial__participant__source",
+    "trial__participant__recruitment_data", "trial__participant__status", "trial__participant__is_pilot",
+    "trial__public_id", "trial__index", "trial__kind", "trial__condition_id", "trial__condition__label",
+    "trial__item_id", "trial__item__stimulus__public_id", "trial__item__stimulus__target__name", "choice",
+    "chose_target", "correct", "rating", "rt_ms", "client_data", "created_at",
+]
+CHUNK_ROWS = 5000
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def _response_row(values: tuple, decisions: dict) -> list:
+    row = dict(zip(_RESPONSE_FIELDS, values, strict=True))
+    decision = decisions.get(row["trial__participant_id"])
+    counted = row["trial__participant__status"] == ParticipantStatus.COMPLETED and not row[
+        "trial__participant__is_pilot"]
+    session = (row["trial__participant__recruitment_data"] or {}).get("SESSION_ID", "")
+    excluded = decision.excluded if decision else None
+    return [row["pk"], row["trial__participant_id"], row["trial__participant__recruitment_id"],
+            row["trial__participant__source"], session, row["trial__participant__status"],
+            row["trial__participant__is_pilot"], row["trial__public_id"], row["trial__index"], row["trial__kind"],
+            row["trial__condition_id"], row["trial__condition__label"], row["trial__item_id"],
+            row["trial__item__stimulus__public_id"], row["trial__item__stimulus__target__name"], row["choice"],
+            row["chose_target"], row["correct"], row["rating"], row["rt_ms"], row["client_data"],
+            row["created_at"].isoformat(), excluded, decision.reason if decision else "",
+            decision.source if decision else "", bool(counted and not excluded)]
+
+
+def responses_csv_rows(*, study: Study) -> Iterator[str]:
+    """The tidy responses CSV, line by line (for a streaming HTTP response)."""
+    writer = csv.writer(_Echo())
+    decisions = {d.participant_id: d for d in study_exclusions(study=study)}
+    yield writer.writerow(RESPONSE_COLUMNS)
+    rows = (Response.objects.filter(trial__participant__study=study)
+            .order_by("trial__participant_id", "trial__index").values_list(*_RESPONSE_FIELDS))
+    for values in rows.iterator(chunk_size=CHUNK_ROWS):
+        yield writer.writerow([_cell(v) for v in _response_row(values, decisions)])
+
+
+def stimuli_csv_rows(*, study: Study) -> Iterator[str]:
+    """The stimulus manifest: one row per IRI shown in the study, with how it was made."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(STIMULUS_COLUMNS)
+    items = (StudyItem.objects.filter(study=study).order_by("pk")
+             .select_related("condition", "stimulus__target", "stimulus__job__model"))
+    for item in items.iterator(chunk_size=CHUNK_ROWS):
+        stimulus, config = item.stimulus, item.stimulus.config or {}
+        yield writer.writerow([_cell(v) for v in [
+            item.pk, item.condition_id, item.condition.label, stimulus.public_id, stimulus.job_id,
+            stimulus.job.model.name, stimulus.layer, config.get("loss"), config.get("seed_type"), stimulus.optimizer,
+            stimulus.target.name, stimulus.target.category, stimulus.final_rep_loss, stimulus.validity,
+            getattr(stimulus, "proxy", None) or {}, stimulus.iri_png.name, stimulus.target_png.name,
+            stimulus.seed_png.name, stimulus.code_version, stimulus.checkpoint_sha256]])

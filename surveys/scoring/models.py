@@ -1,0 +1,68 @@
+"""Exclusion rules per study and the append-only audit trail of exclusion decisions (science.md section 2).
+
+A participant's decision is the latest override if a researcher made one, otherwise the latest
+decision the rules made. Rows are only ever added: the trail shows what the rules said, what a
+researcher changed, when, by whom and why.
+"""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from surveys.studies.models import Study
+from surveys.trials.models import Participant
+
+_SHARE = [MinValueValidator(0.0), MaxValueValidator(1.0)]
+
+
+class ExclusionRules(models.Model):
+    """What makes a completed participant's data unusable in one study; an empty field is no rule."""
+
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="exclusion_rules")
+    catch_min_accuracy = models.FloatField(null=True, blank=True, validators=_SHARE,
+                                           help_text="Exclude when catch-trial accuracy is below this share.")
+    min_median_rt_ms = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0)],
+                                         help_text="Exclude when the median main-trial response time is below this.")
+    max_one_sided_share = models.FloatField(null=True, blank=True, validators=_SHARE,
+                                            help_text="Exclude when one option (or rating) takes more than this "
+                                                      "share of main-trial responses.")
+    qualification_min_correct = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Exclude when fewer qualification (gate) trials than this were right.")
+    target_ci_width = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0)],
+                                        help_text="While the study runs: the 95% CI width each condition should "
+                                                  "reach; the results page says how many more participants that takes.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "exclusion rules"
+        verbose_name_plural = "exclusion rules"
+
+    def __str__(self) -> str:
+        return f"Exclusion rules of {self.study}"
+
+
+class DecisionSource(models.TextChoices):
+    RULES = "rules"
+    OVERRIDE = "override"
+
+
+class ExclusionDecision(models.Model):
+    """One entry of the audit trail. Never updated or deleted by the application."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="exclusion_decisions")
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="exclusion_decisions")
+    excluded = models.BooleanField()
+    reason = models.TextField(blank=True)
+    source = models.CharField(max_length=16, choices=DecisionSource.choices)
+    note = models.TextField(blank=True, help_text="A researcher's reason for an override.")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["study", "participant", "created_at", "pk"]
+        indexes = [models.Index(fields=["study", "participant", "source"])]
+
+    def __str__(self) -> str:
+        verdict = "excluded" if self.excluded else "included"
+        return f"{self.participant} {verdict} ({self.source})"

@@ -1,0 +1,117 @@
+"""The results page's figures, drawn from a StudyReport as PNG or SVG bytes.
+
+matplotlib's Figure is used directly (no pyplot state, safe in threads) with the Agg backend;
+it never needs torch.
+"""
+
+import io
+from collections.abc import Callable
+
+import matplotlib
+
+matplotlib.use("Agg")  # before anything asks for a GUI backend; the web server has no display
+
+from matplotlib.figure import Figure
+
+from surveys.scoring.selectors import StudyReport
+
+FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
+WITH, WITHOUT = "#1f5fa8", "#b0b0b0"
+
+
+def _short(label: str, width: int = 50) -> str:
+    return label if len(label) <= width else label[: width - 1] + "…"
+
+
+def _errors(scores) -> tuple[list, list, list]:
+    values = [s.alignment if s.alignment is not None else float("nan") for s in scores]
+    low = [v - s.ci_low if s.ci_low is not None else 0 for v, s in zip(values, scores, strict=True)]
+    high = [s.ci_high - v if s.ci_high is not None else 0 for v, s in zip(values, scores, strict=True)]
+    return values, low, high
+
+
+def _chance_line(axes, report: StudyReport, *, vertical: bool) -> None:
+    if report.chance is None:
+        return
+    line = axes.axvline if vertical else axes.axhline
+    line(report.chance, color="#c0392b", linestyle="--", linewidth=1, label="chance")
+
+
+def alignment_figure(report: StudyReport) -> Figure:
+    """Score per condition with its 95% bootstrap CI, with and without exclusions."""
+    n = max(1, len(report.conditions))
+    figure = Figure(figsize=(8.5, 1.2 + 0.45 * n), layout="constrained")
+    axes = figure.add_subplot()
+    rows = list(range(len(report.conditions)))
+    for scores, offset, colour, name in ((report.conditions, -0.12, WITH, "exclusions applied"),
+                                         (report.conditions_all, 0.12, WITHOUT, "no exclusions")):
+        values, low, high = _errors(scores)
+        axes.errorbar(values, [r + offset for r in rows], xerr=[low, high], fmt="o", color=colour, capsize=3,
+                      label=name)
+    _chance_line(axes, report, vertical=True)
+    axes.set_yticks(rows, [_short(s.label) for s in report.conditions])
+    axes.invert_yaxis()
+    axes.set_xlabel(f"{report.measure} (95% bootstrap CI)")
+    if report.paradigm != "similarity":
+        axes.set_xlim(0, 1)
+    axes.legend(loc="best", fontsize="small")
+    axes.set_title("Human alignment per condition")
+    return figure
+
+
+def layers_figure(report: StudyReport) -> Figure:
+    """Score against layer, one line per generation job (model x loss x starting point)."""
+    figure = Figure(figsize=(7.5, 4), layout="constrained")
+    axes = figure.add_subplot()
+    by_job: dict = {}
+    for score in report.conditions:
+        by_job.setdefault(score.job_id, []).append(score)
+    for job_id, scores in by_job.items():
+        values, low, high = _errors(scores)
+        label = _short(" / ".join(part for i, part in enumerate(scores[0].label.split(" / ")) if i != 1))
+        axes.errorbar([s.layer for s in scores], values, yerr=[low, high], marker="o", capsize=3,
+                      label=f"job {job_id}: {label}")
+    _chance_line(axes, report, vertical=False)
+    axes.set_xlabel("layer")
+    axes.set_ylabel(report.measure)
+    if report.paradigm != "similarity":
+        axes.set_ylim(0, 1)
+    axes.legend(loc="best", fontsize="small")
+    axes.set_title("Alignment per layer")
+    return figure
+
+
+def proxy_figure(report: StudyReport) -> Figure:
+    """Human score against the perceptual-distance proxy per condition (bars: CI and spread over distances)."""
+    figure = Figure(figsize=(5.5, 5), layout="constrained")
+    axes = figure.add_subplot()
+    pairs = [(s, p) for s, p in zip(report.conditions, report.proxies, strict=True)
+             if p.mean is not None and s.alignment is not None]
+    axes.plot([0, 1], [0, 1], color="#888888", linewidth=1, linestyle=":", label="agreement")
+    for score, proxy in pairs:
+        axes.errorbar([score.alignment], [proxy.mean],
+                      xerr=[[score.alignment - score.ci_low], [score.ci_high - score.alignment]],
+                      yerr=[[proxy.mean - proxy.low], [proxy.high - proxy.mean]], fmt="o", capsize=3,
+                      label=_short(score.label, 30))
+    if not pairs:
+        axes.text(0.5, 0.5, "no proxy scores yet", ha="center", va="center", transform=axes.transAxes)
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_xlabel(f"human: {report.measure}")
+    axes.set_ylabel("proxy: share of IRIs with D(x*, x_t) <= D(x*, x_0)")
+    axes.legend(loc="best", fontsize="x-small")
+    axes.set_title("Humans vs perceptual-distance proxy")
+    return figure
+
+
+PLOTS: dict[str, Callable[[StudyReport], Figure]] = {
+    "alignment": alignment_figure, "layers": layers_figure, "proxy": proxy_figure}
+
+
+def plot_render(*, report: StudyReport, name: str, fmt: str) -> bytes:
+    """One named figure as PNG or SVG bytes."""
+    buffer = io.BytesIO()
+    # SVG keeps its text as text, so a figure can be edited for a paper (and searched).
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        PLOTS[name](report).savefig(buffer, format=fmt, dpi=110)
+    return buffer.getvalue()

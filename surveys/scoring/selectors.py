@@ -1,0 +1,229 @@
+"""Reads that turn stored responses into the scores a paper reports (science.md section 3).
+
+Every score comes twice: with the study's exclusions applied, and with every completed, non-pilot
+participant. Pilot sessions are never scored.
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+from django.core.cache import cache
+from django.db.models import Count, Max, Q, QuerySet
+
+from surveys.generation.models import Stimulus
+from surveys.scoring.bootstrap import DEFAULT_RESAMPLES
+from surveys.scoring.data import ResponseTable, response_table
+from surveys.scoring.exclusions import Rules, exclusion_reasons
+from surveys.scoring.models import DecisionSource, ExclusionDecision, ExclusionRules
+from surveys.scoring.proxies import ConditionProxy, ProxyAgreement, condition_proxy, proxy_agreement
+from surveys.scoring.report import (
+    SIMILARITY,
+    Comparison,
+    ConditionMeta,
+    ConditionScore,
+    comparisons,
+    condition_reliabilities,
+    condition_scores,
+    main_rows,
+    reliability,
+)
+from surveys.scoring.stats import Reliability
+from surveys.studies.models import Study, StudyItem
+from surveys.trials.models import Participant, ParticipantStatus, Response
+
+# The resampling is seeded so a reported interval can be reproduced exactly.
+BOOTSTRAP_SEED = 20231114
+# Similarity has no chance level; its scores are tested against the middle of the 1-7 scale.
+RATING_MIDPOINT = 4.0
+DEFAULT_K = {"matching": 3}
+
+
+@dataclass(frozen=True)
+class ParticipantExclusion:
+    participant_id: int
+    recruitment_id: str
+    excluded: bool
+    reason: str
+    source: str  # "rules" (what the rules say now) or "override" (a researcher's decision)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class StudyReport:
+    study_id: int
+    paradigm: str
+    measure: str
+    chance: float | None
+    conditions: list[ConditionScore]  # exclusions applied
+    conditions_all: list[ConditionScore]  # every completed, non-pilot participant
+    comparisons: list[Comparison]
+    comparisons_all: list[Comparison]
+    reliability: Reliability
+    reliability_all: Reliability
+    condition_reliability: dict[int, Reliability]
+    exclusions: list[ParticipantExclusion]
+    proxies: list[ConditionProxy]
+    proxy_agreement: list[ProxyAgreement]
+    target_ci_width: float | None
+
+    @property
+    def excluded_ids(self) -> set[int]:
+        return {e.participant_id for e in self.exclusions if e.excluded}
+
+
+def studies_visible_to(*, user) -> QuerySet[Study]:
+    """A researcher reads only their own studies (a superuser too: results are personal data)."""
+    return Study.objects.filter(owner=user) if user.is_authenticated else Study.objects.none()
+
+
+def study_measure(*, study: Study) -> str:
+    return {"2afc": "share choosing the target", "similarity": "mean similarity rating (1-7)"}.get(
+        study.paradigm, "share correct")
+
+
+def study_chance(*, study: Study) -> float | None:
+    """2AFC 1/2; matching and classification 1/K (science.md section 2); similarity: the scale midpoint."""
+    if study.paradigm == "2afc":
+        return 0.5
+    if study.paradigm == SIMILARITY:
+        return RATING_MIDPOINT
+    k = (study.design or {}).get("k") or DEFAULT_K.get(study.paradigm)
+    if not k:  # classification over every category of the study's targets
+        k = StudyItem.objects.filter(study=study).values("stimulus__target__category").distinct().count()
+    return 1 / k if k else None
+
+
+def study_rules(*, study: Study) -> tuple[Rules, float | None]:
+    """(exclusion rules, target CI width); a study without rules still has its design's gate."""
+    stored = ExclusionRules.objects.filter(study=study).first()
+    gate = (study.design or {}).get("gate") or {}
+    if stored is None:
+        return Rules(qualification_min_correct=gate.get("pass")), None
+    return Rules(stored.catch_min_accuracy, stored.min_median_rt_ms, stored.max_one_sided_share,
+                 stored.qualification_min_correct), stored.target_ci_width
+
+
+def latest_overrides(*, study: Study) -> dict[int, ExclusionDecision]:
+    rows = ExclusionDecision.objects.filter(study=study, source=DecisionSource.OVERRIDE).order_by("created_at", "pk")
+    return {row.participant_id: row for row in rows}  # later rows win
+
+
+def study_exclusions(*, study: Study, table: ResponseTable | None = None) -> list[ParticipantExclusion]:
+    """Each completed, non-pilot participant's decision: a researcher's latest override, else the rules."""
+    table = response_table(study=study) if table is None else table
+    reasons = exclusion_reasons(table, study_rules(study=study)[0])
+    overrides = latest_overrides(study=study)
+    participants = (Participant.objects.filter(study=study, status=ParticipantStatus.COMPLETED, is_pilot=False)
+                    .order_by("pk").values_list("pk", "recruitment_id"))
+    decisions = []
+    for pk, recruitment_id in participants:
+        override = overrides.get(pk)
+        if override is not None:
+            decisions.append(ParticipantExclusion(pk, recruitment_id, override.excluded, reasons.get(pk, ""),
+                                                  DecisionSource.OVERRIDE, override.note))
+        else:
+            decisions.append(ParticipantExclusion(pk, recruitment_id, pk in reasons, reasons.get(pk, ""),
+                                                  DecisionSource.RULES))
+    return decisions
+
+
+def condition_metas(*, study: Study) -> list[ConditionMeta]:
+    return [ConditionMeta(c.pk, c.label, c.job_id, c.layer) for c in study.conditions.order_by("pk")]
+
+
+def item_proxies(*, study: Study) -> dict[int, dict]:
+    """StudyItem id -> its stimulus's proxy dict; {} for all while Stimulus has no proxy field yet."""
+    if "proxy" not in {f.name for f in Stimulus._meta.get_fields()}:
+        return {}
+    return {pk: proxy or {} for pk, proxy in StudyItem.objects.filter(study=study)
+            .values_list("pk", "stimulus__proxy")}
+
+
+def _proxy_scores(*, study: Study, scores: list[ConditionScore]) -> tuple[list[ConditionProxy], list[ProxyAgreement]]:
+    proxies = item_proxies(study=study)
+    items_of: dict[int, list[int]] = {}
+    for pk, condition_id in StudyItem.objects.filter(study=study).values_list("pk", "condition_id"):
+        items_of.setdefault(condition_id, []).append(pk)
+    per_condition = [condition_proxy(s.condition_id, [proxies.get(pk) for pk in items_of.get(s.condition_id, [])])
+                     for s in scores]
+    human = {item: share for s in scores for item, share in s.item_scores.items()}
+    return per_condition, proxy_agreement(human, proxies)
+
+
+@dataclass(frozen=True)
+class _Scoring:
+    table: ResponseTable  # main trials of every completed, non-pilot participant
+    kept: ResponseTable  # the same, exclusions applied
+    excluded: list[int]
+    exclusions: list[ParticipantExclusion]
+    metas: list[ConditionMeta]
+    options: dict
+
+
+def _scoring_inputs(*, study: Study, resamples: int) -> _Scoring:
+    """One read of the responses, the exclusions, and what every score needs to know about the study."""
+    table = response_table(study=study)
+    exclusions = study_exclusions(study=study, table=table)
+    table = main_rows(table, paradigm=study.paradigm)  # once: every score reads main trials only
+    excluded = [e.participant_id for e in exclusions if e.excluded]
+    kept = table.where(~np.isin(table.participant, np.asarray(excluded, dtype=np.int64))) if excluded else table
+    options = {"paradigm": study.paradigm, "chance": study_chance(study=study),
+               "target_width": study_rules(study=study)[1], "resamples": resamples}
+    return _Scoring(table, kept, excluded, exclusions, condition_metas(study=study), options)
+
+
+def study_scores(*, study: Study, resamples: int = DEFAULT_RESAMPLES) -> list[ConditionScore]:
+    """Score per condition with exclusions applied (2AFC: share of valid trials choosing the target, 95% CI)."""
+    inputs = _scoring_inputs(study=study, resamples=resamples)
+    return condition_scores(inputs.kept, inputs.metas, seed=BOOTSTRAP_SEED, **inputs.options)
+
+
+def study_report(*, study: Study, resamples: int = DEFAULT_RESAMPLES) -> StudyReport:
+    """Everything the results page, the API and the admin show, from one read of the responses."""
+    inputs = _scoring_inputs(study=study, resamples=resamples)
+    kept, paradigm, metas = inputs.kept, study.paradigm, inputs.metas
+    scores = condition_scores(kept, metas, seed=BOOTSTRAP_SEED, **inputs.options)
+    # Nobody excluded: the same rows and seed give the same numbers, so they are not computed twice.
+    scores_all = (condition_scores(inputs.table, metas, seed=BOOTSTRAP_SEED, **inputs.options)
+                  if inputs.excluded else scores)
+    proxies, agreement = _proxy_scores(study=study, scores=scores)
+    compared = comparisons(kept, scores, paradigm=paradigm, seed=BOOTSTRAP_SEED)
+    reliable = reliability(kept, paradigm=paradigm, seed=BOOTSTRAP_SEED)
+    return StudyReport(
+        study_id=study.pk, paradigm=paradigm, measure=study_measure(study=study), chance=inputs.options["chance"],
+        conditions=scores, conditions_all=scores_all, comparisons=compared, reliability=reliable,
+        comparisons_all=(comparisons(inputs.table, scores_all, paradigm=paradigm, seed=BOOTSTRAP_SEED)
+                         if inputs.excluded else compared),
+        reliability_all=(reliability(inputs.table, paradigm=paradigm, seed=BOOTSTRAP_SEED)
+                         if inputs.excluded else reliable),
+        condition_reliability=condition_reliabilities(kept, [m.condition_id for m in metas], paradigm=paradigm,
+                                                      seed=BOOTSTRAP_SEED),
+        exclusions=inputs.exclusions, proxies=proxies, proxy_agreement=agreement,
+        target_ci_width=inputs.options["target_width"])
+
+
+# The results page asks for the report once per figure; the same data gives the same report.
+REPORT_CACHE_S = 600
+
+
+def _report_version(*, study: Study) -> str:
+    """Changes whenever anything a report depends on changes: responses, participants, decisions, rules."""
+    responses = Response.objects.filter(trial__participant__study=study).aggregate(n=Count("pk"), top=Max("pk"))
+    participants = Participant.objects.filter(study=study).aggregate(
+        n=Count("pk"), seen=Max("completed_at"), pilots=Count("pk", filter=Q(is_pilot=True)),
+        done=Count("pk", filter=Q(status=ParticipantStatus.COMPLETED)))
+    decisions = ExclusionDecision.objects.filter(study=study).aggregate(top=Max("pk"))
+    rules = ExclusionRules.objects.filter(study=study).values_list("updated_at", flat=True).first()
+    return f"{responses}{participants}{decisions}{rules}{study.paradigm}{study.design}"
+
+
+def study_report_cached(*, study: Study) -> StudyReport:
+    """study_report, reused while nothing it depends on has changed."""
+    version = hashlib.sha256(_report_version(study=study).encode()).hexdigest()[:32]
+    key = f"scoring:report:{study.pk}:{version}"
+    report = cache.get(key)
+    if report is None:
+        report = study_report(study=study)
+        cache.set(key, report, REPORT_CACHE_S)
+    return report

@@ -1,0 +1,236 @@
+"""IRIS settings: every value from the environment, parsed strictly, with embedded defaults.
+
+With nothing set: SQLite, files under ``media/``, and a Celery broker on the local filesystem, so
+``make demo`` runs on a fresh machine with no services. Set ``DATABASE_URL``, ``CELERY_BROKER_URL``
+and the ``AWS_*`` storage variables for PostgreSQL, Redis and S3-compatible storage (README, Deploy).
+"""
+
+import importlib.util
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from surveys.env import env_bool, env_choice, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("IRIS_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+_DEV_SECRET = "iris-embedded-default-not-for-production"
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", _DEV_SECRET if DEBUG or not env_str("DATABASE_URL") else None)
+if not SECRET_KEY:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DATABASE_URL is set and DJANGO_DEBUG is off")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+# Where participants and researchers reach this site; used to print links (make demo, admin).
+SITE_URL = env_str("IRIS_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "surveys.generation",
+    "surveys.studies",
+    "surveys.trials",
+    "surveys.scoring",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "surveys.urls"
+WSGI_APPLICATION = "surveys.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database() -> dict:
+    url = env_str("DATABASE_URL")
+    if not url:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded default keeps its SQLite file here
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "iris.sqlite3",
+                "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"}}
+    try:
+        config = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0))
+    except Exception as error:  # dj-database-url raises several types for a bad URL
+        raise ImproperlyConfigured(f"DATABASE_URL is malformed: {error}") from None
+    if not config.get("ENGINE"):
+        raise ImproperlyConfigured(f"DATABASE_URL has an unknown scheme: {url.split(':', 1)[0]!r}")
+    return config
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # jsPsych and its plugins come from npm (package.json, pinned) and are served from each
+    # package's browser build: no CDN for participants, no bundler for us.
+    ("vendor/jspsych", BASE_DIR / "node_modules" / "jspsych" / "dist"),
+    ("vendor/jspsych-css", BASE_DIR / "node_modules" / "jspsych" / "css"),
+    ("vendor/jspsych-plugins", BASE_DIR / "node_modules" / "@jspsych"),
+]
+
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
+MEDIA_URL = "/media/"
+
+
+def _storages() -> dict:
+    default = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    bucket = env_str("AWS_STORAGE_BUCKET_NAME")
+    if bucket:
+        default = {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": bucket,
+                "endpoint_url": env_str("AWS_S3_ENDPOINT_URL"),
+                "region_name": env_str("AWS_S3_REGION_NAME"),
+                "access_key": env_str("AWS_ACCESS_KEY_ID"),
+                "secret_key": env_str("AWS_SECRET_ACCESS_KEY"),
+                # Stimuli are private: URLs are signed and short-lived; participants get images
+                # through our opaque per-trial URLs, never a bucket URL that names the file.
+                "default_acl": "private",
+                "querystring_auth": True,
+                "file_overwrite": False,
+            },
+        }
+    static = {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"}
+    if DEBUG or not env_bool("IRIS_COMPRESS_STATIC", True):
+        static = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    return {"default": default, "staticfiles": static}
+
+
+STORAGES = _storages()
+
+# Celery. The database, not the broker, holds job state (house style rule 4); the broker only
+# carries ids. With no broker configured, kombu's filesystem transport needs no service at all.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+_BROKER_DIR = VAR_DIR / "broker"
+if CELERY_BROKER_URL.startswith("filesystem"):
+    (_BROKER_DIR / "control").mkdir(parents=True, exist_ok=True)
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"data_folder_in": str(_BROKER_DIR), "data_folder_out": str(_BROKER_DIR),
+     "control_folder": str(_BROKER_DIR / "control"), "store_processed": False}
+    if CELERY_BROKER_URL.startswith("filesystem")
+    else {
+        # A task a killed worker held comes back after the visibility timeout; redelivery while a live
+        # worker still runs it is harmless, because batches are claimed with a lease (IRIS_BATCH_LEASE_S).
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600, minimum=1),
+        # How often a worker looks for such orphaned tasks (kombu's default scans only every ~100 s).
+        "unacked_restore_interval": env_int("CELERY_RESTORE_INTERVAL_S", 10, minimum=1),
+        "unacked_restore_throttle": 1,
+    }
+)
+# Only registration's inspection on a GPU worker waits for a result; everything else is in the database.
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
+CELERY_TASK_ALWAYS_EAGER = env_bool("IRIS_TASKS_INLINE", False)
+CELERY_TASK_EAGER_PROPAGATES = True
+# A batch is acknowledged only after it finished, so a worker killed mid-batch hands it to another.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Registration inspects checkpoints with the engine: here in a subprocess when torch is installed
+# beside the web app, else on a GPU worker (the torch-free web image), which needs a result backend.
+IRIS_INSPECT_ON_WORKER = env_bool("IRIS_INSPECT_ON_WORKER", importlib.util.find_spec("torch") is None)
+if IRIS_INSPECT_ON_WORKER and not CELERY_RESULT_BACKEND:
+    raise ImproperlyConfigured("IRIS_INSPECT_ON_WORKER needs CELERY_RESULT_BACKEND (e.g. redis://redis:6379/1)")
+# A running batch whose worker has not reported for this long is presumed dead: a redelivered task
+# may claim it again. Workers report several times a second, so this only has to exceed a stall.
+IRIS_BATCH_LEASE_S = env_int("IRIS_BATCH_LEASE_S", 120, minimum=1)
+# Which device a generation worker uses: "auto" takes CUDA when present.
+IRIS_DEVICE = env_str("IRIS_DEVICE", "auto")
+# How many target images one generation task takes; several GPU workers share a job by batches.
+IRIS_BATCH_SIZE = env_int("IRIS_BATCH_SIZE", 8, minimum=1)
+IRIS_MAX_UPLOAD_BYTES = env_int("IRIS_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "IRIS API",
+    "DESCRIPTION": "Models, generation jobs, studies and alignment scores.",
+    "VERSION": "0.1.0",
+}
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+_REDIS_CACHE = env_str("REDIS_CACHE_URL")
+if _REDIS_CACHE:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _REDIS_CACHE}}
+
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+LOG_LEVEL = env_choice("IRIS_LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"})
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {"surveys": {"level": LOG_LEVEL}, "celery": {"level": LOG_LEVEL}},
+}
+
+# Participant endpoints are rate-limited per address (django-ratelimit, on the shared cache).
+IRIS_PARTICIPANT_RATE = env_str("IRIS_PARTICIPANT_RATE", "240/m")
+IRIS_IMAGE_RATE = env_str("IRIS_IMAGE_RATE", "1200/m")
+RATELIMIT_ENABLE = env_bool("IRIS_RATELIMIT", True)
+# The embedded default runs one web process, where a per-process cache is shared enough.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+# Static files come straight from the finders (no collectstatic step) unless a deployment collects them.
+WHITENOISE_USE_FINDERS = env_bool("IRIS_STATIC_FROM_FINDERS", True)
+
+# Participant sessions (surveys/trials): a started or consented session silent for this long is
+# abandoned; it is marked timed out and its place in the design goes to the next arrival.
+IRIS_SESSION_TIMEOUT_S = env_int("IRIS_SESSION_TIMEOUT_S", 3600, minimum=60)

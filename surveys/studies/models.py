@@ -1,0 +1,106 @@
+"""Studies: which IRIs are shown, in which paradigm, to whom (science.md section 2)."""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+from surveys.generation.models import GenerationJob, Stimulus
+
+
+def new_public_id() -> str:
+    return secrets.token_urlsafe(9)
+
+
+def new_completion_code() -> str:
+    return secrets.token_hex(4).upper()
+
+
+DEFAULT_CONSENT = (
+    "You are invited to take part in a short study on how people see images. You will look at "
+    "images and answer simple questions about them. It takes about 5 minutes. Your answers are "
+    "stored without your name. You may stop at any time by closing this page."
+)
+DEFAULT_INSTRUCTIONS = (
+    "On each screen you will see one image on top and two images below it. "
+    "Choose the image below that looks <b>more similar</b> to the image on top. "
+    "Click or tap it, or press <b>F</b> for the left one and <b>J</b> for the right one. "
+    "There are no right or wrong answers; go with your first impression."
+)
+
+
+class Paradigm(models.TextChoices):
+    TWO_AFC = "2afc", "Two-alternative forced choice (which option is more like the IRI)"
+    SIMILARITY = "similarity", "Similarity rating 1-7 (IRI and its target)"
+    MATCHING = "matching", "Matching (assign the IRI to one of K targets)"
+    CLASSIFICATION = "classification", "K-way classification with timed presentation"
+
+
+def default_design() -> dict:
+    # Filled in per paradigm by surveys.studies.design.design_normalise; stored so a study's design is frozen.
+    return {}
+
+
+class StudyStatus(models.TextChoices):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Study(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="studies")
+    name = models.CharField(max_length=200)
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
+    paradigm = models.CharField(max_length=16, choices=Paradigm.choices, default=Paradigm.TWO_AFC)
+    status = models.CharField(max_length=16, choices=StudyStatus.choices, default=StudyStatus.OPEN)
+    # Paradigm options (k, timings, practice, gate, catch_every, participants_per_condition, ...); see
+    # surveys.studies.design for the keys and their defaults.
+    design = models.JSONField(default=default_design, blank=True)
+    jobs = models.ManyToManyField(GenerationJob, related_name="studies")
+    consent_text = models.TextField(default=DEFAULT_CONSENT)
+    instructions_html = models.TextField(default=DEFAULT_INSTRUCTIONS)
+    completion_code = models.CharField(max_length=32, default=new_completion_code)
+    # One code per way a session can end, so the recruitment platform can pay (or not) accordingly.
+    code_no_consent = models.CharField(max_length=32, default=new_completion_code)
+    code_failed_gate = models.CharField(max_length=32, default=new_completion_code)
+    code_incompatible = models.CharField(max_length=32, default=new_completion_code)
+    # Where a recruitment platform wants the participant sent at the end; {code} is filled in, e.g.
+    # https://app.prolific.com/submissions/complete?cc={code}. MTurk needs none (its submit form is built in).
+    completion_url = models.URLField(blank=True, max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "studies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Condition(models.Model):
+    """One cell of the design: model x layer x loss x starting point (one job at one layer)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="conditions")
+    job = models.ForeignKey(GenerationJob, on_delete=models.PROTECT, related_name="conditions")
+    layer = models.CharField(max_length=200)
+    label = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["study", "pk"]
+        constraints = [models.UniqueConstraint(fields=["study", "job", "layer"], name="unique_condition")]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class StudyItem(models.Model):
+    """One IRI as shown in a study."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="items")
+    condition = models.ForeignKey(Condition, on_delete=models.CASCADE, related_name="items")
+    stimulus = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="study_items")
+
+    class Meta:
+        ordering = ["study", "pk"]
+        constraints = [models.UniqueConstraint(fields=["study", "stimulus"], name="unique_item")]
+
+    def __str__(self) -> str:
+        return f"{self.condition}: {self.stimulus.target.name}"

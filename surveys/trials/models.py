@@ -1,0 +1,100 @@
+"""The participant side: who took part, the trial list frozen for them, and every response."""
+
+import secrets
+
+from django.db import models
+
+from surveys.studies.models import Condition, Study, StudyItem
+
+
+def new_token() -> str:
+    # The participant's bearer secret in their URLs: unguessable, so nobody reaches another's session.
+    return secrets.token_urlsafe(24)
+
+
+def new_trial_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class RecruitmentSource(models.TextChoices):
+    PLAIN = "plain"
+    PROLIFIC = "prolific"
+    MTURK = "mturk"
+
+
+class ParticipantStatus(models.TextChoices):
+    STARTED = "started"
+    CONSENTED = "consented"
+    DECLINED = "declined"
+    COMPLETED = "completed"
+    FAILED_GATE = "failed_gate", "failed the qualification gate"
+    INCOMPATIBLE = "incompatible", "incompatible device"
+    TIMED_OUT = "timed_out", "abandoned (timed out)"
+
+
+class TrialKind(models.TextChoices):
+    MAIN = "main"  # the only kind that is scored
+    PRACTICE = "practice"  # feedback after each response
+    CATCH = "catch"  # the query is identical to one option (attention check)
+    QUALIFICATION = "qualification"  # the gate: enough right or the session ends
+
+
+class Participant(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
+    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    source = models.CharField(max_length=16, choices=RecruitmentSource.choices, default=RecruitmentSource.PLAIN)
+    recruitment_id = models.CharField(max_length=128)
+    recruitment_data = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=ParticipantStatus.choices, default=ParticipantStatus.STARTED)
+    is_pilot = models.BooleanField(default=False)
+    # The Latin-square row this participant was given: which condition each target is seen in.
+    design_row = models.PositiveIntegerField(null=True, blank=True)
+    # Bumped by every request of the session; a consented session silent for too long frees its place.
+    last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    client_info = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "recruitment_id"], name="one_participation")]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.recruitment_id}"
+
+
+class Trial(models.Model):
+    """One screen of one participant's frozen design. Which side holds the target stays here."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="trials")
+    index = models.PositiveIntegerField()
+    public_id = models.CharField(max_length=32, unique=True, default=new_trial_id, editable=False)
+    kind = models.CharField(max_length=16, choices=TrialKind.choices, default=TrialKind.MAIN)
+    # The IRI shown (main trials); practice, catch and gate trials show target images and may have none.
+    item = models.ForeignKey(StudyItem, on_delete=models.PROTECT, related_name="trials", null=True, blank=True)
+    condition = models.ForeignKey(Condition, on_delete=models.PROTECT, related_name="trials", null=True,
+                                  blank=True, help_text="Set on main trials only.")
+    target_on_left = models.BooleanField(default=False, help_text="2AFC main trials: the target is option 0.")
+    # Server-only: what each screen slot holds and which option is right. Never sent to the browser.
+    layout = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["participant", "index"]
+        constraints = [models.UniqueConstraint(fields=["participant", "index"], name="unique_trial_index")]
+
+
+class Response(models.Model):
+    """One answer. One per trial, ever: a retried post finds this row instead of making another."""
+
+    trial = models.OneToOneField(Trial, on_delete=models.CASCADE, related_name="response")
+    idempotency_key = models.CharField(max_length=64)
+    choice = models.PositiveSmallIntegerField(null=True, blank=True,
+                                              help_text="Index of the chosen option (0 = left); null for ratings.")
+    chose_target = models.BooleanField(null=True, help_text="2AFC: the chosen option was the target.")
+    # 2AFC: chose the target; matching: the right target; classification: the right category; catch: the
+    # identical option; similarity main trials: null (a rating has no right answer).
+    correct = models.BooleanField(null=True)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Similarity: 1 (different) to 7.")
+    rt_ms = models.FloatField(help_text="From the measured stimulus onset to the response.")
+    client_data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)

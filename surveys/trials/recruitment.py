@@ -1,0 +1,81 @@
+"""Recognising where a participant came from, by the parameters each platform adds to the link."""
+
+import secrets
+from dataclasses import dataclass
+
+from surveys.trials.models import RecruitmentSource
+
+PROLIFIC_PARAMS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
+MTURK_PARAMS = ("workerId", "assignmentId", "hitId", "turkSubmitTo")
+MAX_ID_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class Recruitment:
+    source: str
+    recruitment_id: str
+    data: dict
+
+
+def recruitment_from_params(params) -> Recruitment:
+    """Prolific and MTurk ids are kept as given; a plain link gets a fresh id of its own."""
+    prolific_id = params.get("PROLIFIC_PID", "").strip()[:MAX_ID_LENGTH]
+    if prolific_id:
+        data = {key: params.get(key, "")[:MAX_ID_LENGTH] for key in PROLIFIC_PARAMS}
+        return Recruitment(RecruitmentSource.PROLIFIC, f"prolific:{prolific_id}", data)
+    worker_id = params.get("workerId", "").strip()[:MAX_ID_LENGTH]
+    if worker_id:
+        data = {key: params.get(key, "")[:MAX_ID_LENGTH] for key in MTURK_PARAMS}
+        return Recruitment(RecruitmentSource.MTURK, f"mturk:{worker_id}", data)
+    return Recruitment(RecruitmentSource.PLAIN, f"plain:{secrets.token_hex(8)}", {})
+
+
+def link_params(params) -> dict:
+    """The platform parameters worth carrying through the start page's form."""
+    return {key: params[key] for key in (*PROLIFIC_PARAMS, *MTURK_PARAMS) if key in params}
+
+
+MTURK_PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
+# MTurk posts results back only to its own hosts; anything else in turkSubmitTo is ignored.
+MTURK_SUBMIT_HOSTS = ("https://www.mturk.com", "https://workersandbox.mturk.com")
+
+
+def is_mturk_preview(params) -> bool:
+    """MTurk shows the HIT to workers who have not accepted it yet: no session may start."""
+    return params.get("assignmentId", "") == MTURK_PREVIEW_ASSIGNMENT
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a session ended, and what the participant takes back to the platform."""
+
+    status: str
+    title: str
+    message: str
+    code: str
+    redirect_url: str  # "" when the platform wants no redirect
+    mturk_submit_url: str  # "" unless MTurk: the external-submit form's action
+    mturk_assignment_id: str
+
+
+OUTCOME_TEXT = {
+    "completed": ("Thank you!", "You have finished the study."),
+    "declined": ("Thank you", "You chose not to take part."),
+    "failed_gate": ("Thank you", ("Your answers to the first trials did not meet the study's criterion, "
+                                  "so the study ends here.")),
+    "incompatible": ("Sorry", "This device or window cannot show the study as it needs to be shown."),
+}
+
+
+def outcome_for(participant) -> Outcome:
+    study = participant.study
+    code = {"completed": study.completion_code, "declined": study.code_no_consent,
+            "failed_gate": study.code_failed_gate, "incompatible": study.code_incompatible}[participant.status]
+    title, message = OUTCOME_TEXT[participant.status]
+    redirect_url = ""
+    if study.completion_url and participant.source != RecruitmentSource.MTURK and not participant.is_pilot:
+        redirect_url = study.completion_url.replace("{code}", code)
+    submit_to = participant.recruitment_data.get("turkSubmitTo", "").rstrip("/")
+    mturk_url = f"{submit_to}/mturk/externalSubmit" if submit_to in MTURK_SUBMIT_HOSTS else ""
+    return Outcome(participant.status, title, message, code, redirect_url, mturk_url,
+                   participant.recruitment_data.get("assignmentId", ""))

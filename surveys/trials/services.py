@@ -1,0 +1,222 @@
+"""Writes for the participant side: entering a study, consent, responses, completion."""
+
+import math
+import random
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from surveys.studies.design import RATING_MAX, RATING_MIN
+from surveys.studies.models import Paradigm, Study, StudyStatus
+from surveys.trials.design import anchor_passed, design_row_counts, study_pieces, trials_build
+from surveys.trials.models import Participant, ParticipantStatus, Response, Trial, TrialKind
+
+# Sessions that hold a place in the design until they finish or time out.
+ACTIVE_STATUSES = (ParticipantStatus.STARTED, ParticipantStatus.CONSENTED)
+
+
+class StudyClosed(Exception):
+    """The study admits nobody new."""
+
+
+class TrialNotFound(Exception):
+    """The trial does not exist or is not this participant's."""
+
+
+class ResponseRejected(Exception):
+    """The response cannot be recorded as sent; nothing was stored."""
+
+    def __init__(self, message: str, *, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+class StudyFull(StudyClosed):
+    """Every place in the design is taken by a completed or recently active session."""
+
+
+def participant_enter(*, study: Study, source: str, recruitment_id: str, recruitment_data: dict,
+                      is_pilot: bool = False) -> Participant:
+    """The participant for this recruitment id: a returning one resumes, a new one gets a frozen design.
+
+    Admission and the Latin-square row are decided under a lock on the study row, so that people who
+    arrive at the same moment are counted one after another and balance (and the cap) holds.
+    """
+    existing = Participant.objects.filter(study=study, recruitment_id=recruitment_id).first()
+    if existing:
+        return existing
+    if study.status != StudyStatus.OPEN and not is_pilot:
+        raise StudyClosed(study.name)
+    try:
+        with transaction.atomic():
+            locked = Study.objects.select_for_update().get(pk=study.pk)
+            existing = Participant.objects.filter(study=locked, recruitment_id=recruitment_id).first()
+            if existing:
+                return existing
+            pieces = study_pieces(study=locked)
+            row = design_row_assign(study=locked, rows=pieces.rows, is_pilot=is_pilot)
+            participant = Participant.objects.create(study=locked, source=source, recruitment_id=recruitment_id,
+                                                     recruitment_data=recruitment_data, is_pilot=is_pilot,
+                                                     design_row=row, last_seen_at=timezone.now())
+            design_freeze(participant=participant, pieces=pieces)
+    except IntegrityError:  # the same person arrived twice at once, e.g. from two tabs
+        return Participant.objects.get(study=study, recruitment_id=recruitment_id)
+    return participant
+
+
+def sessions_expire(*, study: Study) -> int:
+    """Mark sessions silent for longer than IRIS_SESSION_TIMEOUT_S as timed out; their places free up."""
+    cutoff = timezone.now() - timedelta(seconds=settings.IRIS_SESSION_TIMEOUT_S)
+    return Participant.objects.filter(study=study, status__in=ACTIVE_STATUSES, last_seen_at__lt=cutoff).update(
+        status=ParticipantStatus.TIMED_OUT)
+
+
+def design_row_assign(*, study: Study, rows: int, is_pilot: bool) -> int:
+    """The least-filled Latin-square row, counting completed and still-active sessions (call under the
+    study lock). Raises StudyFull when participants_per_condition places are all taken."""
+    sessions_expire(study=study)
+    taken = list(Participant.objects.filter(
+        study=study, is_pilot=False, design_row__isnull=False,
+        status__in=[ParticipantStatus.COMPLETED, *ACTIVE_STATUSES]).values_list("design_row", flat=True))
+    counts = design_row_counts(rows=rows, taken=taken)
+    wanted = study.design.get("participants_per_condition")
+    # Each participant contributes to every condition (all items, or one Latin-square row covering
+    # every condition), so the cap is on participants, rounded up to whole squares.
+    if wanted and not is_pilot and sum(counts) >= math.ceil(wanted / rows) * rows:
+        raise StudyFull(study.name)
+    return min(range(rows), key=lambda row: counts[row])
+
+
+def design_freeze(*, participant: Participant, pieces=None) -> list[Trial]:
+    """Draw this participant's trial list (practice, gate, shuffled main block with catch trials and
+    counterbalanced sides) and store it; it never changes afterwards."""
+    pieces = pieces or study_pieces(study=participant.study)
+    rng = random.Random(secrets.randbits(64))
+    trials = trials_build(participant=participant, pieces=pieces, row=participant.design_row or 0, rng=rng)
+    return Trial.objects.bulk_create(trials)
+
+
+def participant_consent(*, participant: Participant, agreed: bool, client_info: dict) -> Participant:
+    if participant.status != ParticipantStatus.STARTED:
+        return participant
+    participant.status = ParticipantStatus.CONSENTED if agreed else ParticipantStatus.DECLINED
+    participant.consented_at = timezone.now() if agreed else None
+    participant.client_info = client_info
+    participant.save(update_fields=["status", "consented_at", "client_info"])
+    return participant
+
+
+def response_record(*, participant: Participant, trial_public_id: str, choice: object, rt_ms: object,
+                    idempotency_key: str, client_data: dict, rating: object = None) -> tuple[Response, bool]:
+    """Store one response, or find the one a retry already stored. Returns (response, created).
+
+    `choice` is the index of the chosen option (or category); similarity trials send `rating` (1-7)
+    instead. Correctness is decided here, from the trial's server-only layout."""
+    trial = Trial.objects.filter(public_id=trial_public_id, participant=participant).first()
+    if trial is None:
+        raise TrialNotFound(trial_public_id)
+    existing = Response.objects.filter(trial=trial).first()
+    if existing:
+        return _replayed(existing, idempotency_key=idempotency_key)
+    if participant.status != ParticipantStatus.CONSENTED:
+        raise ResponseRejected(f"This session is {participant.status}; it takes no responses.", status=409)
+    paradigm = participant.study.paradigm
+    if paradigm == Paradigm.SIMILARITY:
+        choice, rating = None, _checked_rating(rating)
+    else:
+        choice, rating = _checked_choice(choice, trial=trial), None
+    rt_ms = _checked_rt(rt_ms)
+    correct = response_correct(trial=trial, choice=choice, rating=rating)
+    chose_target = correct if paradigm in (Paradigm.TWO_AFC, Paradigm.MATCHING) else None
+    try:
+        with transaction.atomic():
+            response = Response.objects.create(trial=trial, idempotency_key=idempotency_key[:64], choice=choice,
+                                               rating=rating, chose_target=chose_target, correct=correct,
+                                               rt_ms=rt_ms, client_data=client_data)
+    except IntegrityError:  # a concurrent retry won the race
+        return _replayed(Response.objects.get(trial=trial), idempotency_key=idempotency_key)
+    if trial.kind == TrialKind.QUALIFICATION:
+        gate_evaluate(participant=participant)
+    return response, True
+
+
+def response_correct(*, trial: Trial, choice: int | None, rating: int | None) -> bool | None:
+    """Chose the right option (target, identical image, right category); similarity: anchors only."""
+    layout = trial.layout
+    if rating is not None:
+        return anchor_passed(layout["anchor"], rating) if layout.get("anchor") else None
+    return choice == layout.get("answer")
+
+
+def gate_evaluate(*, participant: Participant) -> Participant:
+    """Once every gate trial is answered, a participant with too few right leaves the study."""
+    gate = participant.study.design.get("gate")
+    trials = participant.trials.filter(kind=TrialKind.QUALIFICATION)
+    if not gate or trials.filter(response__isnull=True).exists():
+        return participant
+    right = trials.filter(response__correct=True).count()
+    if right < gate["pass"]:
+        Participant.objects.filter(pk=participant.pk, status=ParticipantStatus.CONSENTED).update(
+            status=ParticipantStatus.FAILED_GATE)
+        participant.refresh_from_db()
+    return participant
+
+
+def _replayed(existing: Response, *, idempotency_key: str) -> tuple[Response, bool]:
+    if existing.idempotency_key != idempotency_key[:64]:
+        raise ResponseRejected("This trial was already answered.", status=409)
+    return existing, False
+
+
+def _checked_choice(choice: object, *, trial: Trial) -> int:
+    count = len(trial.layout.get("options") or trial.layout.get("labels") or [])
+    if trial.layout == {}:  # trials frozen before layouts existed: two options
+        count = 2
+    if isinstance(choice, bool) or not isinstance(choice, int) or not 0 <= choice < count:
+        raise ResponseRejected(f"choice must be a whole number from 0 to {count - 1}.")
+    return choice
+
+
+def _checked_rating(rating: object) -> int:
+    if isinstance(rating, bool) or not isinstance(rating, int) or not RATING_MIN <= rating <= RATING_MAX:
+        raise ResponseRejected(f"rating must be a whole number from {RATING_MIN} to {RATING_MAX}.")
+    return rating
+
+
+def _checked_rt(rt_ms: object) -> float:
+    if isinstance(rt_ms, bool) or not isinstance(rt_ms, (int, float)) or not math.isfinite(rt_ms) or rt_ms < 0:
+        raise ResponseRejected("rt_ms must be a non-negative number of milliseconds.")
+    return float(rt_ms)
+
+
+def participant_touch(*, participant: Participant) -> None:
+    """The session is alive: it keeps its place in the design."""
+    Participant.objects.filter(pk=participant.pk).update(last_seen_at=timezone.now())
+
+
+def participant_device(*, participant: Participant, compatible: bool, data: dict) -> Participant:
+    """Store the browser check's measurements; an incompatible device ends the session (its own code)."""
+    participant.client_info = {**participant.client_info, "device": data}
+    participant.save(update_fields=["client_info"])
+    if not compatible:
+        Participant.objects.filter(pk=participant.pk, status__in=ACTIVE_STATUSES).update(
+            status=ParticipantStatus.INCOMPATIBLE)
+        participant.refresh_from_db()
+    return participant
+
+
+def participant_finish(*, participant: Participant) -> Participant:
+    """Mark the session complete once every trial has a response."""
+    if participant.status == ParticipantStatus.COMPLETED:
+        return participant
+    if participant.status != ParticipantStatus.CONSENTED:
+        raise ResponseRejected(f"This session is {participant.status}.", status=409)
+    if participant.trials.filter(response__isnull=True).exists():
+        raise ResponseRejected("Some trials are not answered yet.", status=409)
+    Participant.objects.filter(pk=participant.pk, status=ParticipantStatus.CONSENTED).update(
+        status=ParticipantStatus.COMPLETED, completed_at=timezone.now())
+    participant.refresh_from_db()
+    return participant

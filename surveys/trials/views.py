@@ -1,0 +1,264 @@
+"""Participant pages and their small JSON API. Nothing here says which option is the target."""
+
+import json
+import secrets
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit.decorators import ratelimit
+
+from surveys.generation.models import Stimulus
+from surveys.studies.models import Paradigm, Study
+from surveys.trials import selectors, services
+from surveys.trials.models import ParticipantStatus, Trial, TrialKind
+from surveys.trials.recruitment import (
+    RecruitmentSource,
+    is_mturk_preview,
+    link_params,
+    outcome_for,
+    recruitment_from_params,
+)
+
+RATE = settings.IRIS_PARTICIPANT_RATE
+# How many upcoming trials the page may hold at once: enough to preload, never the whole design.
+MAX_TRIALS_AHEAD = 5
+_SESSION_KEY = "iris_participants"
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate=RATE, block=True)
+def study_start(request: HttpRequest, public_id: str) -> HttpResponse:
+    """GET shows a start button (a link preview must not create a session); POST enters the study."""
+    study = get_object_or_404(Study, public_id=public_id)
+    params = request.POST if request.method == "POST" else request.GET
+    remembered = request.session.get(_SESSION_KEY, {}).get(study.public_id)
+    if remembered and not link_params(params):
+        return redirect("trials:participant", token=remembered)
+    if is_mturk_preview(params):  # a worker previewing the HIT: describe it, start nothing
+        return render(request, "participant/start.html", {"study": study, "preview": True})
+    if request.method == "GET":
+        return render(request, "participant/start.html", {"study": study, "params": link_params(params)})
+    recruitment = recruitment_from_params(params)
+    try:
+        participant = services.participant_enter(study=study, source=recruitment.source,
+                                                 recruitment_id=recruitment.recruitment_id,
+                                                 recruitment_data=recruitment.data)
+    except services.StudyClosed as closed:
+        full = isinstance(closed, services.StudyFull)
+        return render(request, "participant/closed.html", {"study": study, "full": full}, status=410)
+    request.session.setdefault(_SESSION_KEY, {})[study.public_id] = participant.token
+    request.session.modified = True
+    return redirect("trials:participant", token=participant.token)
+
+
+@staff_member_required
+@require_GET
+def study_preview(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The researcher takes their own study as a participant; the session is a pilot, never scored."""
+    study = get_object_or_404(Study, public_id=public_id, owner=request.user)
+    participant = services.participant_enter(study=study, source=RecruitmentSource.PLAIN,
+                                             recruitment_id=f"pilot:{request.user.pk}:{new_pilot_suffix()}",
+                                             recruitment_data={}, is_pilot=True)
+    return redirect("trials:participant", token=participant.token)
+
+
+def new_pilot_suffix() -> str:
+    return secrets.token_hex(6)
+
+
+PROMPTS = {
+    Paradigm.TWO_AFC: "Which of the two images below is more similar to the image on top?",
+    Paradigm.MATCHING: "Which of the images below does the image on top resemble most?",
+    Paradigm.SIMILARITY: "How similar are these two images?",
+    Paradigm.CLASSIFICATION: "What did you see?",
+}
+
+
+@never_cache
+@require_GET
+def participant_page(request: HttpRequest, token: str) -> HttpResponse:
+    participant = selectors.participant_by_token(token=token)
+    services.participant_touch(participant=participant)
+    context = {"participant": participant, "study": participant.study}
+    if participant.status == ParticipantStatus.STARTED:
+        return render(request, "participant/consent.html", context)
+    if participant.status == ParticipantStatus.TIMED_OUT:
+        return render(request, "participant/closed.html", {**context, "timed_out": True}, status=410)
+    if participant.status != ParticipantStatus.CONSENTED:
+        return render(request, "participant/done.html", {**context, "outcome": outcome_for(participant)})
+    answered, total = selectors.trial_counts(participant=participant)
+    context["runner_config"] = runner_config(participant, answered=answered, total=total)
+    return render(request, "participant/runner.html", context)
+
+
+def runner_config(participant, *, answered: int, total: int) -> dict:
+    study, token = participant.study, participant.token
+    design = study.design or {}
+    return {
+        "trialsUrl": reverse("trials:trials", args=[token]),
+        "respondUrl": reverse("trials:respond", args=[token]),
+        "finishUrl": reverse("trials:finish", args=[token]),
+        "deviceUrl": reverse("trials:device", args=[token]),
+        "pageUrl": reverse("trials:participant", args=[token]),
+        "answered": answered,
+        "total": total,
+        "paradigm": study.paradigm,
+        "instructionsHtml": study.instructions_html,
+        "prompt": PROMPTS[study.paradigm],
+        "timing": {key: design.get(key) for key in ("fixation_ms", "stimulus_ms", "mask_ms") if key in design},
+        "fullscreen": bool(design.get("fullscreen")),
+        "minWidth": design.get("min_width", 320),
+        "minHeight": design.get("min_height", 480),
+        "storageKey": f"iris-outbox-{token[:12]}",
+    }
+
+
+@require_POST
+@ratelimit(key="ip", rate=RATE, block=True)
+def participant_consent(request: HttpRequest, token: str) -> HttpResponse:
+    participant = selectors.participant_by_token(token=token)
+    client_info = {key: request.POST.get(key, "")[:200] for key in ("screen", "window", "touch", "timezone")}
+    client_info["user_agent"] = request.headers.get("User-Agent", "")[:300]
+    services.participant_consent(participant=participant, agreed=request.POST.get("agree") == "yes",
+                                 client_info=client_info)
+    return redirect("trials:participant", token=token)
+
+
+@require_POST
+@ratelimit(key="ip", rate=RATE, block=True)
+def participant_device(request: HttpRequest, token: str) -> JsonResponse:
+    """The browser check's result: measurements kept; an incompatible device ends the session."""
+    participant = selectors.participant_by_token(token=token)
+    try:
+        body = json.loads(request.body or b"{}")
+        compatible, data = body["compatible"], body.get("data", {})
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return JsonResponse({"error": "Send JSON with compatible and data."}, status=400)
+    if not isinstance(compatible, bool) or not isinstance(data, dict) or len(json.dumps(data)) > 4000:
+        return JsonResponse({"error": "compatible must be true or false; data a small object."}, status=400)
+    services.participant_device(participant=participant, compatible=compatible, data=data)
+    return JsonResponse({"next": reverse("trials:participant", args=[token])})
+
+
+@never_cache
+@require_GET
+@ratelimit(key="ip", rate=RATE, block=True)
+def participant_trials(request: HttpRequest, token: str) -> JsonResponse:
+    """The next few unanswered trials: image URLs and positions only."""
+    participant = selectors.participant_by_token(token=token)
+    services.participant_touch(participant=participant)
+    if participant.status != ParticipantStatus.CONSENTED:
+        return JsonResponse({"error": f"This session is {participant.status}.",
+                             "next": reverse("trials:participant", args=[token])}, status=409)
+    try:
+        limit = min(max(int(request.GET.get("n", 3)), 1), MAX_TRIALS_AHEAD)
+    except ValueError:
+        return JsonResponse({"error": "n must be a whole number."}, status=400)
+    answered, total = selectors.trial_counts(participant=participant)
+    breaks = selectors.break_indexes(participant=participant)
+    presentation = PRESENTATION[participant.study.paradigm]
+    trials = [trial_payload(token, trial, presentation=presentation, break_before=trial.index in breaks)
+              for trial in selectors.trials_pending(participant=participant, limit=limit)]
+    return JsonResponse({"answered": answered, "total": total, "trials": trials})
+
+
+PRESENTATION = {Paradigm.TWO_AFC: "choice", Paradigm.MATCHING: "choice", Paradigm.SIMILARITY: "rating",
+                Paradigm.CLASSIFICATION: "timed"}
+# What the page may know about a trial's kind: practice shows feedback, the gate and the main block
+# do not; catch trials are served as main trials so nobody can tell them apart.
+PHASES = {TrialKind.PRACTICE: "practice", TrialKind.QUALIFICATION: "gate", TrialKind.MAIN: "main",
+          TrialKind.CATCH: "main"}
+
+
+def trial_payload(token: str, trial: Trial, *, presentation: str, break_before: bool) -> dict:
+    """Positions and opaque image URLs only: nothing says which option is right or what an image is."""
+    def image(slot: str) -> str:
+        return reverse("trials:image", args=[token, trial.public_id, slot])
+
+    layout = trial.layout or {"query": True, "options": [0, 1]}  # trials frozen before layouts: 2AFC
+    return {
+        "id": trial.public_id,
+        "index": trial.index,
+        "phase": PHASES[trial.kind],
+        "presentation": presentation,
+        "break_before": break_before,
+        "query": image("q") if layout.get("query") else None,
+        "options": [image(str(slot)) for slot in range(len(layout.get("options") or []))],
+        "labels": layout.get("labels") or [],
+    }
+
+
+@require_POST
+@ratelimit(key="ip", rate=RATE, block=True)
+def participant_respond(request: HttpRequest, token: str) -> JsonResponse:
+    participant = selectors.participant_by_token(token=token)
+    try:
+        body = json.loads(request.body or b"{}")
+        trial_id, key = str(body["trial"]), str(body["idempotency_key"])
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return JsonResponse({"error": "Send JSON with trial, choice, rt_ms and idempotency_key."}, status=400)
+    client_data = body.get("client_data") if isinstance(body.get("client_data"), dict) else {}
+    try:
+        response, created = services.response_record(participant=participant, trial_public_id=trial_id,
+                                                     choice=body.get("choice"), rating=body.get("rating"),
+                                                     rt_ms=body.get("rt_ms"), idempotency_key=key,
+                                                     client_data=client_data)
+    except services.TrialNotFound:
+        return JsonResponse({"error": "No such trial in this session."}, status=404)
+    except services.ResponseRejected as rejected:
+        return JsonResponse({"error": str(rejected)}, status=rejected.status)
+    payload = {"stored": True, "replay": not created}
+    if response.trial.kind == TrialKind.PRACTICE:  # only now that it is stored, and only for practice
+        payload["feedback"] = {"correct": response.correct}
+    return JsonResponse(payload, status=201 if created else 200)
+
+
+@require_POST
+@ratelimit(key="ip", rate=RATE, block=True)
+def participant_finish(request: HttpRequest, token: str) -> JsonResponse:
+    participant = selectors.participant_by_token(token=token)
+    try:
+        services.participant_finish(participant=participant)
+    except services.ResponseRejected as rejected:
+        return JsonResponse({"error": str(rejected)}, status=rejected.status)
+    return JsonResponse({"next": reverse("trials:participant", args=[token])})
+
+
+@require_GET
+@ratelimit(key="ip", rate=settings.IRIS_IMAGE_RATE, block=True)
+def trial_image(request: HttpRequest, token: str, trial_id: str, slot: str) -> HttpResponse:
+    """One image of one trial, named only by its place on screen (q = query, 0, 1, ... = options).
+    The bytes go out without a file name, which would say "target" or "seed"."""
+    participant = selectors.participant_by_token(token=token)
+    trial = participant.trials.select_related("item__stimulus").filter(public_id=trial_id).first()
+    if trial is None:
+        raise Http404("No such image.")
+    ref = image_ref(trial, slot)
+    if ref is None:
+        raise Http404("No such image.")
+    role, stimulus_id = ref
+    stimulus = Stimulus.objects.get(pk=stimulus_id)
+    field = {"target": stimulus.target_png, "seed": stimulus.seed_png, "iri": stimulus.iri_png}[role]
+    with field.open("rb") as stored:
+        response = HttpResponse(stored.read(), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def image_ref(trial: Trial, slot: str) -> list | None:
+    layout = trial.layout
+    if not layout:  # trials frozen before layouts existed: 2AFC query, target and seed
+        stimulus = trial.item.stimulus
+        legacy = {"q": ["iri", stimulus.pk], "0": ["target" if trial.target_on_left else "seed", stimulus.pk],
+                  "1": ["seed" if trial.target_on_left else "target", stimulus.pk]}
+        return legacy.get(slot)
+    if slot == "q":
+        return layout.get("query")
+    options = layout.get("options") or []
+    return options[int(slot)] if slot.isdigit() and int(slot) < len(options) else None

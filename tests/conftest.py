@@ -1,0 +1,18 @@
+import os
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test's thread; the ORM calls the tests make
+# around it are ordinary synchronous calls, so Django's async guard is lifted for the test process.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(request, tmp_path):
+    """Each test stores files in its own folder (Django tests only)."""
+    if "django" not in request.config.pluginmanager.list_name_plugin().__repr__():
+        yield
+        return
+    settings = request.getfixturevalue("settings")
+    settings.MEDIA_ROOT = tmp_path / "media"
+    yield

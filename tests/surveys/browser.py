@@ -1,0 +1,84 @@
+"""Headless Chromium for participant tests: Debian's browser, driven by Playwright, never its download."""
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from django.conf import settings
+
+CHROMIUM = "/usr/bin/chromium"
+# Without these, Chromium keeps trying to reach Google's services, which this closed network refuses.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update"]
+PHONE = {"viewport": {"width": 375, "height": 667}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+
+@contextlib.contextmanager
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def database_url() -> str:
+    """The URL of the database this test process uses (pytest-django's test database)."""
+    db = settings.DATABASES["default"]
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@contextlib.contextmanager
+def celery_worker(*, extra_env: dict | None = None, fresh_broker: bool = True):
+    """A real `celery worker` process on the gpu and default queues, sharing this test's database and media.
+
+    ``fresh_broker`` empties the broker first, so no message of an earlier test is delivered; a
+    worker that must pick up what another left behind keeps it.
+    """
+    import redis
+
+    if fresh_broker:
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    env = {**os.environ, "DATABASE_URL": database_url(), "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+           "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, **(extra_env or {})}
+    # The worker writes its own copy of the descriptor; ours can close once it has started.
+    with tempfile.NamedTemporaryFile(prefix="celery-worker-", suffix=".log", delete=False) as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "surveys", "worker", "-Q", "gpu,default", "-c", "1",
+             "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"test{time.time_ns()}@%h"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    worker.log_path = log.name
+    try:
+        yield worker
+    finally:
+        stop_worker(worker)
+
+
+def stop_worker(worker: subprocess.Popen, *, grace_s: float = 10) -> None:
+    """A warm shutdown closes its database connections; a worker that hangs is killed."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)
+
+
+def trial_id_from_image_url(url: str) -> str:
+    return re.search(r"/img/([^/]+)/", url).group(1)
+
+
+def worker_log(worker: subprocess.Popen, *, tail: int = 4000) -> str:
+    with open(worker.log_path, errors="replace") as log:
+        return log.read()[-tail:]

@@ -1,0 +1,155 @@
+"""The exported CSVs, read back with pandas, reproduce every reported score."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from surveys.scoring import services
+from surveys.scoring.bootstrap import crossed_counts, share_interval
+from surveys.scoring.data import table_from_rows
+from surveys.scoring.report import ConditionMeta, condition_scores
+from surveys.scoring.selectors import BOOTSTRAP_SEED
+from tests.surveys import factories
+from tests.surveys.scoring import planting
+
+pytestmark = pytest.mark.django_db
+RESAMPLES = 200
+
+
+@pytest.fixture
+def researcher():
+    return factories.researcher()
+
+
+@pytest.fixture
+def api(researcher):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=researcher).key}")
+    return client
+
+
+def read_csv(api, url: str) -> pd.DataFrame:
+    response = api.get(url)
+    assert response.status_code == 200, response.content[:500]
+    assert response["Content-Type"].startswith("text/csv")
+    return pd.read_csv(io.BytesIO(b"".join(response.streaming_content)))
+
+
+def two_condition_study(researcher):
+    study = factories.study(researcher, n_items=5, jobs=2)
+    services.exclusion_rules_set(study=study, min_median_rt_ms=250)
+    first, second = study.conditions.values_list("pk", flat=True)
+    planting.crowd(study, accuracy={first: 0.8, second: 0.3}, n=7, seed=3, catch=[True, False])
+    planting.crowd(study, accuracy={first: 0.0, second: 1.0}, n=2, seed=4, rt_ms=100.0)  # speeders
+    pilot = planting.participant(study, is_pilot=True)
+    planting.answers(study, pilot, correct=lambda *_: True)
+    return study
+
+
+def pandas_scores(frame: pd.DataFrame, *, with_exclusions: bool) -> pd.DataFrame:
+    rows = frame[(frame.kind == "main") & (frame.participant_status == "completed") & (frame.is_pilot == 0)]
+    if with_exclusions:
+        rows = rows[rows.excluded == 0]
+    per_participant = rows.groupby(["condition_id", "participant_id"]).correct.mean()
+    items = rows.groupby(["condition_id", "item_id"]).correct.mean()
+    return pd.DataFrame({
+        "alignment": rows.groupby("condition_id").correct.mean(),
+        "trials": rows.groupby("condition_id").size(),
+        "participants": rows.groupby("condition_id").participant_id.nunique(),
+        "item_majority": (items > 0.5).groupby("condition_id").mean(),
+        "participant_mean": per_participant.groupby("condition_id").mean(),
+        "participant_sem": per_participant.groupby("condition_id").sem(),
+    })
+
+
+def test_it_exports_one_tidy_row_per_response(api, researcher):
+    study = two_condition_study(researcher)
+
+    frame = read_csv(api, f"/api/studies/{study.pk}/responses.csv")
+
+    assert len(frame) == 7 * 12 + 2 * 10 + 10
+    assert frame.response_id.is_unique
+    speeders = frame[frame.rt_ms == 100.0]
+    assert set(speeders.excluded) == {1} and speeders.exclusion_reason.str.contains("median response time").all()
+    assert set(frame[frame.kind == "catch"].condition_id.isna()) == {True}
+    assert frame.session.str.startswith("session-").all()
+    assert frame.timings.str.contains("onset_ms").all()
+
+
+def test_it_reproduces_every_reported_score_from_the_exported_csv(api, researcher):
+    study = two_condition_study(researcher)
+    report = api.get(f"/api/studies/{study.pk}/report/").json()
+    frame = read_csv(api, f"/api/studies/{study.pk}/responses.csv")
+
+    assert report["comparisons"][0]["difference"] != report["comparisons_without_exclusions"][0]["difference"]
+    for key, with_exclusions in (("conditions", True), ("conditions_without_exclusions", False)):
+        expected = pandas_scores(frame, with_exclusions=with_exclusions)
+        for score in report[key]:
+            row = expected.loc[score["condition_id"]]
+            for column in expected.columns:
+                assert score[column] == pytest.approx(row[column]), (key, column)
+        comparisons = report["comparisons" if with_exclusions else "comparisons_without_exclusions"]
+        [pair] = comparisons
+        assert pair["difference"] == pytest.approx(
+            expected.alignment[pair["a"]] - expected.alignment[pair["b"]])
+
+
+def test_it_reproduces_the_intervals_from_the_exported_csv(api, researcher):
+    study = two_condition_study(researcher)
+    reported = {s["condition_id"]: s for s in api.get(f"/api/studies/{study.pk}/report/").json()["conditions"]}
+    frame = read_csv(api, f"/api/studies/{study.pk}/responses.csv")
+    rows = frame[(frame.participant_status == "completed") & (frame.is_pilot == 0) & (frame.excluded == 0)]
+    columns = ["participant_id", "kind", "condition_id", "item_id", "correct", "choice", "rating", "rt_ms"]
+    kinds = {"main": 0, "practice": 1, "catch": 2, "qualification": 3}
+    table = table_from_rows(rows.assign(kind=rows.kind.map(kinds))[columns].to_numpy(dtype=float))
+
+    again = condition_scores(table, [ConditionMeta(c, "") for c in sorted(reported)], paradigm="2afc",
+                             chance=0.5, seed=BOOTSTRAP_SEED)
+
+    for score in again:
+        assert (score.ci_low, score.ci_high) == pytest.approx(
+            (reported[score.condition_id]["ci_low"], reported[score.condition_id]["ci_high"]))
+
+
+def test_it_exports_a_stimulus_manifest(api, researcher):
+    study = two_condition_study(researcher)
+
+    manifest = read_csv(api, f"/api/studies/{study.pk}/stimuli.csv")
+    responses = read_csv(api, f"/api/studies/{study.pk}/responses.csv")
+
+    assert len(manifest) == study.items.count()
+    assert set(responses.stimulus_id.dropna()) == set(manifest.stimulus_id)
+    assert set(manifest.loss) == {"reg_free"} and manifest.iri_file.str.endswith(".png").all()
+
+
+def test_it_scores_classification_against_one_over_k(api, researcher):
+    study = factories.study(researcher, n_items=4)
+    study.paradigm, study.design = "classification", {"k": 16}
+    study.save()
+    planting.crowd(study, accuracy={study.conditions.get().pk: 0.5}, n=4, seed=1)
+
+    [score] = api.get(f"/api/studies/{study.pk}/scores/").json()
+
+    assert score["chance"] == pytest.approx(1 / 16)
+    assert score["participant_sem"] is not None
+
+
+def test_it_scores_similarity_as_a_mean_rating_with_its_interval(api, researcher):
+    study = factories.study(researcher, n_items=4)
+    study.paradigm = "similarity"
+    study.save()
+    for rating in (2, 4, 6):
+        who = planting.participant(study)
+        planting.answers(study, who, correct=lambda *_: None, rating=lambda *_, r=rating: r)
+
+    [score] = api.get(f"/api/studies/{study.pk}/scores/").json()
+    hits, totals = crossed_counts(np.repeat([1, 2, 3], 4), np.tile([1, 2, 3, 4], 3), np.repeat([2.0, 4, 6], 4))
+
+    assert score["alignment"] == pytest.approx(4.0)
+    assert score["ci_low"] < 4.0 < score["ci_high"]
+    assert share_interval(hits, totals, resamples=50, rng=np.random.default_rng(0)).estimate == pytest.approx(4.0)
+    assert score["item_majority"] is None

@@ -1,0 +1,80 @@
+"""Real Celery workers: inspection for a torch-free web process, and surviving a killed worker."""
+
+import os
+import signal
+import time
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from surveys.generation import services
+from surveys.generation.models import GenerationBatch, JobStatus, RegisteredModel, Stimulus
+from tests.surveys import factories
+from tests.surveys.browser import celery_worker
+from tests.surveys.test_end_to_end import wait_for_job
+from tests.surveys.test_generation import DEMO_SPEC, Payload
+
+pytestmark = pytest.mark.django_db(transaction=True)
+# Short lease and visibility timeout so a killed worker's batch comes back within seconds.
+FAST_RECOVERY = {"CELERY_VISIBILITY_TIMEOUT_S": "4", "IRIS_BATCH_LEASE_S": "3", "CELERY_RESTORE_INTERVAL_S": "1"}
+
+
+def test_a_gpu_worker_inspects_checkpoints_for_a_web_process_without_torch(settings, tmp_path):
+    from iri_engine.demo import write_demo_checkpoint
+
+    settings.IRIS_INSPECT_ON_WORKER = True
+    researcher = factories.researcher()
+    spec = write_demo_checkpoint(tmp_path / "demo.pt")
+    marker = tmp_path / "pwned"
+    import pickle
+
+    with celery_worker():
+        with open(spec.weights_path, "rb") as weights:
+            model = services.model_register(owner=researcher, name="net", weights=File(weights, "demo.pt"), **DEMO_SPEC)
+        with pytest.raises(ValidationError):
+            services.model_register(owner=researcher, name="evil", **DEMO_SPEC, weights=SimpleUploadedFile(
+                "evil.pt", pickle.dumps({"w": Payload(str(marker))})))
+
+    assert "layer3" in model.layer_names and len(model.checkpoint_sha256) == 64
+    assert not marker.exists()
+    assert list(RegisteredModel.objects.values_list("name", flat=True)) == ["net"]
+    assert not os.listdir(settings.MEDIA_ROOT / "checkpoints" / "incoming")
+
+
+def wait_until_running(job, *, timeout_s: float) -> GenerationBatch:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        batch = job.batches.filter(status="running", steps_done__gt=0).first()
+        if batch:
+            return batch
+        time.sleep(0.2)
+    raise AssertionError("no batch started")
+
+
+def test_a_job_survives_a_worker_killed_mid_batch(settings, tmp_path):
+    from tests.surveys.test_end_to_end import register_demo_model
+
+    settings.IRIS_BATCH_SIZE = 2
+    researcher = factories.researcher()
+    model = register_demo_model(researcher, tmp_path)
+    targets = services.target_set_create(owner=researcher, name="t", uploads=[
+        (f"{i}.png", factories.png_bytes((40 * i, 200 - 30 * i, 90), size=64)) for i in range(4)])
+
+    with celery_worker(extra_env=FAST_RECOVERY) as doomed:
+        job = services.job_submit(owner=researcher, model=model, target_set=targets,
+                                  config={"layers": ["layer2"], "iterations": 150})
+        victim = wait_until_running(job, timeout_s=120)
+        os.killpg(doomed.pid, signal.SIGKILL)  # the worker and its pool child die mid-batch
+        doomed.wait()
+    assert job.batches.get(pk=victim.pk).status == "running"
+
+    with celery_worker(extra_env=FAST_RECOVERY, fresh_broker=False) as rescuer:
+        job = wait_for_job(job, timeout_s=300, worker=rescuer)
+
+    assert job.status == JobStatus.DONE, job.error
+    assert Stimulus.objects.filter(job=job).count() == 4
+    assert set(Stimulus.objects.filter(job=job).values_list("target_id", flat=True)) == set(
+        targets.images.values_list("id", flat=True))
+    assert job.batches.get(pk=victim.pk).attempts >= 2

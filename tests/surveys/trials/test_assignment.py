@@ -1,0 +1,104 @@
+"""Admission and balance: a Latin-square row per participant, counted over completed and recently
+active sessions, under a lock so that a crowd arriving at once neither overfills nor unbalances."""
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from surveys.trials import services
+from surveys.trials.models import Participant, ParticipantStatus
+from tests.surveys import factories
+
+
+def latin_study(per_condition):
+    return factories.study(factories.researcher(), n_items=3, layers=("layer2", "layer3", "layer4"),
+                           design={"once_per_target": True, "participants_per_condition": per_condition})
+
+
+def enter(study, who, **extra):
+    return services.participant_enter(study=study, source="prolific", recruitment_id=who, recruitment_data={},
+                                      **extra)
+
+
+@pytest.mark.django_db
+def test_it_fills_the_least_filled_row_and_stops_when_full():
+    study = latin_study(per_condition=6)
+
+    rows = [enter(study, f"p{i}").design_row for i in range(6)]
+
+    assert Counter(rows) == {0: 2, 1: 2, 2: 2}
+    with pytest.raises(services.StudyFull):
+        enter(study, "one-too-many")
+
+
+@pytest.mark.django_db
+def test_a_dropout_frees_its_place_and_a_newcomer_takes_its_row():
+    study = latin_study(per_condition=3)
+    _, second, _ = (enter(study, f"p{i}") for i in range(3))
+    Participant.objects.filter(pk=second.pk).update(last_seen_at=timezone.now() - timedelta(hours=2))
+
+    newcomer = enter(study, "newcomer")
+
+    second.refresh_from_db()
+    assert second.status == ParticipantStatus.TIMED_OUT
+    assert newcomer.design_row == second.design_row
+
+
+@pytest.mark.django_db
+def test_sessions_that_failed_the_gate_or_declined_do_not_hold_places():
+    study = latin_study(per_condition=3)
+    for i, status in enumerate([ParticipantStatus.DECLINED, ParticipantStatus.FAILED_GATE,
+                                ParticipantStatus.INCOMPATIBLE]):
+        Participant.objects.filter(pk=enter(study, f"gone{i}").pk).update(status=status)
+
+    assert Counter(enter(study, f"p{i}").design_row for i in range(3)) == {0: 1, 1: 1, 2: 1}
+
+
+@pytest.mark.django_db
+def test_pilot_sessions_are_admitted_to_a_full_study_without_taking_a_place():
+    study = latin_study(per_condition=3)
+    for i in range(3):
+        enter(study, f"p{i}")
+
+    pilot = enter(study, "pilot:me", is_pilot=True)
+
+    assert pilot.is_pilot and pilot.trials.exists()
+
+
+@pytest.mark.django_db
+def test_a_returning_participant_keeps_their_place_in_a_full_study():
+    study = latin_study(per_condition=3)
+    first = enter(study, "p0")
+    for i in range(1, 3):
+        enter(study, f"p{i}")
+
+    assert enter(study, "p0").pk == first.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_crowd_arriving_at_once_on_postgresql_never_overfills_and_stays_balanced():
+    assert connection.vendor == "postgresql"
+    study = latin_study(per_condition=6)
+    outcomes, start = [], threading.Barrier(12)
+
+    def arrive(number):
+        try:
+            start.wait()
+            outcomes.append(enter(study, f"crowd{number}").design_row)
+        except services.StudyFull:
+            outcomes.append("full")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=arrive, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert Counter(outcomes) == {0: 2, 1: 2, 2: 2, "full": 6}
+    assert Participant.objects.filter(study=study).count() == 6
