@@ -73,8 +73,11 @@ var IrisChoicePlugin = (function (jspsych) {
 
       let onset = null;
       let done = false;
-      // The first frame callback after the change marks the frame that shows it.
-      requestAnimationFrame((t) => { onset = t; });
+      // The first frame callback after the change marks the frame that shows it. Until then a key or
+      // touch cannot be a response to the images, so it is ignored; `data-shown` tells the page (and
+      // the browser tests) that answers count from here on.
+      const screen = display_element.querySelector(".iris-trial");
+      requestAnimationFrame((t) => { onset = t; screen.dataset.shown = "true"; });
 
       const finish = (value, when, source) => {
         if (done || onset === null) return;

@@ -16,6 +16,7 @@ from surveys.studies.services import study_create
 from surveys.trials.models import Response, Trial
 from tests.surveys import factories
 from tests.surveys.browser import celery_worker, chromium, trial_id_from_image_url, worker_log
+from tests.surveys.trials.scripted import SHOWN_CHOICE_SCREEN
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 JOB_TIMEOUT_S = 240
@@ -55,7 +56,7 @@ def take_the_survey(page, live_server_url: str, link: str, errors: list) -> list
         raise AssertionError(f"{errors} {page.content()[-1000:]}") from None
     answers = []
     for number in range(N_TARGETS):
-        page.wait_for_selector(".iris-option img", state="visible")
+        page.wait_for_selector(SHOWN_CHOICE_SCREEN)
         trial_id = trial_id_from_image_url(page.get_attribute(".iris-option[data-choice='0'] img", "src"))
         target_on_left = Trial.objects.get(public_id=trial_id).target_on_left
         choose_target = number < TARGET_CHOSEN_ON

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from surveys.trials.models import Trial
 
 TRIAL_SCREEN = ".iris-trial, .iris-message, #completion-code, #outcome, .iris-page h1"
+# The choice plugin marks its screen once the frame showing the images has been painted; a key pressed
+# earlier is not an answer to them and is ignored, so a script that answers at once waits for this.
+SHOWN_CHOICE_SCREEN = ".iris-trial[data-shown]"
 CONTINUE = "#jspsych-html-button-response-btngroup button"
 
 
@@ -62,6 +65,8 @@ def answer_one(page, script: Script) -> None:
     value = script.decide(trial)
     if mode == "timed":
         page.wait_for_selector(".iris-category", state="visible")
+    else:
+        page.wait_for_selector(SHOWN_CHOICE_SCREEN)
     if script.before_answer:
         script.before_answer(page)
     page.wait_for_timeout(script.wait_ms)
