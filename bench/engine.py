@@ -28,12 +28,12 @@ import argparse
 import copy
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torchvision
 
-from iri_engine.devices import pick_device
+from iri_engine.devices import bf16_pays, pick_device
 from iri_engine.models import load_model
 from iri_engine.optimize import generate
 from iri_engine.seeds import make_seeds
@@ -181,7 +181,26 @@ def bench_one(size: int, layer: str, *, batch: int, steps: int, repeats: int, de
                                         extra_forward=faithful)
     row["reorder_spread"] = abs(_rep_loss(plain, layer, targets, with_reordering) - row["baseline_rep"])
     row["verdict"] = _verdict(row["engine_rep"], row["baseline_rep"], row["reorder_spread"])
+    # How much of the speed-up fewer operations explain; the rest is precision, layout and overhead.
+    row["flop_ratio"] = _flops_per_step(lambda n: baseline_generate(plain, layer, targets, seeds, n)) / _flops_per_step(
+        lambda n: generate(loaded, targets, replace(gen_spec, iterations=n), layer=layer, device=device,
+                           generator=torch.Generator().manual_seed(0), seeds=seeds))
     return row
+
+
+def _flops_per_step(run_for) -> float:
+    """Convolution and matmul FLOPs of one step of ``run_for(steps)``, forward and backward, counted
+    by torch's FlopCounterMode: the difference between 4 and 2 steps, halved, so the set-up and the
+    final evaluation cancel out. Counting, not timing: it says how much work each loop asks for."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    totals = []
+    for steps in (2, 4):
+        counter = FlopCounterMode(display=False)
+        with counter:
+            run_for(steps)
+        totals.append(counter.get_total_flops())
+    return (totals[1] - totals[0]) / 2
 
 
 def _verdict(engine_rep: float, baseline_rep: float, spread: float) -> str:
@@ -205,14 +224,32 @@ def _summarise(runs, plain, layer, targets, image_iterations, size) -> dict:
 
 def _table(rows: list[dict]) -> str:
     header = ("size", "layer", "batch", "steps", "baseline img-it/s", "engine img-it/s", "speedup",
-              "baseline L_rep", "engine L_rep", "fp32 reorder spread", "L_rep verdict")
+              "FLOP ratio", "baseline L_rep", "engine L_rep", "fp32 reorder spread", "L_rep verdict")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         cells = (f"{r['size']}", r["layer"], f"{r['batch']}", f"{r['steps']}", f"{r['baseline_ips']:.1f}",
-                 f"{r['engine_ips']:.1f}", f"{r['speedup']:.2f}x", f"{r['baseline_rep']:.4f}",
+                 f"{r['engine_ips']:.1f}", f"{r['speedup']:.2f}x", f"{r['flop_ratio']:.2f}x", f"{r['baseline_rep']:.4f}",
                  f"{r['engine_rep']:.4f}", f"{r['reorder_spread']:.4f}", r["verdict"])
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _hardware(device: torch.device) -> str:
+    """What the figures were measured on, including whether "auto" precision means bf16 there."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")),
+                    "unknown CPU")
+    return f"{name}, native bf16: {'yes' if bf16_pays(device) else 'no'}"
+
+
+def _cpuinfo() -> list[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            return fh.readlines()
+    except OSError:
+        return []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     device = pick_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"device={device} threads={torch.get_num_threads()} torch={torch.__version__} "
+    print(f"device={device} ({_hardware(device)}) threads={torch.get_num_threads()} torch={torch.__version__} "
           f"batch={args.batch} steps={args.steps} precision={args.precision} best of {args.repeats} interleaved runs"
           f"{' faithful baseline (2 forwards/step)' if args.faithful else ''}", flush=True)
     rows = []
