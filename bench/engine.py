@@ -18,8 +18,14 @@ like with like. Final L_rep after a fixed number of steps depends on every round
 so "equal" needs a yardstick: the baseline is run once more, untimed, on a channels_last copy of the
 model (the same arithmetic summed in another order), and the difference between its L_rep and the
 baseline's is the spread that floating-point reordering alone produces. The verdict column says
-"lower" or "equal" (within that spread, or 0.5% when the spread is smaller) or "HIGHER". Runs are interleaved and the best of ``--repeats`` is reported, which keeps the
-comparison fair on a machine shared with other work.
+"lower" or "equal" (within that spread, or 0.5% when the spread is smaller) or "HIGHER".
+
+Speed is timed apart from L_rep, on pairs of short runs (``--chunk`` steps, baseline then engine,
+``--repeats`` times as many pairs as the steps hold chunks): on a machine shared with other work
+both runs of a pair meet the same slow spell, and the reported speed-up is the median of the pair
+ratios, with their range beside it. The header names the hardware and whether it runs bf16
+natively, which decides what ``precision="auto"`` does. The FLOP ratio column (convolution and
+matmul operations per step, counted by torch) says how much of the speed-up fewer operations explain.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import argparse
 import copy
 import statistics
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import torch
 import torchvision
@@ -44,14 +50,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 INIT_SEED = 0
 # Hook targets of the baseline for each layer name the engine takes ("flatten" is a function in
 # torchvision's ResNet, so its value is avgpool's output, flattened).
+DEFAULT_CHUNK = 25  # steps per timed run
 BASELINE_MODULES = {"layer1": "layer1", "layer2": "layer2", "layer3": "layer3", "layer4": "layer4",
                     "avgpool": "avgpool", "flatten": "avgpool"}
-
-
-@dataclass
-class Timing:
-    seconds: float
-    images: torch.Tensor  # kept images (B, 3, H, W)
 
 
 def _smooth_targets(count: int, size: int) -> torch.Tensor:
@@ -142,16 +143,18 @@ def _losses_once(model, layer, targets, images):
         hook.remove()
 
 
-def _time(fn, device) -> Timing:
+def _seconds(fn, device) -> float:
     _sync(device)
     started = time.perf_counter()
-    images = fn()
+    fn()
     _sync(device)
-    return Timing(time.perf_counter() - started, images)
+    return time.perf_counter() - started
 
 
 def bench_one(size: int, layer: str, *, batch: int, steps: int, repeats: int, device,
-              faithful: bool = False, precision: str = "auto") -> dict:
+              faithful: bool = False, precision: str = "auto", chunk: int = DEFAULT_CHUNK) -> dict:
+    """One row: final L_rep of a full ``steps`` run of each loop, and their speeds from
+    ``repeats * steps // chunk`` alternated pairs of ``chunk``-step runs."""
     spec = ModelSpec("resnet18", None, size, IMAGENET_MEAN, IMAGENET_STD, init_seed=INIT_SEED)
     loaded = load_model(spec, device=device)
     plain = _plain_model(loaded, device)
@@ -160,21 +163,20 @@ def bench_one(size: int, layer: str, *, batch: int, steps: int, repeats: int, de
                        generator=torch.Generator().manual_seed(7)).to(device)
     gen_spec = GenerationSpec(layers=(layer,), iterations=steps, step_size=1.0, precision=precision)
 
-    def engine():
-        return generate(loaded, targets, gen_spec, layer=layer, device=device,
+    def engine(n: int) -> torch.Tensor:
+        return generate(loaded, targets, replace(gen_spec, iterations=n), layer=layer, device=device,
                         generator=torch.Generator().manual_seed(0), seeds=seeds).iris.to(device)
 
-    def baseline():
-        return baseline_generate(plain, layer, targets, seeds, steps, extra_forward=faithful)
+    def baseline(n: int) -> torch.Tensor:
+        return baseline_generate(plain, layer, targets, seeds, n, extra_forward=faithful)
 
-    warm = GenerationSpec(layers=(layer,), iterations=2, precision=precision)
-    generate(loaded, targets, warm, layer=layer, device=device, generator=torch.Generator(), seeds=seeds)
-    baseline_generate(plain, layer, targets, seeds, 2)
-    runs = {"baseline": [], "engine": []}
-    for _ in range(repeats):  # interleaved, so background load hits both alike
-        runs["baseline"].append(_time(baseline, device))
-        runs["engine"].append(_time(engine, device))
-    row = _summarise(runs, plain, layer, targets, batch * steps, size)
+    engine(2)  # warm-up: allocator, oneDNN kernels, the engine's extractor cache
+    baseline(2)
+    row = {"size": size, "layer": layer, "batch": batch, "steps": steps,
+           "baseline_rep": _rep_loss(plain, layer, targets, baseline(steps)),
+           "engine_rep": _rep_loss(plain, layer, targets, engine(steps))}
+    chunk = min(chunk, steps)
+    row.update(_speeds(engine, baseline, batch=batch, chunk=chunk, pairs=repeats * (steps // chunk), device=device))
     reordered = copy.deepcopy(plain).to(memory_format=torch.channels_last)
     with_reordering = baseline_generate(reordered, layer, targets.contiguous(memory_format=torch.channels_last),
                                         seeds.contiguous(memory_format=torch.channels_last), steps,
@@ -182,10 +184,27 @@ def bench_one(size: int, layer: str, *, batch: int, steps: int, repeats: int, de
     row["reorder_spread"] = abs(_rep_loss(plain, layer, targets, with_reordering) - row["baseline_rep"])
     row["verdict"] = _verdict(row["engine_rep"], row["baseline_rep"], row["reorder_spread"])
     # How much of the speed-up fewer operations explain; the rest is precision, layout and overhead.
-    row["flop_ratio"] = _flops_per_step(lambda n: baseline_generate(plain, layer, targets, seeds, n)) / _flops_per_step(
-        lambda n: generate(loaded, targets, replace(gen_spec, iterations=n), layer=layer, device=device,
-                           generator=torch.Generator().manual_seed(0), seeds=seeds))
+    engine_flops = _flops_per_step(engine)
+    row["flop_ratio"] = _flops_per_step(baseline) / engine_flops
+    # Achieved rate, to set beside the device's peak (a step's FLOPs cover the whole batch).
+    row["engine_gflops"] = engine_flops * row["engine_ips"] / batch / 1e9
     return row
+
+
+def _speeds(engine, baseline, *, batch: int, chunk: int, pairs: int, device) -> dict:
+    """Image-iterations per second of each loop and the engine's speed-up, from ``pairs`` pairs of
+    ``chunk``-step runs, baseline then engine. A shared machine has slow spells lasting seconds to
+    minutes; short runs side by side put both loops of a pair in the same spell, and the median of
+    the pair ratios ignores the pairs a spell split. Each run includes its set-up and final
+    evaluation, as a job's batch does."""
+    seconds = {"baseline": [], "engine": []}
+    for _ in range(pairs):
+        seconds["baseline"].append(_seconds(lambda: baseline(chunk), device))
+        seconds["engine"].append(_seconds(lambda: engine(chunk), device))
+    ratios = [b / e for b, e in zip(seconds["baseline"], seconds["engine"], strict=True)]
+    return {"baseline_ips": batch * chunk / statistics.median(seconds["baseline"]),
+            "engine_ips": batch * chunk / statistics.median(seconds["engine"]),
+            "speedup": statistics.median(ratios), "speedup_low": min(ratios), "speedup_high": max(ratios)}
 
 
 def _flops_per_step(run_for) -> float:
@@ -211,25 +230,16 @@ def _verdict(engine_rep: float, baseline_rep: float, spread: float) -> str:
     return "equal" if engine_rep <= baseline_rep + tolerance else "HIGHER"
 
 
-def _summarise(runs, plain, layer, targets, image_iterations, size) -> dict:
-    row = {"size": size, "layer": layer, "batch": targets.shape[0], "steps": image_iterations // targets.shape[0]}
-    for name, timings in runs.items():
-        best = min(timings, key=lambda t: t.seconds)
-        row[f"{name}_ips"] = image_iterations / best.seconds
-        row[f"{name}_ips_median"] = image_iterations / statistics.median(t.seconds for t in timings)
-        row[f"{name}_rep"] = _rep_loss(plain, layer, targets, best.images)
-    row["speedup"] = row["engine_ips"] / row["baseline_ips"]
-    return row
-
-
 def _table(rows: list[dict]) -> str:
-    header = ("size", "layer", "batch", "steps", "baseline img-it/s", "engine img-it/s", "speedup",
-              "FLOP ratio", "baseline L_rep", "engine L_rep", "fp32 reorder spread", "L_rep verdict")
+    header = ("size", "layer", "batch", "steps", "baseline img-it/s", "engine img-it/s", "speedup (range)",
+              "FLOP ratio", "engine GFLOP/s", "baseline L_rep", "engine L_rep", "fp32 reorder spread",
+              "L_rep verdict")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         cells = (f"{r['size']}", r["layer"], f"{r['batch']}", f"{r['steps']}", f"{r['baseline_ips']:.1f}",
-                 f"{r['engine_ips']:.1f}", f"{r['speedup']:.2f}x", f"{r['flop_ratio']:.2f}x", f"{r['baseline_rep']:.4f}",
-                 f"{r['engine_rep']:.4f}", f"{r['reorder_spread']:.4f}", r["verdict"])
+                 f"{r['engine_ips']:.1f}", f"{r['speedup']:.2f}x ({r['speedup_low']:.2f}-{r['speedup_high']:.2f})", f"{r['flop_ratio']:.2f}x",
+                 f"{r['engine_gflops']:.0f}", f"{r['baseline_rep']:.4f}", f"{r['engine_rep']:.4f}",
+                 f"{r['reorder_spread']:.4f}", r["verdict"])
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -258,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layers", nargs="+", default=["layer3", "avgpool"])
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2, help="timed pairs per chunk the steps hold")
+    parser.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, help="steps per timed run")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads (default: torch's)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32"],
@@ -270,13 +281,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"device={device} ({_hardware(device)}) threads={torch.get_num_threads()} torch={torch.__version__} "
-          f"batch={args.batch} steps={args.steps} precision={args.precision} best of {args.repeats} interleaved runs"
+          f"batch={args.batch} steps={args.steps} precision={args.precision} "
+          f"timed: median of {args.repeats * max(1, args.steps // args.chunk)} pairs of {args.chunk}-step runs"
           f"{' faithful baseline (2 forwards/step)' if args.faithful else ''}", flush=True)
     rows = []
     for size in args.sizes:
         for layer in args.layers:
             rows.append(bench_one(size, layer, batch=args.batch, steps=args.steps, repeats=args.repeats,
-                                  device=device, faithful=args.faithful, precision=args.precision))
+                                  chunk=args.chunk, device=device, faithful=args.faithful,
+                                  precision=args.precision))
             print(f"  done {size}px {layer}: {rows[-1]['speedup']:.2f}x", flush=True)
     print(_table(rows))
     return 0

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
-from bench.engine import _verdict, bench_one
+from bench.engine import _speeds, _verdict, bench_one
 
 
 @pytest.mark.parametrize("layer", ["layer3", "avgpool"])
@@ -28,3 +30,20 @@ def test_its_verdict_calls_a_higher_engine_loss_higher():
     assert _verdict(0.102, 0.100, 0.001) == "HIGHER"
     assert _verdict(0.102, 0.100, 0.003) == "equal"  # within the measured reordering spread
     assert _verdict(0.098, 0.100, 0.001) == "lower"
+
+
+def test_its_speeds_come_from_pairs_of_runs_side_by_side():
+    calls = []
+
+    def loop_taking(seconds_per_step, name):
+        def run(steps):
+            calls.append((name, steps))
+            time.sleep(seconds_per_step * steps)
+        return run
+
+    speeds = _speeds(loop_taking(0.002, "engine"), loop_taking(0.006, "baseline"), batch=4, chunk=5, pairs=3,
+                     device=torch.device("cpu"))
+    assert calls == [("baseline", 5), ("engine", 5)] * 3
+    assert speeds["speedup"] == pytest.approx(3.0, rel=0.2)
+    assert speeds["speedup_low"] <= speeds["speedup"] <= speeds["speedup_high"]
+    assert speeds["engine_ips"] == pytest.approx(4 / 0.002, rel=0.2)
