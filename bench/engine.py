@@ -48,9 +48,9 @@ from iri_engine.spec import GenerationSpec, ModelSpec
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 INIT_SEED = 0
+DEFAULT_CHUNK = 25  # steps per timed run
 # Hook targets of the baseline for each layer name the engine takes ("flatten" is a function in
 # torchvision's ResNet, so its value is avgpool's output, flattened).
-DEFAULT_CHUNK = 25  # steps per timed run
 BASELINE_MODULES = {"layer1": "layer1", "layer2": "layer2", "layer3": "layer3", "layer4": "layer4",
                     "avgpool": "avgpool", "flatten": "avgpool"}
 
