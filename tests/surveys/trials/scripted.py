@@ -89,23 +89,33 @@ def key_for(mode: str, value: int, options: int) -> str:
     return ("f", "j")[value] if options == 2 else str(value + 1)
 
 
-def run_through(page, script: Script, *, limit: int = 200, stop_after: int | None = None) -> None:
+# Which screen is up, read in one step: screens come and go by themselves (practice feedback ends
+# on a timer, the next trial is fetched), so separate queries could each see a different screen.
+SCREEN_KIND = """() => document.querySelector("#completion-code, #outcome, .iris-page h1") ? "end"
+    : document.querySelector(".iris-message") ? "message"
+    : document.querySelector(".iris-trial") ? "trial" : null"""
+
+
+def run_through(page, script: Script, *, limit: int = 400, stop_after: int | None = None) -> None:
     """Answer screens until the session ends (or stop_after trials), pressing Continue on breaks."""
     answered = 0
     for _ in range(limit):
         page.wait_for_selector(TRIAL_SCREEN, state="visible", timeout=20_000)
-        if page.query_selector("#completion-code, #outcome") or page.query_selector(".iris-page h1"):
+        screen = page.evaluate(SCREEN_KIND)
+        if screen == "end":
             return
-        if page.query_selector(".iris-message"):
+        if screen == "message":
             button = page.query_selector(CONTINUE)
             if button:
                 button.click()
             else:  # practice feedback: it goes by itself
                 page.wait_for_timeout(150)
             continue
+        if screen is None:  # between two screens
+            continue
         if stop_after is not None and answered >= stop_after:
             return
-        answer_one(page, script)
+        answer_one(page, script)  # a trial screen stays until it is answered
         answered += 1
     raise AssertionError("the study did not end")
 
