@@ -12,7 +12,7 @@ import os
 
 import torch
 
-from iri_engine.spec import ModelSpec
+from iri_engine.spec import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 
 DEMO_ARCHITECTURE = "resnet18"
 DEMO_INPUT_SIZE = 64  # pixels
@@ -20,8 +20,6 @@ DEMO_NUM_CLASSES = 16
 DEMO_INIT_SEED = 20231
 DEMO_LAYERS = ("layer2", "layer3", "avgpool")
 DEMO_ITERATIONS = 300
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def demo_spec(weights_path: str | None) -> ModelSpec:

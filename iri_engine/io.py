@@ -8,41 +8,13 @@ and the PNG is the form participants see and proxies score (science.md §5).
 from __future__ import annotations
 
 import io
-import warnings
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-# Largest decoded image accepted, in pixels. Checked on the header before decoding, so a
-# decompression bomb is refused without allocating its pixels. 64 MP covers any camera upload.
-MAX_PIXELS = 64_000_000
-
-
-class InvalidImageError(ValueError):
-    """The bytes are not a decodable, reasonably sized image."""
-
-
-def _open(data: bytes) -> Image.Image:
-    if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) == 0:
-        raise InvalidImageError("empty or non-bytes image data")
-    try:
-        # Pillow only warns between 1x and 2x its own limit; make that an error too.
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(bytes(data)))
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise InvalidImageError(f"image too large: {width}x{height} pixels "
-                                        f"(limit {MAX_PIXELS} pixels)")
-            image.load()
-    except InvalidImageError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidImageError(f"image too large (decompression bomb guard): {exc}") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise InvalidImageError(f"cannot decode image: {exc}") from None
-    return image
+# The guard is torch-free so the web's upload check shares it; re-exported for the engine's callers.
+from iri_engine.decode import InvalidImageError, open_image  # noqa: F401
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -70,7 +42,7 @@ def load_target(data: bytes, *, size: int) -> torch.Tensor:
     """
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"size must be a positive integer, got {size!r}")
-    image = _to_rgb(_open(data))
+    image = _to_rgb(open_image(data))
     width, height = image.size
     scale = size / min(width, height)
     new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
@@ -104,4 +76,4 @@ def to_png(image: torch.Tensor) -> bytes:
 
 def from_png(data: bytes) -> torch.Tensor:
     """Decode PNG (or any image) bytes to a (3, H, W) float32 tensor of the 8-bit values / 255."""
-    return _pil_to_tensor(_to_rgb(_open(data)))
+    return _pil_to_tensor(_to_rgb(open_image(data)))

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from iri_engine.features import FeatureExtractor
 from iri_engine.io import quantize
 from iri_engine.models import LoadedModel
+from iri_engine.spec import IMAGENET_MEAN, IMAGENET_STD
 
 NORMALIZE_EPS = 1e-10  # as lpips.normalize_tensor
 _CHUNK = 32  # images per forward pass when scoring
@@ -30,9 +31,6 @@ LPIPS_LAYERS = {
     "squeeze": ("squeezenet1_1", ("features.1", "features.4", "features.7", "features.9",
                                   "features.10", "features.11", "features.12")),
 }
-# lpips' ScalingLayer maps [-1, 1] inputs exactly onto ImageNet normalisation of [0, 1] inputs.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _unit_channels(features: torch.Tensor) -> torch.Tensor:
@@ -94,6 +92,7 @@ class PerceptualDistance:
         architecture, layers = LPIPS_LAYERS[net]
         if loaded.spec.architecture != architecture:
             raise ValueError(f"lpips {net!r} heads need a {architecture} backbone, got {loaded.spec.architecture}")
+        # lpips' ScalingLayer maps [-1, 1] inputs exactly onto ImageNet normalisation of [0, 1] inputs.
         if not (_close(loaded.spec.mean, IMAGENET_MEAN) and _close(loaded.spec.std, IMAGENET_STD)):
             raise ValueError("lpips heads are calibrated on ImageNet normalisation; the backbone's "
                              f"mean/std must be {IMAGENET_MEAN} / {IMAGENET_STD}")

@@ -36,6 +36,10 @@ KEEP_CHOICES = ("best", "last")
 PARAMETERIZATIONS = ("pixel", "fourier")
 PRECISIONS = ("auto", "fp32")
 
+# ImageNet's per-channel normalisation (docs/method.md §5): the usual mean/std of a registered model.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
 MAX_INPUT_SIZE = 1024  # pixels; far beyond any model we serve, stops absurd allocations early
 MAX_ITERATIONS = 1_000_000
 

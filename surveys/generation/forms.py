@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 
 from iri_engine import spec as engine_spec
 from surveys.generation import services
-from surveys.generation.models import IMAGENET_MEAN, IMAGENET_STD, RegisteredModel, TargetSet
+from surveys.generation.models import RegisteredModel, TargetSet
 
 
 def _floats(text: str, *, field: str) -> list[float]:
@@ -18,8 +18,8 @@ def _floats(text: str, *, field: str) -> list[float]:
 class ModelRegistrationForm(forms.ModelForm):
     """Register a network: the checkpoint is inspected (layers, SHA-256) before anything is saved."""
 
-    mean_text = forms.CharField(label="Mean (R, G, B)", initial=", ".join(map(str, IMAGENET_MEAN)))
-    std_text = forms.CharField(label="Std (R, G, B)", initial=", ".join(map(str, IMAGENET_STD)))
+    mean_text = forms.CharField(label="Mean (R, G, B)", initial=", ".join(map(str, engine_spec.IMAGENET_MEAN)))
+    std_text = forms.CharField(label="Std (R, G, B)", initial=", ".join(map(str, engine_spec.IMAGENET_STD)))
 
     class Meta:
         model = RegisteredModel

@@ -10,10 +10,10 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-IMAGENET_MEAN = [0.485, 0.456, 0.406]
-IMAGENET_STD = [0.229, 0.224, 0.225]
+from iri_engine.spec import IMAGENET_MEAN, IMAGENET_STD
 
 
+# Named defaults, as migrations refer to them.
 def _imagenet_mean() -> list[float]:
     return list(IMAGENET_MEAN)
 
