@@ -1,7 +1,8 @@
-"""Strict parsing of configuration from the environment (house style rule 10).
+"""Strict parsing of configuration from the environment (docs/conventions.md §10).
 
-Every reader names the variable in its error, so a typo in a deployment fails at start-up with a
-message that says which setting to fix, instead of a surprise at the first request.
+Every environment variable the web side reads is read here, through these functions, and nowhere
+else. Every reader names the variable in its error, so a typo in a deployment fails at start-up
+with a message that says which setting to fix, instead of a surprise at the first request.
 """
 
 import os
@@ -10,15 +11,23 @@ from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+# Every variable asked for so far. Settings ask for all of theirs at start-up, whatever their values,
+# so after loading them this is the full list the README's configuration table must show (a test checks).
+ASKED: set[str] = set()
+
+
+def _read(name: str) -> str | None:
+    ASKED.add(name)
+    return os.environ.get(name)
 
 
 def env_str(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
+    value = _read(name)
     return default if value is None else value
 
 
 def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
+    value = _read(name)
     if value is None:
         return default
     lowered = value.strip().lower()
@@ -30,7 +39,7 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
-    value = os.environ.get(name)
+    value = _read(name)
     if value is None:
         return default
     try:
@@ -43,14 +52,14 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name)
+    value = _read(name)
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def env_choice(name: str, default: str, choices: set[str]) -> str:
-    value = os.environ.get(name, default)
+    value = env_str(name, default)
     if value not in choices:
         raise ImproperlyConfigured(f"{name}={value!r} must be one of {sorted(choices)}")
     return value

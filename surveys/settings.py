@@ -1,5 +1,8 @@
 """IRIS settings: every value from the environment, parsed strictly, with embedded defaults.
 
+Each variable is read once, here, through surveys/env.py, whatever the others say (so a malformed
+value stops start-up even where it would not be used), and each is listed in the README's table.
+
 With nothing set: SQLite, files under ``media/``, and a Celery broker on the local filesystem, so
 ``make demo`` runs on a fresh machine with no services. Set ``DATABASE_URL``, ``CELERY_BROKER_URL``
 and the ``AWS_*`` storage variables for PostgreSQL, Redis and S3-compatible storage (README, Deploy).
@@ -74,12 +77,13 @@ TEMPLATES = [
 
 def _database() -> dict:
     url = env_str("DATABASE_URL")
+    conn_max_age = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
     if not url:
         VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded default keeps its SQLite file here
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "iris.sqlite3",
                 "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"}}
     try:
-        config = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0))
+        config = dj_database_url.parse(url, conn_max_age=conn_max_age)
     except Exception as error:  # dj-database-url raises several types for a bad URL
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {error}") from None
     if not config.get("ENGINE"):
@@ -118,15 +122,14 @@ MEDIA_URL = "/media/"
 def _storages() -> dict:
     default = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
     bucket = env_str("AWS_STORAGE_BUCKET_NAME")
+    s3 = {"endpoint_url": env_str("AWS_S3_ENDPOINT_URL"), "region_name": env_str("AWS_S3_REGION_NAME"),
+          "access_key": env_str("AWS_ACCESS_KEY_ID"), "secret_key": env_str("AWS_SECRET_ACCESS_KEY")}
     if bucket:
         default = {
             "BACKEND": "storages.backends.s3.S3Storage",
             "OPTIONS": {
                 "bucket_name": bucket,
-                "endpoint_url": env_str("AWS_S3_ENDPOINT_URL"),
-                "region_name": env_str("AWS_S3_REGION_NAME"),
-                "access_key": env_str("AWS_ACCESS_KEY_ID"),
-                "secret_key": env_str("AWS_SECRET_ACCESS_KEY"),
+                **s3,
                 # Stimuli are private: URLs are signed and short-lived; participants get images
                 # through our opaque per-trial URLs, never a bucket URL that names the file.
                 "default_acl": "private",
@@ -135,31 +138,31 @@ def _storages() -> dict:
             },
         }
     static = {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"}
-    if DEBUG or not env_bool("IRIS_COMPRESS_STATIC", True):
+    compress = env_bool("IRIS_COMPRESS_STATIC", True)
+    if DEBUG or not compress:
         static = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     return {"default": default, "staticfiles": static}
 
 
 STORAGES = _storages()
 
-# Celery. The database, not the broker, holds job state (house style rule 4); the broker only
+# Celery. The database, not the broker, holds job state (docs/conventions.md §7); the broker only
 # carries ids. With no broker configured, kombu's filesystem transport needs no service at all.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 _BROKER_DIR = VAR_DIR / "broker"
+# A task a killed worker held comes back after the visibility timeout; redelivery while a live
+# worker still runs it is harmless, because batches are claimed with a lease (IRIS_BATCH_LEASE_S).
+_VISIBILITY_TIMEOUT_S = env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600, minimum=1)
+# How often a worker looks for such orphaned tasks (kombu's default scans only every ~100 s).
+_RESTORE_INTERVAL_S = env_int("CELERY_RESTORE_INTERVAL_S", 10, minimum=1)
 if CELERY_BROKER_URL.startswith("filesystem"):
     (_BROKER_DIR / "control").mkdir(parents=True, exist_ok=True)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {"data_folder_in": str(_BROKER_DIR), "data_folder_out": str(_BROKER_DIR),
      "control_folder": str(_BROKER_DIR / "control"), "store_processed": False}
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {
-        # A task a killed worker held comes back after the visibility timeout; redelivery while a live
-        # worker still runs it is harmless, because batches are claimed with a lease (IRIS_BATCH_LEASE_S).
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600, minimum=1),
-        # How often a worker looks for such orphaned tasks (kombu's default scans only every ~100 s).
-        "unacked_restore_interval": env_int("CELERY_RESTORE_INTERVAL_S", 10, minimum=1),
-        "unacked_restore_throttle": 1,
-    }
+    else {"visibility_timeout": _VISIBILITY_TIMEOUT_S, "unacked_restore_interval": _RESTORE_INTERVAL_S,
+          "unacked_restore_throttle": 1}
 )
 # Only registration's inspection on a GPU worker waits for a result; everything else is in the database.
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
@@ -170,6 +173,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Generation and checkpoint inspection need the engine (torch, a GPU): only gpu workers take them.
+CELERY_TASK_ROUTES = {"generation.batch_run": {"queue": "gpu"}, "generation.checkpoint_inspect": {"queue": "gpu"}}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -186,7 +191,8 @@ IRIS_BATCH_LEASE_S = env_int("IRIS_BATCH_LEASE_S", 120, minimum=1)
 IRIS_DEVICE = env_str("IRIS_DEVICE", "auto")
 # How many target images one generation task takes; several GPU workers share a job by batches.
 IRIS_BATCH_SIZE = env_int("IRIS_BATCH_SIZE", 8, minimum=1)
-IRIS_MAX_UPLOAD_BYTES = env_int("IRIS_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
+# Where a worker keeps local copies of checkpoints that live in remote storage (S3), keyed by hash.
+IRIS_CHECKPOINT_CACHE = Path(env_str("IRIS_CHECKPOINT_CACHE", str(Path.home() / ".cache" / "iris" / "checkpoints")))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

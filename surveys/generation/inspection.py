@@ -60,8 +60,7 @@ def _inspect_on_worker(model_spec: dict) -> dict:
             incoming = default_storage.save(f"checkpoints/incoming/{uuid.uuid4().hex}{Path(local_path).suffix}",
                                             File(handle))
     try:
-        result = generation_checkpoint_inspect.apply_async(args=[{**model_spec, "weights_path": None}, incoming],
-                                                           queue="gpu")
+        result = generation_checkpoint_inspect.apply_async(args=[{**model_spec, "weights_path": None}, incoming])
         return result.get(timeout=INSPECTION_TIMEOUT_S)
     except CeleryTimeout:
         raise ValidationError(f"No GPU worker inspected the model within {INSPECTION_TIMEOUT_S} s: "

@@ -246,7 +246,7 @@ def _local_checkpoint(model: RegisteredModel) -> str:
         return default_storage.path(model.weights.name)
     except NotImplementedError:  # remote storage (S3): keep a copy keyed by its hash
         pass
-    cache = Path(os.environ.get("IRIS_CHECKPOINT_CACHE", Path.home() / ".cache" / "iris" / "checkpoints"))
+    cache = settings.IRIS_CHECKPOINT_CACHE
     cache.mkdir(parents=True, exist_ok=True)
     local = cache / f"{model.checkpoint_sha256}{Path(model.weights.name).suffix}"
     if not local.exists():

@@ -198,7 +198,7 @@ def _enqueue_batches(batch_ids: list[int]) -> None:
     from surveys.generation.tasks import generation_batch_run
 
     for batch_id in batch_ids:
-        generation_batch_run.apply_async(args=[batch_id], queue="gpu")
+        generation_batch_run.apply_async(args=[batch_id])
 
 
 def job_cancel(*, job: GenerationJob) -> None:

@@ -1,9 +1,15 @@
-"""Settings come from the environment, parsed strictly; a bad value names its variable."""
+"""Settings come from the environment, parsed strictly; a bad value names its variable; every
+variable is read through surveys/env.py and listed in the README's configuration table."""
 
+import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='surveys.settings'; django.setup(); " \
         "from django.conf import settings; print(settings.DATABASES['default']['ENGINE'], settings.CELERY_BROKER_URL)"
@@ -50,3 +56,30 @@ def test_it_wants_a_secret_key_in_production():
     result = settings_with({"DATABASE_URL": "postgres://u@db:5432/iris"})
 
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def readme_variables() -> set[str]:
+    """The names in the first column of the README's configuration table."""
+    section = ROOT.joinpath("README.md").read_text().split("### Configuration", 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])}
+
+
+def test_the_readme_lists_every_variable_the_settings_read():
+    probe = ("import django, json, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'surveys.settings'; django.setup(); "
+             "from surveys import env; print(json.dumps(sorted(env.ASKED)))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True,
+                            env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+
+    asked = set(json.loads(result.stdout.splitlines()[-1]))
+    assert len(asked) > 20
+    assert asked == readme_variables()
+
+
+def test_nothing_reads_the_environment_around_env_py():
+    readers = re.compile(r"os\.environ\.get|os\.environ\[|os\.getenv|environ\.get\(")
+    found = [f"{path.relative_to(ROOT)}:{number}" for path in ROOT.joinpath("surveys").rglob("*.py")
+             if path.name != "env.py"
+             for number, line in enumerate(path.read_text().splitlines(), 1) if readers.search(line)]
+
+    assert found == []

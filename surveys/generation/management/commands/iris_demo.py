@@ -22,6 +22,7 @@ from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
+from surveys.env import env_str
 from surveys.generation import selectors, services
 from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, TargetSet
 from surveys.studies.admin import participant_link
@@ -145,5 +146,5 @@ def _start_worker() -> subprocess.Popen:
 
 def _start_server(port: int) -> subprocess.Popen:
     command = [sys.executable, "manage.py", "runserver", "--noreload", "--insecure", f"127.0.0.1:{port}"]
-    return subprocess.Popen(command, env={**os.environ, "DJANGO_DEBUG": os.environ.get("DJANGO_DEBUG", "1")},
+    return subprocess.Popen(command, env={**os.environ, "DJANGO_DEBUG": env_str("DJANGO_DEBUG", "1")},
                             stdout=subprocess.DEVNULL)
