@@ -1,4 +1,4 @@
-"""The Celery application. Tasks take ids, never objects (house style rule 3)."""
+"""The Celery application. Tasks take ids, never objects (docs/conventions.md §6)."""
 
 import os
 

@@ -39,10 +39,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # The app stack, each importing only those above it in this list (docs/architecture.md).
     "surveys.generation",
     "surveys.studies",
     "surveys.trials",
     "surveys.scoring",
+    "surveys.console",
 ]
 
 MIDDLEWARE = [
@@ -203,6 +205,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "surveys.console.api.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "IRIS API",

@@ -14,10 +14,13 @@ import sys
 import uuid
 from pathlib import Path
 
+from celery.exceptions import TimeoutError as CeleryTimeout
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.core.files.storage import default_storage
+
+from surveys.generation.tasks import generation_checkpoint_inspect
 
 INSPECTION_TIMEOUT_S = 180
 
@@ -49,10 +52,6 @@ def _inspect_here(model_spec: dict) -> dict:
 
 
 def _inspect_on_worker(model_spec: dict) -> dict:
-    from celery.exceptions import TimeoutError as CeleryTimeout
-
-    from surveys.generation.tasks import generation_checkpoint_inspect
-
     local_path = model_spec.get("weights_path")
     incoming = None
     if local_path:

@@ -1,16 +1,18 @@
 """Registered models, target images, generation jobs and the IRIs (stimuli) they produce.
 
-Job state lives here, not in the broker (house style rule 4): a job is split into batches, each
+Job state lives here, not in the broker (docs/conventions.md §7): a job is split into batches, each
 batch row is claimed by one worker with a conditional UPDATE, and each IRI row is unique per
 (job, target, layer), so a redelivered batch can never store an IRI twice.
 """
 
+import enum
 import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models.fields.files import FieldFile
 
-from iri_engine.spec import IMAGENET_MEAN, IMAGENET_STD
+from iri_engine.spec import IMAGENET_MEAN, IMAGENET_STD, GenerationSpec
 
 
 # Named defaults, as migrations refer to them.
@@ -84,11 +86,21 @@ class TargetImage(models.Model):
 
 
 class JobStatus(models.TextChoices):
+    """Where a job, or one batch of it, stands."""
+
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+class Claim(enum.Enum):
+    """What a worker may do with a batch it was handed (services.batch_claim)."""
+
+    CLAIMED = "claimed"  # run it
+    HELD = "held"  # another worker's lease is fresh: it is alive, or died moments ago; look again later
+    CLOSED = "closed"  # finished, failed or cancelled: nothing to do
 
 
 class GenerationJob(models.Model):
@@ -113,19 +125,16 @@ class GenerationJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"Job {self.pk}: {self.model} {','.join(self.layers)} {self.config.get('loss', '')}"
+        return f"Job {self.pk}: {self.model} {','.join(self.layers)} {self.spec.loss}"
+
+    @property
+    def spec(self) -> GenerationSpec:
+        """The configuration as the engine reads it (validated by job_submit before it was stored)."""
+        return GenerationSpec.from_dict(self.config)
 
     @property
     def layers(self) -> list[str]:
-        return list(self.config.get("layers", []))
-
-
-class BatchStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+        return list(self.spec.layers)
 
 
 class GenerationBatch(models.Model):
@@ -135,8 +144,7 @@ class GenerationBatch(models.Model):
     index = models.PositiveIntegerField()
     layer = models.CharField(max_length=200)
     target_ids = models.JSONField()
-    status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.QUEUED,
-                              db_index=True)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
     claimed_by = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -154,7 +162,7 @@ class GenerationBatch(models.Model):
 
 
 class Stimulus(models.Model):
-    """One IRI with everything needed to reproduce and judge it (science.md section 1, last lines)."""
+    """One IRI with everything needed to reproduce and judge it (docs/method.md §1, what each IRI keeps)."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="stimuli")
@@ -185,6 +193,10 @@ class Stimulus(models.Model):
 
     def __str__(self) -> str:
         return f"IRI of {self.target} at {self.layer} (job {self.job_id})"
+
+    def png(self, role: str) -> FieldFile:
+        """One of the three stored images: "target", "seed" or "iri"."""
+        return {"target": self.target_png, "seed": self.seed_png, "iri": self.iri_png}[role]
 
 
 class NullDistributionCache(models.Model):

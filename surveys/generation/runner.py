@@ -27,8 +27,9 @@ from iri_engine.validity import NullDistribution, measure, null_distribution
 from iri_engine.version import code_version
 from surveys.generation import services
 from surveys.generation.models import (
-    BatchStatus,
+    Claim,
     GenerationBatch,
+    JobStatus,
     NullDistributionCache,
     RegisteredModel,
     Stimulus,
@@ -44,7 +45,7 @@ PROGRESS_INTERVAL_S = 0.5
 _loaded_models: "OrderedDict[tuple[int, str], LoadedModel]" = OrderedDict()
 
 
-def batch_run(*, batch_id: int) -> services.Claim:
+def batch_run(*, batch_id: int) -> Claim:
     """Claim the batch, generate its IRIs, store them, and record how it ended.
 
     Answers the claim: HELD means another worker's lease is still fresh and the caller should
@@ -52,25 +53,25 @@ def batch_run(*, batch_id: int) -> services.Claim:
     """
     worker = f"{socket.gethostname()}:{os.getpid()}"
     claim = services.batch_claim(batch_id=batch_id, worker=worker)
-    if claim is not services.Claim.CLAIMED:
+    if claim is not Claim.CLAIMED:
         logger.info("Batch %s is %s; not running it now", batch_id, claim.value)
         return claim
     batch = GenerationBatch.objects.select_related("job__model").get(pk=batch_id)
     try:
         _batch_generate(batch)
     except GenerationCancelled:
-        services.batch_finish(batch_id=batch_id, status=BatchStatus.CANCELLED)
+        services.batch_finish(batch_id=batch_id, status=JobStatus.CANCELLED)
     except Exception as error:
         logger.exception("Batch %s failed", batch_id)
-        services.batch_finish(batch_id=batch_id, status=BatchStatus.FAILED, error=f"{type(error).__name__}: {error}")
+        services.batch_finish(batch_id=batch_id, status=JobStatus.FAILED, error=f"{type(error).__name__}: {error}")
     else:
-        services.batch_finish(batch_id=batch_id, status=BatchStatus.DONE)
+        services.batch_finish(batch_id=batch_id, status=JobStatus.DONE)
     return claim
 
 
 def _batch_generate(batch: GenerationBatch) -> None:
     job = batch.job
-    spec = GenerationSpec.from_dict(job.config)
+    spec = job.spec
     device = pick_device(settings.IRIS_DEVICE)
     loaded = _loaded_model(job.model, device=device)
     stored = set(Stimulus.objects.filter(job=job, layer=batch.layer).values_list("target_id", flat=True))
@@ -157,7 +158,7 @@ def _proxy_rows(job, *, iris, targets, seeds, device) -> list[dict]:
     if not job.proxies:
         return [{} for _ in range(len(iris))]
     distances = [_distance(config, device=device) for config in job.proxies]
-    adversarial = job.config["loss"] in services.ADVERSARIAL_PRESETS and job.perceptual
+    adversarial = job.spec.loss in services.ADVERSARIAL_PRESETS and job.perceptual
     excluded = _distance(job.perceptual, device=device).name if adversarial else None
     per_distance = proxy_alignment(iris, targets, seeds, distances, exclude=excluded)["per_distance"]
     return [{name: {"d_target": entry["d_target"][i], "d_seed": entry["d_seed"][i], "aligned": entry["aligned"][i]}

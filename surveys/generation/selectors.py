@@ -2,7 +2,7 @@
 
 from django.db.models import Q, QuerySet, Sum
 
-from surveys.generation.models import GenerationJob, RegisteredModel, Stimulus, TargetImage
+from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, Stimulus, TargetImage
 
 
 def jobs_visible_to(*, user) -> QuerySet[GenerationJob]:
@@ -21,28 +21,11 @@ def job_progress(*, job: GenerationJob) -> dict:
         "steps_total": total,
         "fraction": (done / total) if total else 0.0,
         "current_loss": latest.current_loss if latest else None,
-        "batches_done": job.batches.filter(status="done").count(),
+        "batches_done": job.batches.filter(status=JobStatus.DONE).count(),
         "batches_total": job.batches.count(),
         "iris": job.stimuli.count(),
         "error": job.error,
     }
-
-
-def job_recognition(*, job: GenerationJob, resamples: int = 1000) -> dict[str, dict]:
-    """Each recognizer's accuracy on the job's IRIs with a bootstrap SEM (Feather; science.md section 3)."""
-    import numpy as np
-
-    flags: dict[str, list[bool]] = {}
-    for recognition in job.stimuli.values_list("recognition", flat=True):
-        for name, row in (recognition or {}).items():
-            flags.setdefault(name, []).append(bool(row["agrees"]))
-    summary = {}
-    rng = np.random.default_rng(0)
-    for name, values in flags.items():
-        correct = np.array(values, dtype=float)
-        means = correct[rng.integers(0, len(correct), (resamples, len(correct)))].mean(axis=1)
-        summary[name] = {"accuracy": float(correct.mean()), "sem": float(means.std(ddof=1)), "n": len(correct)}
-    return summary
 
 
 def file_visible_to(*, user, name: str) -> bool:

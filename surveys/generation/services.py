@@ -1,7 +1,6 @@
-"""Writes for the generation app (house style rule 2): registration, uploads, jobs, batches, IRIs."""
+"""Writes for the generation app (docs/conventions.md §4): registration, uploads, jobs, batches, IRIs."""
 
 import difflib
-import enum
 import logging
 import tempfile
 from collections.abc import Sequence
@@ -16,10 +15,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from iri_engine.spec import GenerationSpec, SpecError
 from surveys.generation import images as image_checks
 from surveys.generation.inspection import checkpoint_inspect
 from surveys.generation.models import (
-    BatchStatus,
+    Claim,
     GenerationBatch,
     GenerationJob,
     JobStatus,
@@ -28,6 +28,7 @@ from surveys.generation.models import (
     TargetImage,
     TargetSet,
 )
+from surveys.generation.tasks import generation_batch_run
 
 logger = logging.getLogger(__name__)
 
@@ -111,10 +112,8 @@ def target_set_create(*, owner, name: str, uploads: Sequence[tuple[str, bytes]])
     return target_set
 
 
-def generation_config_check(*, config: dict, model: RegisteredModel) -> dict:
+def generation_config_check(*, config: dict, model: RegisteredModel) -> GenerationSpec:
     """Validate a generation configuration with the engine's own spec parser (torch-free)."""
-    from iri_engine.spec import GenerationSpec, SpecError
-
     try:
         spec = GenerationSpec.from_dict(config)
     except (SpecError, TypeError, ValueError) as error:
@@ -124,7 +123,7 @@ def generation_config_check(*, config: dict, model: RegisteredModel) -> dict:
             close = difflib.get_close_matches(layer, model.layer_names, n=3)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
             raise ValidationError(f"{model.name} has no layer named {layer!r}.{hint}")
-    return spec.to_dict()
+    return spec
 
 
 ADVERSARIAL_PRESETS = {"adversarial", "adversarial_seed"}
@@ -145,14 +144,14 @@ def distance_check(*, owner, distance: dict, role: str) -> dict:
     return {"model": model_id, "layers": layers}
 
 
-def _distances_check(*, owner, config: dict, perceptual: dict | None, proxies: list[dict]) -> tuple:
+def _distances_check(*, owner, spec: GenerationSpec, perceptual: dict | None, proxies: list[dict]) -> tuple:
     perceptual = perceptual and distance_check(owner=owner, distance=perceptual, role="Perceptual distance")
-    if config["loss"] in ADVERSARIAL_PRESETS and not perceptual:
-        raise ValidationError(f"The {config['loss']} loss needs a perceptual distance to push against.")
+    if spec.loss in ADVERSARIAL_PRESETS and not perceptual:
+        raise ValidationError(f"The {spec.loss} loss needs a perceptual distance to push against.")
     proxies = [distance_check(owner=owner, distance=proxy, role="Proxy distance") for proxy in proxies]
-    if perceptual and config["loss"] in ADVERSARIAL_PRESETS and perceptual in proxies:
+    if perceptual and spec.loss in ADVERSARIAL_PRESETS and perceptual in proxies:
         raise ValidationError("A proxy cannot be the distance that generated adversarial IRIs: "
-                              "it is fooled by construction (science.md section 1).")
+                              "it is fooled by construction (docs/method.md §1).")
     return perceptual, proxies
 
 
@@ -172,21 +171,21 @@ def job_submit(*, owner, model: RegisteredModel, target_set: TargetSet, config: 
     """Validate, save a queued job split into batches, and enqueue the batches once committed."""
     if model.owner_id != owner.pk or target_set.owner_id != owner.pk:
         raise ValidationError("You can only use your own models and target sets.")
-    config = generation_config_check(config=config, model=model)
-    perceptual, proxies = _distances_check(owner=owner, config=config, perceptual=perceptual, proxies=list(proxies))
+    spec = generation_config_check(config=config, model=model)
+    perceptual, proxies = _distances_check(owner=owner, spec=spec, perceptual=perceptual, proxies=list(proxies))
     recognizers = _recognizers_check(owner=owner, recognizers=recognizers)
     target_ids = list(target_set.images.values_list("id", flat=True))
     if not target_ids:
         raise ValidationError(f"Target set {target_set.name!r} has no images.")
     size = settings.IRIS_BATCH_SIZE
     with transaction.atomic():
-        job = GenerationJob.objects.create(owner=owner, model=model, target_set=target_set, config=config,
+        job = GenerationJob.objects.create(owner=owner, model=model, target_set=target_set, config=spec.to_dict(),
                                            perceptual=perceptual, proxies=proxies, recognizers=recognizers)
-        chunks = [(layer, target_ids[i:i + size]) for layer in config["layers"]
+        chunks = [(layer, target_ids[i:i + size]) for layer in spec.layers
                   for i in range(0, len(target_ids), size)]
         batches = GenerationBatch.objects.bulk_create(
             GenerationBatch(job=job, index=index, layer=layer, target_ids=ids,
-                            steps_total=config["iterations"])
+                            steps_total=spec.iterations)
             for index, (layer, ids) in enumerate(chunks)
         )
         batch_ids = [batch.pk for batch in batches]
@@ -195,8 +194,6 @@ def job_submit(*, owner, model: RegisteredModel, target_set: TargetSet, config: 
 
 
 def _enqueue_batches(batch_ids: list[int]) -> None:
-    from surveys.generation.tasks import generation_batch_run
-
     for batch_id in batch_ids:
         generation_batch_run.apply_async(args=[batch_id])
 
@@ -206,16 +203,8 @@ def job_cancel(*, job: GenerationJob) -> None:
     with transaction.atomic():
         GenerationJob.objects.filter(pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
             cancel_requested=True)
-        job.batches.filter(status=BatchStatus.QUEUED).update(status=BatchStatus.CANCELLED)
+        job.batches.filter(status=JobStatus.QUEUED).update(status=JobStatus.CANCELLED)
     job_refresh(job_id=job.pk)
-
-
-class Claim(enum.Enum):
-    """What a worker may do with a batch it was handed."""
-
-    CLAIMED = "claimed"  # run it
-    HELD = "held"  # another worker's lease is fresh: it is alive, or died moments ago; look again later
-    CLOSED = "closed"  # finished, failed or cancelled: nothing to do
 
 
 def batch_claim(*, batch_id: int, worker: str) -> Claim:
@@ -228,14 +217,14 @@ def batch_claim(*, batch_id: int, worker: str) -> Claim:
     """
     now = timezone.now()
     stale = now - timedelta(seconds=settings.IRIS_BATCH_LEASE_S)
-    claimable = Q(status=BatchStatus.QUEUED) | Q(status=BatchStatus.RUNNING, heartbeat_at__lt=stale)
+    claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale)
     claimed = GenerationBatch.objects.filter(claimable, pk=batch_id, job__cancel_requested=False).update(
-        status=BatchStatus.RUNNING, claimed_by=worker, heartbeat_at=now, attempts=F("attempts") + 1)
+        status=JobStatus.RUNNING, claimed_by=worker, heartbeat_at=now, attempts=F("attempts") + 1)
     if claimed:
         GenerationJob.objects.filter(batches__pk=batch_id, status=JobStatus.QUEUED).update(
             status=JobStatus.RUNNING, started_at=now)
         return Claim.CLAIMED
-    held = GenerationBatch.objects.filter(pk=batch_id, status=BatchStatus.RUNNING, job__cancel_requested=False)
+    held = GenerationBatch.objects.filter(pk=batch_id, status=JobStatus.RUNNING, job__cancel_requested=False)
     return Claim.HELD if held.exists() else Claim.CLOSED
 
 
@@ -247,7 +236,7 @@ def batch_progress(*, batch_id: int, steps_done: int, loss: float) -> bool:
 
 
 def batch_finish(*, batch_id: int, status: str, error: str = "") -> None:
-    GenerationBatch.objects.filter(pk=batch_id, status=BatchStatus.RUNNING).update(
+    GenerationBatch.objects.filter(pk=batch_id, status=JobStatus.RUNNING).update(
         status=status, error=error[:5000], heartbeat_at=timezone.now())
     job_refresh(job_id=GenerationBatch.objects.values_list("job_id", flat=True).get(pk=batch_id))
 
@@ -256,12 +245,12 @@ def job_refresh(*, job_id: int) -> None:
     """Derive the job's status from its batches once none is left to run."""
     job = GenerationJob.objects.get(pk=job_id)
     statuses = set(job.batches.values_list("status", flat=True))
-    if statuses & {BatchStatus.QUEUED, BatchStatus.RUNNING}:
+    if statuses & {JobStatus.QUEUED, JobStatus.RUNNING}:
         return
-    if BatchStatus.FAILED in statuses:
+    if JobStatus.FAILED in statuses:
         final, error = JobStatus.FAILED, "; ".join(
-            f"batch {b.index}: {b.error}" for b in job.batches.filter(status=BatchStatus.FAILED)[:5])
-    elif job.cancel_requested or BatchStatus.CANCELLED in statuses:
+            f"batch {b.index}: {b.error}" for b in job.batches.filter(status=JobStatus.FAILED)[:5])
+    elif job.cancel_requested or JobStatus.CANCELLED in statuses:
         final, error = JobStatus.CANCELLED, ""
     else:
         final, error = JobStatus.DONE, ""

@@ -1,20 +1,23 @@
-"""Celery tasks of the generation app: interfaces that take ids (house style rule 3)."""
+"""Celery tasks of the generation app: interfaces that take ids (docs/conventions.md §6).
+
+Both run on gpu workers (CELERY_TASK_ROUTES); the web process only enqueues them.
+"""
 
 from celery import shared_task
 from django.conf import settings
 
+from surveys.generation.models import Claim
+
 # One batch of targets at one layer; generous because reference runs take 5000-24000 steps.
 BATCH_SOFT_TIME_LIMIT_S = 6 * 3600
 BATCH_TIME_LIMIT_S = BATCH_SOFT_TIME_LIMIT_S + 300
+INSPECT_TIME_LIMIT_S = 300
 
 
 @shared_task(bind=True, name="generation.batch_run", acks_late=True, reject_on_worker_lost=True,
              max_retries=None, soft_time_limit=BATCH_SOFT_TIME_LIMIT_S, time_limit=BATCH_TIME_LIMIT_S)
 def generation_batch_run(self, batch_id: int) -> None:
-    # Imported here, not at module level: the web process enqueues this task and must never
-    # load torch; only a worker that runs it pays for the engine (house style rule 5).
-    from surveys.generation import runner
-    from surveys.generation.services import Claim
+    from surveys.generation import runner  # lazy: loads torch, which only a worker that runs this may pay for
 
     if runner.batch_run(batch_id=batch_id) is Claim.HELD:
         # Held under a fresh lease: its worker is alive (then the retry finds the batch closed) or
@@ -22,12 +25,9 @@ def generation_batch_run(self, batch_id: int) -> None:
         raise self.retry(countdown=settings.IRIS_BATCH_LEASE_S)
 
 
-INSPECT_TIME_LIMIT_S = 300
-
-
 @shared_task(name="generation.checkpoint_inspect", ignore_result=False, time_limit=INSPECT_TIME_LIMIT_S)
 def generation_checkpoint_inspect(model_spec: dict, weights_name: str | None) -> dict:
     """Inspect a checkpoint for a web process that has no torch; answers a dict, never raises."""
-    from surveys.generation import runner
+    from surveys.generation import runner  # lazy: loads torch, which only a worker that runs this may pay for
 
     return runner.checkpoint_inspect_stored(model_spec=model_spec, weights_name=weights_name)

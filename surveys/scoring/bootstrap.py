@@ -1,4 +1,4 @@
-"""Bootstrap confidence intervals that resample participants, then items (science.md section 3).
+"""Bootstrap confidence intervals that resample participants, then items (docs/method.md §3).
 
 A two-way bootstrap: each resample draws participants with replacement and items with
 replacement, and the statistic is the share of correct trials in the crossed resample. Drawing
@@ -57,7 +57,7 @@ def share_interval(hits: np.ndarray, totals: np.ndarray, *, resamples: int = DEF
     """The share hits.sum() / totals.sum() with a percentile interval over crossed resamples.
 
     Resamples participants (rows) and items (columns) with replacement, independently, as
-    science.md section 3 asks for 2AFC alignment; also used for accuracy and mean ratings.
+    docs/method.md §3 asks for 2AFC alignment; also used for accuracy and mean ratings.
     participant_weights, (resamples, rows): draws shared with other conditions of the same study
     (a participant drawn twice counts twice in every condition they took part in).
     """
@@ -75,3 +75,10 @@ def share_interval(hits: np.ndarray, totals: np.ndarray, *, resamples: int = DEF
     tail = (1 - level) / 2 * 100
     low, high = np.nanpercentile(shares, [tail, 100 - tail])
     return Interval(float(estimate), float(low), float(high))
+
+
+def bootstrap_sem(values: np.ndarray, *, resamples: int = DEFAULT_RESAMPLES, rng: np.random.Generator) -> float:
+    """The standard error of the mean of ``values``, as the spread of the means of resamples drawn
+    with replacement (model-to-model recognition, docs/method.md §3)."""
+    means = resample_weights(len(values), resamples, rng=rng) @ np.asarray(values, dtype=np.float32) / len(values)
+    return float(means.std(ddof=1))

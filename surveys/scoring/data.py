@@ -1,6 +1,6 @@
 """The responses of a study as numpy columns: one query, no model instances (it must scale to 1M rows).
 
-Only completed, non-pilot participants are read: pilot sessions never count (science.md section 2).
+Only completed, non-pilot participants are read: pilot sessions never count (docs/method.md §3).
 """
 
 import io
@@ -65,8 +65,7 @@ def response_rows_queryset(*, study: Study):
                     trial__participant__is_pilot=False)
             .annotate(c_participant=_bigint(F("trial__participant_id")), c_kind=_bigint(_kind_code()),
                       c_condition=_bigint(F("trial__condition_id")), c_item=_bigint(F("trial__item_id")),
-                      # Rows written before `correct` existed only have chose_target (2AFC).
-                      c_correct=_bigint(Cast(Coalesce("correct", "chose_target"), IntegerField())),
+                      c_correct=_bigint(Cast("correct", IntegerField())),
                       c_choice=_bigint(F("choice")), c_rating=_bigint(F("rating")),
                       c_rt=Cast("rt_ms", FloatField()))
             .values_list("c_participant", "c_kind", "c_condition", "c_item", "c_correct", "c_choice", "c_rating",

@@ -84,10 +84,14 @@ def stimuli_csv_rows(*, study: Study) -> Iterator[str]:
     items = (StudyItem.objects.filter(study=study).order_by("pk")
              .select_related("condition", "stimulus__target", "stimulus__job__model"))
     for item in items.iterator(chunk_size=CHUNK_ROWS):
-        stimulus, config = item.stimulus, item.stimulus.config or {}
+        stimulus, spec = item.stimulus, item.stimulus.job.spec
         yield writer.writerow([_cell(v) for v in [
             item.pk, item.condition_id, item.condition.label, stimulus.public_id, stimulus.job_id,
-            stimulus.job.model.name, stimulus.layer, config.get("loss"), config.get("seed_type"), stimulus.optimizer,
+            stimulus.job.model.name, stimulus.layer, spec.loss, spec.seed_type, stimulus.optimizer,
             stimulus.target.name, stimulus.target.category, stimulus.final_rep_loss, stimulus.validity,
-            getattr(stimulus, "proxy", None) or {}, stimulus.iri_png.name, stimulus.target_png.name,
+            stimulus.proxy, stimulus.iri_png.name, stimulus.target_png.name,
             stimulus.seed_png.name, stimulus.code_version, stimulus.checkpoint_sha256]])
+
+
+# The study's CSV exports by name, as their URLs name them (responses.csv, stimuli.csv).
+EXPORTS = {"responses": responses_csv_rows, "stimuli": stimuli_csv_rows}

@@ -1,4 +1,4 @@
-"""Exclusion rules per study and the append-only audit trail of exclusion decisions (science.md section 2).
+"""Exclusion rules per study and the append-only audit trail of exclusion decisions (docs/method.md §2).
 
 A participant's decision is the latest override if a researcher made one, otherwise the latest
 decision the rules made. Rows are only ever added: the trail shows what the rules said, what a

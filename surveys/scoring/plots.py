@@ -14,6 +14,7 @@ matplotlib.use("Agg")  # before anything asks for a GUI backend; the web server 
 from matplotlib.figure import Figure
 
 from surveys.scoring.selectors import StudyReport
+from surveys.studies.paradigms import PARADIGMS
 
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 WITH, WITHOUT = "#1f5fa8", "#b0b0b0"
@@ -30,11 +31,18 @@ def _errors(scores) -> tuple[list, list, list]:
     return values, low, high
 
 
-def _chance_line(axes, report: StudyReport, *, vertical: bool) -> None:
-    if report.chance is None:
-        return
-    line = axes.axvline if vertical else axes.axhline
-    line(report.chance, color="#c0392b", linestyle="--", linewidth=1, label="chance")
+def _score_axis(axes, report: StudyReport, *, vertical: bool, label: str, title: str) -> None:
+    """The score axis (x when vertical, else y): its label, 0 to 1 for a share, the chance line; then
+    the legend and the title."""
+    set_label, set_limits, line = ((axes.set_xlabel, axes.set_xlim, axes.axvline) if vertical
+                                   else (axes.set_ylabel, axes.set_ylim, axes.axhline))
+    if report.chance is not None:
+        line(report.chance, color="#c0392b", linestyle="--", linewidth=1, label="chance")
+    set_label(label)
+    if not PARADIGMS[report.paradigm].rated:
+        set_limits(0, 1)
+    axes.legend(loc="best", fontsize="small")
+    axes.set_title(title)
 
 
 def alignment_figure(report: StudyReport) -> Figure:
@@ -48,14 +56,10 @@ def alignment_figure(report: StudyReport) -> Figure:
         values, low, high = _errors(scores)
         axes.errorbar(values, [r + offset for r in rows], xerr=[low, high], fmt="o", color=colour, capsize=3,
                       label=name)
-    _chance_line(axes, report, vertical=True)
     axes.set_yticks(rows, [_short(s.label) for s in report.conditions])
     axes.invert_yaxis()
-    axes.set_xlabel(f"{report.measure} (95% bootstrap CI)")
-    if report.paradigm != "similarity":
-        axes.set_xlim(0, 1)
-    axes.legend(loc="best", fontsize="small")
-    axes.set_title("Human alignment per condition")
+    _score_axis(axes, report, vertical=True, label=f"{report.measure} (95% bootstrap CI)",
+                title="Human alignment per condition")
     return figure
 
 
@@ -71,13 +75,8 @@ def layers_figure(report: StudyReport) -> Figure:
         label = _short(" / ".join(part for i, part in enumerate(scores[0].label.split(" / ")) if i != 1))
         axes.errorbar([s.layer for s in scores], values, yerr=[low, high], marker="o", capsize=3,
                       label=f"job {job_id}: {label}")
-    _chance_line(axes, report, vertical=False)
     axes.set_xlabel("layer")
-    axes.set_ylabel(report.measure)
-    if report.paradigm != "similarity":
-        axes.set_ylim(0, 1)
-    axes.legend(loc="best", fontsize="small")
-    axes.set_title("Alignment per layer")
+    _score_axis(axes, report, vertical=False, label=report.measure, title="Alignment per layer")
     return figure
 
 

@@ -1,4 +1,4 @@
-"""The perceptual-distance proxy beside the humans (science.md section 3, "Proxy alignment").
+"""The perceptual-distance proxy beside the humans (docs/method.md §3, "Proxy alignment").
 
 An IRI is proxy-aligned for a distance D when D(x*, x_t) <= D(x*, x_0). The engine stores, per
 stimulus, ``Stimulus.proxy = {distance: {"d_target": float, "d_seed": float, "aligned": bool}}``;

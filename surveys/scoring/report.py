@@ -1,7 +1,7 @@
-"""Scores per condition from a ResponseTable (science.md section 3). Pure numpy; no Django.
+"""Scores per condition from a ResponseTable (docs/method.md §3). Numpy, no queries.
 
 The score of a response is `correct` (2AFC: chose the target; matching and classification: the
-right answer) or, in the similarity paradigm, the 1-7 rating. Only main trials are scored.
+right answer) or, in a rated paradigm (similarity), the 1-7 rating. Only main trials are scored.
 """
 
 from dataclasses import asdict, dataclass, field
@@ -26,20 +26,13 @@ from surveys.scoring.stats import (
     sign_flip_p,
     split_half_reliability,
 )
-
-SIMILARITY = "similarity"
-
-
-@dataclass(frozen=True)
-class ConditionMeta:
-    condition_id: int
-    label: str
-    job_id: int | None = None
-    layer: str = ""
+from surveys.studies.paradigms import PARADIGMS
 
 
 @dataclass(frozen=True)
 class ConditionScore:
+    """One condition's score with everything reported beside it (docs/method.md §3)."""
+
     condition_id: int
     label: str
     participants: int
@@ -65,6 +58,16 @@ class ConditionScore:
 
 
 @dataclass(frozen=True)
+class ConditionMeta:
+    """What a score needs to know about a condition besides its responses."""
+
+    condition_id: int
+    label: str
+    job_id: int | None = None
+    layer: str = ""
+
+
+@dataclass(frozen=True)
 class Comparison:
     a: int
     b: int
@@ -76,7 +79,7 @@ class Comparison:
 
 
 def response_scores(table: ResponseTable, *, paradigm: str) -> np.ndarray:
-    return table.rating if paradigm == SIMILARITY else table.correct
+    return table.rating if PARADIGMS[paradigm].rated else table.correct
 
 
 def main_rows(table: ResponseTable, *, paradigm: str) -> ResponseTable:
@@ -116,7 +119,7 @@ def condition_score(meta: ConditionMeta, rows: ResponseTable, *, paradigm: str, 
     return ConditionScore(
         participants=len(ids), items=int(totals.shape[1]), trials=len(rows),
         alignment=interval.estimate, ci_low=interval.low, ci_high=interval.high,
-        item_majority=None if paradigm == SIMILARITY else float((item_shares > 0.5).mean()),
+        item_majority=None if PARADIGMS[paradigm].rated else float((item_shares > 0.5).mean()),
         participant_mean=spread.mean, participant_sem=spread.sem,
         p_vs_chance=None if chance is None else sign_flip_p(means - chance, rng=rng),
         more_participants_needed=participants_needed(participants=len(ids), width=interval.high - interval.low,

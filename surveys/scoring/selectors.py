@@ -1,4 +1,4 @@
-"""Reads that turn stored responses into the scores a paper reports (science.md section 3).
+"""Reads that turn stored responses into the scores a paper reports (docs/method.md §3).
 
 Every score comes twice: with the study's exclusions applied, and with every completed, non-pilot
 participant. Pilot sessions are never scored.
@@ -11,14 +11,13 @@ import numpy as np
 from django.core.cache import cache
 from django.db.models import Count, Max, Q, QuerySet
 
-from surveys.generation.models import Stimulus
-from surveys.scoring.bootstrap import DEFAULT_RESAMPLES
+from surveys.generation.models import GenerationJob
+from surveys.scoring.bootstrap import DEFAULT_RESAMPLES, bootstrap_sem
 from surveys.scoring.data import ResponseTable, response_table
 from surveys.scoring.exclusions import Rules, exclusion_reasons
 from surveys.scoring.models import DecisionSource, ExclusionDecision, ExclusionRules
 from surveys.scoring.proxies import ConditionProxy, ProxyAgreement, condition_proxy, proxy_agreement
 from surveys.scoring.report import (
-    SIMILARITY,
     Comparison,
     ConditionMeta,
     ConditionScore,
@@ -34,9 +33,6 @@ from surveys.trials.models import Participant, ParticipantStatus, Response
 
 # The resampling is seeded so a reported interval can be reproduced exactly.
 BOOTSTRAP_SEED = 20231114
-# Similarity has no chance level; its scores are tested against the middle of the 1-7 scale.
-RATING_MIDPOINT = 4.0
-DEFAULT_K = {"matching": 3}
 
 
 @dataclass(frozen=True)
@@ -51,6 +47,8 @@ class ParticipantExclusion:
 
 @dataclass(frozen=True)
 class StudyReport:
+    """Everything the results page, the API and admin show of one study, from one read of its responses."""
+
     study_id: int
     paradigm: str
     measure: str
@@ -77,29 +75,18 @@ def studies_visible_to(*, user) -> QuerySet[Study]:
     return Study.objects.filter(owner=user) if user.is_authenticated else Study.objects.none()
 
 
-def study_measure(*, study: Study) -> str:
-    return {"2afc": "share choosing the target", "similarity": "mean similarity rating (1-7)"}.get(
-        study.paradigm, "share correct")
-
-
 def study_chance(*, study: Study) -> float | None:
-    """2AFC 1/2; matching and classification 1/K (science.md section 2); similarity: the scale midpoint."""
-    if study.paradigm == "2afc":
-        return 0.5
-    if study.paradigm == SIMILARITY:
-        return RATING_MIDPOINT
-    k = (study.design or {}).get("k") or DEFAULT_K.get(study.paradigm)
-    if not k:  # classification over every category of the study's targets
-        k = StudyItem.objects.filter(study=study).values("stimulus__target__category").distinct().count()
-    return 1 / k if k else None
+    """2AFC 1/2; matching and classification 1/K (docs/method.md §2); similarity: the scale midpoint."""
+    categories = StudyItem.objects.filter(study=study).values("stimulus__target__category").distinct().count()
+    return study.design_spec.chance(categories=categories)
 
 
 def study_rules(*, study: Study) -> tuple[Rules, float | None]:
     """(exclusion rules, target CI width); a study without rules still has its design's gate."""
     stored = ExclusionRules.objects.filter(study=study).first()
-    gate = (study.design or {}).get("gate") or {}
+    gate = study.design_spec.gate
     if stored is None:
-        return Rules(qualification_min_correct=gate.get("pass")), None
+        return Rules(qualification_min_correct=gate.pass_mark if gate else None), None
     return Rules(stored.catch_min_accuracy, stored.min_median_rt_ms, stored.max_one_sided_share,
                  stored.qualification_min_correct), stored.target_ci_width
 
@@ -133,11 +120,8 @@ def condition_metas(*, study: Study) -> list[ConditionMeta]:
 
 
 def item_proxies(*, study: Study) -> dict[int, dict]:
-    """StudyItem id -> its stimulus's proxy dict; {} for all while Stimulus has no proxy field yet."""
-    if "proxy" not in {f.name for f in Stimulus._meta.get_fields()}:
-        return {}
-    return {pk: proxy or {} for pk, proxy in StudyItem.objects.filter(study=study)
-            .values_list("pk", "stimulus__proxy")}
+    """StudyItem id -> its stimulus's proxy dict ({} when no proxy distance was asked for)."""
+    return dict(StudyItem.objects.filter(study=study).values_list("pk", "stimulus__proxy"))
 
 
 def _proxy_scores(*, study: Study, scores: list[ConditionScore]) -> tuple[list[ConditionProxy], list[ProxyAgreement]]:
@@ -191,7 +175,8 @@ def study_report(*, study: Study, resamples: int = DEFAULT_RESAMPLES) -> StudyRe
     compared = comparisons(kept, scores, paradigm=paradigm, seed=BOOTSTRAP_SEED)
     reliable = reliability(kept, paradigm=paradigm, seed=BOOTSTRAP_SEED)
     return StudyReport(
-        study_id=study.pk, paradigm=paradigm, measure=study_measure(study=study), chance=inputs.options["chance"],
+        study_id=study.pk, paradigm=paradigm, measure=study.design_spec.traits.measure,
+        chance=inputs.options["chance"],
         conditions=scores, conditions_all=scores_all, comparisons=compared, reliability=reliable,
         comparisons_all=(comparisons(inputs.table, scores_all, paradigm=paradigm, seed=BOOTSTRAP_SEED)
                          if inputs.excluded else compared),
@@ -227,3 +212,22 @@ def study_report_cached(*, study: Study) -> StudyReport:
         report = study_report(study=study)
         cache.set(key, report, REPORT_CACHE_S)
     return report
+
+
+@dataclass(frozen=True)
+class Recognition:
+    accuracy: float
+    sem: float
+    n: int
+
+
+def job_recognition(*, job: GenerationJob, resamples: int = 1000) -> dict[str, Recognition]:
+    """Each recognizer's accuracy on the job's IRIs with a bootstrap SEM (Feather et al.; docs/method.md §3)."""
+    flags: dict[str, list[bool]] = {}
+    for recognition in job.stimuli.values_list("recognition", flat=True):
+        for name, row in recognition.items():
+            flags.setdefault(name, []).append(bool(row["agrees"]))
+    rng = np.random.default_rng(0)
+    return {name: Recognition(float(np.mean(values)), bootstrap_sem(np.array(values), resamples=resamples, rng=rng),
+                              len(values))
+            for name, values in flags.items()}

@@ -1,4 +1,4 @@
-"""Pure numpy statistics behind the scores (science.md section 3). No Django here.
+"""Pure numpy statistics behind the scores (docs/method.md §3). No Django here.
 
 Every function takes 1-D arrays of equal length (one entry per response) or small matrices, and a
 numpy Generator where randomness is involved, so a reported number can be reproduced exactly.
@@ -37,7 +37,7 @@ class Reliability:
 
 
 def participant_means(participants: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, mean value per participant): Feather's per-participant accuracy (science.md section 3)."""
+    """(ids, mean value per participant): Feather's per-participant accuracy (docs/method.md §3)."""
     ids, index = np.unique(participants, return_inverse=True)
     sums = np.bincount(index, weights=values.astype(float), minlength=len(ids))
     counts = np.bincount(index, minlength=len(ids))
@@ -96,15 +96,6 @@ def sign_flip_p(differences: np.ndarray, *, rng: np.random.Generator) -> float |
         return _normal_two_sided(observed, math.sqrt(float(differences @ differences)) / n)
     flipped = np.abs(_random_flip_means(differences, rng=rng))
     return float((np.count_nonzero(flipped >= observed - 1e-12) + 1) / (len(flipped) + 1))
-
-
-def against_chance_p(participants: np.ndarray, values: np.ndarray, *, chance: float,
-                     rng: np.random.Generator) -> float | None:
-    """Test against chance over participants: sign-flip test on (participant mean - chance)."""
-    if len(values) == 0:
-        return None
-    _, means = participant_means(participants, values)
-    return sign_flip_p(means - chance, rng=rng)
 
 
 def label_shuffle_p(a: np.ndarray, b: np.ndarray, *, rng: np.random.Generator) -> float | None:

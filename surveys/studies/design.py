@@ -1,89 +1,151 @@
-"""A study's design options (Study.design): their defaults per paradigm, checked once at the edge.
+"""A study's design (Study.design) as a typed, frozen spec (docs/method.md §2).
 
-Keys (science.md section 2):
-- k: options per matching trial (default 3) or categories per classification trial (default: all);
-- fixation_ms, stimulus_ms, mask_ms: classification's timed presentation (Feather: 300/300/300);
-- practice: practice trials with feedback before the main block; practice_trials: how many;
-- gate: {"trials": n, "pass": m}, a qualification block that ends the session below m right (Feather 7 of 12);
-- catch_every: one catch trial (query identical to one option) per this many main trials; 0 = none;
-- participants_per_condition: target number of participants; the study stops admitting when full;
-- once_per_target: each participant sees each target once, in one condition (Latin-square rows);
-- foils: 2AFC's second option, "seed" (Nanda) or "other_target" (another target of the same set);
-- fullscreen: ask for fullscreen before the trials; min_width, min_height: the window-size check.
+``StudyDesign.from_dict`` is the one edge where a design is checked: unknown options and bad values
+raise one SpecError naming the option, and every option left out takes its default here and only
+here. ``to_dict`` gives the JSON stored on the study, in full, so a study's design never drifts;
+``from_dict(to_dict())`` gives the same design back.
 """
 
-from django.core.exceptions import ValidationError
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from surveys.studies.models import Paradigm
+from surveys.common.specs import SpecError, flag, known_keys, one_of, whole
+from surveys.studies.paradigms import PARADIGMS, RATING_MIDPOINT, Paradigm, ParadigmTraits
 
-COMMON_DEFAULTS = {
-    "practice": False,
+# Options every paradigm has, with their defaults.
+COMMON_OPTIONS = {
+    "practice": False,  # practice trials with feedback before everything else
     "practice_trials": 3,
-    "gate": None,
-    "catch_every": 0,
-    "participants_per_condition": None,
-    "once_per_target": False,
+    "gate": None,  # {"trials": n, "pass": m}: a qualification block; fewer than m right ends the session
+    "catch_every": 0,  # one catch trial per this many main trials; 0 = none
+    "participants_per_condition": None,  # the study stops admitting at this many; None = no cap
+    "once_per_target": False,  # each participant sees each target once, conditions by Latin square
     "fullscreen": False,
-    "min_width": 320,
+    "min_width": 320,  # the browser check's smallest window, in CSS pixels
     "min_height": 480,
 }
-PARADIGM_DEFAULTS = {
-    Paradigm.TWO_AFC: {"foils": "seed"},
-    Paradigm.SIMILARITY: {},
-    Paradigm.MATCHING: {"k": 3},
-    Paradigm.CLASSIFICATION: {"k": None, "fixation_ms": 300, "stimulus_ms": 300, "mask_ms": 300},
-}
-FOILS = ("seed", "other_target")
-RATING_MIN, RATING_MAX = 1, 7
+FOILS = ("seed", "other_target")  # 2AFC's second option: the IRI's seed, or another target
 
 
-def design_normalise(*, paradigm: str, design: dict | None) -> dict:
-    """The full design: defaults filled in, unknown keys and bad values refused."""
-    if paradigm not in PARADIGM_DEFAULTS:
-        raise ValidationError(f"Unknown paradigm {paradigm!r}.")
-    allowed = {**COMMON_DEFAULTS, **PARADIGM_DEFAULTS[paradigm]}
-    given = dict(design or {})
-    unknown = sorted(set(given) - set(allowed))
-    if unknown:
-        raise ValidationError(f"Unknown design options for {paradigm}: {', '.join(unknown)}.")
-    full = {**allowed, **given}
-    _check_counts(full)
-    _check_gate(full)
-    if "foils" in full and full["foils"] not in FOILS:
-        raise ValidationError(f"foils must be one of {', '.join(FOILS)}.")
-    for key in ("practice", "once_per_target", "fullscreen"):
-        if not isinstance(full[key], bool):
-            raise ValidationError(f"{key} must be true or false.")
-    return full
+@dataclass(frozen=True)
+class Gate:
+    """A qualification block: ``trials`` trials, at least ``pass_mark`` right to go on."""
+
+    trials: int
+    pass_mark: int
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Gate | None":
+        if data is None:
+            return None
+        if not isinstance(data, Mapping) or set(data) != {"trials", "pass"}:
+            raise SpecError('gate must be {"trials": n, "pass": m} or null.')
+        gate = cls(trials=whole(data["trials"], field="gate trials", low=1),
+                   pass_mark=whole(data["pass"], field="gate pass", low=0))
+        if gate.pass_mark > gate.trials:
+            raise SpecError("The gate cannot ask for more right answers than it has trials.")
+        return gate
+
+    def to_dict(self) -> dict:
+        return {"trials": self.trials, "pass": self.pass_mark}
 
 
-def _whole(value, *, name: str, low: int, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValidationError(f"{name} must be a whole number of at least {low}.")
+@dataclass(frozen=True)
+class Timing:
+    """Classification's timed presentation, in milliseconds (Feather et al.: 300/300/300)."""
+
+    fixation_ms: int
+    stimulus_ms: int
+    mask_ms: int
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "Timing":
+        return cls(fixation_ms=whole(data["fixation_ms"], field="fixation_ms", low=0),
+                   stimulus_ms=whole(data["stimulus_ms"], field="stimulus_ms", low=1),
+                   mask_ms=whole(data["mask_ms"], field="mask_ms", low=0))
+
+    def to_dict(self) -> dict:
+        return {"fixation_ms": self.fixation_ms, "stimulus_ms": self.stimulus_ms, "mask_ms": self.mask_ms}
 
 
-def _check_counts(full: dict) -> None:
-    _whole(full["practice_trials"], name="practice_trials", low=1)
-    _whole(full["catch_every"], name="catch_every", low=0)
-    _whole(full["participants_per_condition"], name="participants_per_condition", low=1, allow_none=True)
-    _whole(full["min_width"], name="min_width", low=0)
-    _whole(full["min_height"], name="min_height", low=0)
-    if "k" in full:
-        _whole(full["k"], name="k", low=2, allow_none=True)
-    for key in ("fixation_ms", "stimulus_ms", "mask_ms"):
-        if key in full:
-            _whole(full[key], name=key, low=0 if key != "stimulus_ms" else 1)
+@dataclass(frozen=True)
+class StudyDesign:
+    """Everything about how a study's trials are drawn and shown. Build it with ``from_dict``."""
 
+    paradigm: str
+    practice: bool
+    practice_trials: int
+    gate: Gate | None
+    catch_every: int
+    participants_per_condition: int | None
+    once_per_target: bool
+    fullscreen: bool
+    min_width: int
+    min_height: int
+    foils: str = "seed"  # 2AFC only
+    k: int | None = None  # matching: options per trial; classification: categories shown (None: all)
+    timing: Timing | None = None  # classification only
 
-def _check_gate(full: dict) -> None:
-    gate = full["gate"]
-    if gate is None:
-        return
-    if not isinstance(gate, dict) or set(gate) != {"trials", "pass"}:
-        raise ValidationError('gate must be {"trials": n, "pass": m} or null.')
-    _whole(gate["trials"], name="gate trials", low=1)
-    _whole(gate["pass"], name="gate pass", low=0)
-    if gate["pass"] > gate["trials"]:
-        raise ValidationError("The gate cannot ask for more right answers than it has trials.")
+    @property
+    def traits(self) -> ParadigmTraits:
+        return PARADIGMS[self.paradigm]
+
+    @property
+    def image_options(self) -> int:
+        """Image options below the query (or beside each other): 2, k for matching, 0 for classification."""
+        options = self.traits.image_options
+        return self.k if options is None else options
+
+    @property
+    def targets_per_trial(self) -> int:
+        """Distinct targets one trial may show; every job of the study needs at least this many."""
+        if self.paradigm == Paradigm.TWO_AFC and self.foils == "seed":
+            return 1
+        return max(1, self.image_options)
+
+    def chance(self, *, categories: int) -> float | None:
+        """1/2, 1/K or 1/categories; similarity's scale midpoint (docs/method.md §2)."""
+        if self.traits.rated:
+            return RATING_MIDPOINT
+        options = self.image_options or self.k or categories
+        return 1 / options if options else None
+
+    @classmethod
+    def from_dict(cls, data: Mapping | None, *, paradigm: str) -> "StudyDesign":
+        if paradigm not in PARADIGMS:
+            raise SpecError(f"Unknown paradigm {paradigm!r}.")
+        own = PARADIGMS[paradigm].options
+        given = known_keys(data or {}, {*COMMON_OPTIONS, *own}, what=f"{paradigm} design")
+        full = {**COMMON_OPTIONS, **own, **given}
+        return cls(
+            paradigm=paradigm,
+            practice=flag(full["practice"], field="practice"),
+            practice_trials=whole(full["practice_trials"], field="practice_trials", low=1),
+            gate=Gate.from_dict(full["gate"]),
+            catch_every=whole(full["catch_every"], field="catch_every", low=0),
+            participants_per_condition=whole(full["participants_per_condition"],
+                                             field="participants_per_condition", low=1, optional=True),
+            once_per_target=flag(full["once_per_target"], field="once_per_target"),
+            fullscreen=flag(full["fullscreen"], field="fullscreen"),
+            min_width=whole(full["min_width"], field="min_width", low=0),
+            min_height=whole(full["min_height"], field="min_height", low=0),
+            foils=one_of(full.get("foils", "seed"), field="foils", choices=FOILS),
+            k=whole(full["k"], field="k", low=2, optional=paradigm != Paradigm.MATCHING) if "k" in own else None,
+            timing=Timing.from_dict(full) if "stimulus_ms" in own else None,
+        )
+
+    def to_dict(self) -> dict:
+        data = {"practice": self.practice, "practice_trials": self.practice_trials,
+                "gate": self.gate.to_dict() if self.gate else None, "catch_every": self.catch_every,
+                "participants_per_condition": self.participants_per_condition,
+                "once_per_target": self.once_per_target, "fullscreen": self.fullscreen,
+                "min_width": self.min_width, "min_height": self.min_height}
+        own = self.traits.options
+        if "foils" in own:
+            data["foils"] = self.foils
+        if "k" in own:
+            data["k"] = self.k
+        if self.timing:
+            data.update(self.timing.to_dict())
+        return data

@@ -1,4 +1,4 @@
-"""Studies: which IRIs are shown, in which paradigm, to whom (science.md section 2)."""
+"""Studies: which IRIs are shown, in which paradigm, to whom (docs/method.md §2)."""
 
 import secrets
 
@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 
 from surveys.generation.models import GenerationJob, Stimulus
+from surveys.studies.design import StudyDesign
+from surveys.studies.paradigms import Paradigm
 
 
 def new_public_id() -> str:
@@ -29,15 +31,8 @@ DEFAULT_INSTRUCTIONS = (
 )
 
 
-class Paradigm(models.TextChoices):
-    TWO_AFC = "2afc", "Two-alternative forced choice (which option is more like the IRI)"
-    SIMILARITY = "similarity", "Similarity rating 1-7 (IRI and its target)"
-    MATCHING = "matching", "Matching (assign the IRI to one of K targets)"
-    CLASSIFICATION = "classification", "K-way classification with timed presentation"
-
-
 def default_design() -> dict:
-    # Filled in per paradigm by surveys.studies.design.design_normalise; stored so a study's design is frozen.
+    # study_create stores the full design (StudyDesign.to_dict()), so a study's design never drifts.
     return {}
 
 
@@ -52,8 +47,8 @@ class Study(models.Model):
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
     paradigm = models.CharField(max_length=16, choices=Paradigm.choices, default=Paradigm.TWO_AFC)
     status = models.CharField(max_length=16, choices=StudyStatus.choices, default=StudyStatus.OPEN)
-    # Paradigm options (k, timings, practice, gate, catch_every, participants_per_condition, ...); see
-    # surveys.studies.design for the keys and their defaults.
+    # StudyDesign.to_dict() as JSON (surveys.studies.design has the options and their defaults);
+    # read it through design_spec.
     design = models.JSONField(default=default_design, blank=True)
     jobs = models.ManyToManyField(GenerationJob, related_name="studies")
     consent_text = models.TextField(default=DEFAULT_CONSENT)
@@ -73,6 +68,10 @@ class Study(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def design_spec(self) -> StudyDesign:
+        return StudyDesign.from_dict(self.design, paradigm=self.paradigm)
 
 
 class Condition(models.Model):

@@ -6,20 +6,21 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from surveys.generation.models import GenerationJob, JobStatus
-from surveys.studies.design import design_normalise
-from surveys.studies.models import Condition, Paradigm, Study, StudyItem, StudyStatus
+from surveys.studies.design import StudyDesign
+from surveys.studies.models import Condition, Study, StudyItem, StudyStatus
+from surveys.studies.paradigms import Paradigm
 
 
 def condition_label(job: GenerationJob, layer: str) -> str:
-    config = job.config
-    return f"{job.model.name} / {layer} / {config.get('loss')} / {config.get('seed_type')}"
+    spec = job.spec
+    return f"{job.model.name} / {layer} / {spec.loss} / {spec.seed_type}"
 
 
 def study_create(*, owner, name: str, jobs: Sequence[GenerationJob], paradigm: str = Paradigm.TWO_AFC,
                  design: dict | None = None, completion_url: str = "") -> Study:
     """A study with one condition per (job, layer) and one item per IRI; `design` holds the paradigm's
-    options (surveys.studies.design), stored in full so the study's design never drifts."""
-    design = design_normalise(paradigm=paradigm, design=design)
+    options (StudyDesign), stored in full so the study's design never drifts."""
+    design = StudyDesign.from_dict(design, paradigm=paradigm)
     if not jobs:
         raise ValidationError("Choose at least one generation job.")
     for job in jobs:
@@ -28,7 +29,7 @@ def study_create(*, owner, name: str, jobs: Sequence[GenerationJob], paradigm: s
         if job.status != JobStatus.DONE:
             raise ValidationError(f"Job {job.pk} is {job.status}; only finished jobs can be surveyed.")
     with transaction.atomic():
-        study = Study.objects.create(owner=owner, name=name, paradigm=paradigm, design=design,
+        study = Study.objects.create(owner=owner, name=name, paradigm=paradigm, design=design.to_dict(),
                                      completion_url=completion_url)
         study.jobs.set(jobs)
         for job in jobs:
@@ -47,14 +48,11 @@ def study_create(*, owner, name: str, jobs: Sequence[GenerationJob], paradigm: s
 
 def study_check_feasible(*, study: Study) -> None:
     """Refuse designs the IRIs cannot fill: too few targets for K options, no categories to classify."""
-    design = study.design
-    per_job = {}
+    per_job: dict[int, set[int]] = {}
     for job_id, target_id in study.items.values_list("stimulus__job_id", "stimulus__target_id").distinct():
         per_job.setdefault(job_id, set()).add(target_id)
     fewest = min(len(targets) for targets in per_job.values())
-    needed = {Paradigm.MATCHING: design.get("k", 3), Paradigm.SIMILARITY: 2}.get(study.paradigm, 1)
-    if study.paradigm == Paradigm.TWO_AFC and design.get("foils") == "other_target":
-        needed = 2
+    needed = study.design_spec.targets_per_trial
     if fewest < needed:
         raise ValidationError(f"This design needs at least {needed} targets per job; a job has {fewest}.")
     if study.paradigm == Paradigm.CLASSIFICATION:

@@ -5,6 +5,7 @@ import secrets
 from django.db import models
 
 from surveys.studies.models import Condition, Study, StudyItem
+from surveys.trials.layout import TrialLayout
 
 
 def new_token() -> str:
@@ -30,6 +31,13 @@ class ParticipantStatus(models.TextChoices):
     FAILED_GATE = "failed_gate", "failed the qualification gate"
     INCOMPATIBLE = "incompatible", "incompatible device"
     TIMED_OUT = "timed_out", "abandoned (timed out)"
+
+
+# Sessions that hold a place in the design until they finish or time out.
+ACTIVE_STATUSES = (ParticipantStatus.STARTED, ParticipantStatus.CONSENTED)
+# Sessions that ended before completion: they never hold a place and are never scored.
+ENDED_EARLY = (ParticipantStatus.DECLINED, ParticipantStatus.FAILED_GATE, ParticipantStatus.INCOMPATIBLE,
+               ParticipantStatus.TIMED_OUT)
 
 
 class TrialKind(models.TextChoices):
@@ -76,11 +84,16 @@ class Trial(models.Model):
                                   blank=True, help_text="Set on main trials only.")
     target_on_left = models.BooleanField(default=False, help_text="2AFC main trials: the target is option 0.")
     # Server-only: what each screen slot holds and which option is right. Never sent to the browser.
+    # TrialLayout.to_dict() as JSON; read it through layout_spec.
     layout = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["participant", "index"]
         constraints = [models.UniqueConstraint(fields=["participant", "index"], name="unique_trial_index")]
+
+    @property
+    def layout_spec(self) -> TrialLayout:
+        return TrialLayout.from_dict(self.layout)
 
 
 class Response(models.Model):

@@ -1,8 +1,13 @@
-"""Reads for the participant side."""
+"""Reads for the participant side, and the researcher's live count of sessions per condition."""
 
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
 
-from surveys.trials.models import Participant, Trial, TrialKind
+from surveys.studies.models import Study
+from surveys.trials.models import ACTIVE_STATUSES, ENDED_EARLY, Participant, ParticipantStatus, Trial, TrialKind
 
 BREAKS_PER_MAIN_BLOCK = 4  # a pause at each quarter (Feather)
 # Shorter main blocks get no breaks: a pause every few trials would only interrupt.
@@ -39,3 +44,37 @@ def break_indexes(*, participant: Participant) -> set[int]:
         return set()
     cuts = {round(len(main) * quarter / BREAKS_PER_MAIN_BLOCK) for quarter in range(1, BREAKS_PER_MAIN_BLOCK)}
     return {main[cut] for cut in cuts if 0 < cut < len(main)}
+
+
+@dataclass(frozen=True)
+class ConditionProgress:
+    label: str
+    started: int  # every non-pilot session holding trials in this condition
+    active: int  # started or consented, not yet finished
+    completed: int
+    ended_early: int  # declined, failed the gate, incompatible device, timed out
+
+
+def study_progress(*, study: Study) -> list[ConditionProgress]:
+    """Per condition, counted over sessions with main trials in it; pilot sessions left out."""
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    rows = (Trial.objects.filter(participant__study=study, participant__is_pilot=False, kind=TrialKind.MAIN)
+            .values("condition_id", "participant__status").annotate(n=Count("participant", distinct=True)))
+    for row in rows:
+        counts[row["condition_id"]][row["participant__status"]] += row["n"]
+    progress = []
+    for condition in study.conditions.order_by("pk"):
+        by_status = counts[condition.pk]
+        progress.append(ConditionProgress(
+            label=condition.label, started=sum(by_status.values()),
+            active=sum(by_status[status] for status in ACTIVE_STATUSES),
+            completed=by_status[ParticipantStatus.COMPLETED],
+            ended_early=sum(by_status[status] for status in ENDED_EARLY)))
+    return progress
+
+
+def study_participation(*, study: Study) -> dict[str, int]:
+    """Non-pilot sessions: started, completed, and ended early."""
+    return study.participants.filter(is_pilot=False).aggregate(
+        started=Count("pk"), completed=Count("pk", filter=Q(status=ParticipantStatus.COMPLETED)),
+        ended_early=Count("pk", filter=Q(status__in=ENDED_EARLY)))

@@ -9,13 +9,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from surveys.studies.design import RATING_MAX, RATING_MIN
-from surveys.studies.models import Paradigm, Study, StudyStatus
-from surveys.trials.design import anchor_passed, design_row_counts, study_pieces, trials_build
-from surveys.trials.models import Participant, ParticipantStatus, Response, Trial, TrialKind
-
-# Sessions that hold a place in the design until they finish or time out.
-ACTIVE_STATUSES = (ParticipantStatus.STARTED, ParticipantStatus.CONSENTED)
+from surveys.studies.models import Study, StudyStatus
+from surveys.studies.paradigms import RATING_MAX, RATING_MIN
+from surveys.trials.assignment import StudyPieces, design_row_counts, study_pieces, trials_build
+from surveys.trials.layout import TrialLayout
+from surveys.trials.models import ACTIVE_STATUSES, Participant, ParticipantStatus, Response, Trial, TrialKind
 
 
 class StudyClosed(Exception):
@@ -82,7 +80,7 @@ def design_row_assign(*, study: Study, rows: int, is_pilot: bool) -> int:
         study=study, is_pilot=False, design_row__isnull=False,
         status__in=[ParticipantStatus.COMPLETED, *ACTIVE_STATUSES]).values_list("design_row", flat=True))
     counts = design_row_counts(rows=rows, taken=taken)
-    wanted = study.design.get("participants_per_condition")
+    wanted = study.design_spec.participants_per_condition
     # Each participant contributes to every condition (all items, or one Latin-square row covering
     # every condition), so the cap is on participants, rounded up to whole squares.
     if wanted and not is_pilot and sum(counts) >= math.ceil(wanted / rows) * rows:
@@ -90,7 +88,7 @@ def design_row_assign(*, study: Study, rows: int, is_pilot: bool) -> int:
     return min(range(rows), key=lambda row: counts[row])
 
 
-def design_freeze(*, participant: Participant, pieces=None) -> list[Trial]:
+def design_freeze(*, participant: Participant, pieces: StudyPieces | None = None) -> list[Trial]:
     """Draw this participant's trial list (practice, gate, shuffled main block with catch trials and
     counterbalanced sides) and store it; it never changes afterwards."""
     pieces = pieces or study_pieces(study=participant.study)
@@ -123,14 +121,14 @@ def response_record(*, participant: Participant, trial_public_id: str, choice: o
         return _replayed(existing, idempotency_key=idempotency_key)
     if participant.status != ParticipantStatus.CONSENTED:
         raise ResponseRejected(f"This session is {participant.status}; it takes no responses.", status=409)
-    paradigm = participant.study.paradigm
-    if paradigm == Paradigm.SIMILARITY:
+    traits, layout = participant.study.design_spec.traits, trial.layout_spec
+    if traits.rated:
         choice, rating = None, _checked_rating(rating)
     else:
-        choice, rating = _checked_choice(choice, trial=trial), None
+        choice, rating = _checked_choice(choice, layout=layout), None
     rt_ms = _checked_rt(rt_ms)
-    correct = response_correct(trial=trial, choice=choice, rating=rating)
-    chose_target = correct if paradigm in (Paradigm.TWO_AFC, Paradigm.MATCHING) else None
+    correct = layout.is_correct(choice=choice, rating=rating)
+    chose_target = correct if traits.target_chosen else None
     try:
         with transaction.atomic():
             response = Response.objects.create(trial=trial, idempotency_key=idempotency_key[:64], choice=choice,
@@ -143,22 +141,14 @@ def response_record(*, participant: Participant, trial_public_id: str, choice: o
     return response, True
 
 
-def response_correct(*, trial: Trial, choice: int | None, rating: int | None) -> bool | None:
-    """Chose the right option (target, identical image, right category); similarity: anchors only."""
-    layout = trial.layout
-    if rating is not None:
-        return anchor_passed(layout["anchor"], rating) if layout.get("anchor") else None
-    return choice == layout.get("answer")
-
-
 def gate_evaluate(*, participant: Participant) -> Participant:
     """Once every gate trial is answered, a participant with too few right leaves the study."""
-    gate = participant.study.design.get("gate")
+    gate = participant.study.design_spec.gate
     trials = participant.trials.filter(kind=TrialKind.QUALIFICATION)
     if not gate or trials.filter(response__isnull=True).exists():
         return participant
     right = trials.filter(response__correct=True).count()
-    if right < gate["pass"]:
+    if right < gate.pass_mark:
         Participant.objects.filter(pk=participant.pk, status=ParticipantStatus.CONSENTED).update(
             status=ParticipantStatus.FAILED_GATE)
         participant.refresh_from_db()
@@ -171,12 +161,9 @@ def _replayed(existing: Response, *, idempotency_key: str) -> tuple[Response, bo
     return existing, False
 
 
-def _checked_choice(choice: object, *, trial: Trial) -> int:
-    count = len(trial.layout.get("options") or trial.layout.get("labels") or [])
-    if trial.layout == {}:  # trials frozen before layouts existed: two options
-        count = 2
-    if isinstance(choice, bool) or not isinstance(choice, int) or not 0 <= choice < count:
-        raise ResponseRejected(f"choice must be a whole number from 0 to {count - 1}.")
+def _checked_choice(choice: object, *, layout: TrialLayout) -> int:
+    if isinstance(choice, bool) or not isinstance(choice, int) or not 0 <= choice < layout.choices:
+        raise ResponseRejected(f"choice must be a whole number from 0 to {layout.choices - 1}.")
     return choice
 
 

@@ -1,5 +1,6 @@
 """Participant pages and their small JSON API. Nothing here says which option is the target."""
 
+import functools
 import json
 import secrets
 
@@ -13,8 +14,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.decorators import ratelimit
 
 from surveys.generation.models import Stimulus
-from surveys.studies.models import Paradigm, Study
+from surveys.studies.models import Study
 from surveys.trials import selectors, services
+from surveys.trials.layout import QUERY_SLOT
 from surveys.trials.models import ParticipantStatus, Trial, TrialKind
 from surveys.trials.recruitment import (
     RecruitmentSource,
@@ -72,14 +74,6 @@ def new_pilot_suffix() -> str:
     return secrets.token_hex(6)
 
 
-PROMPTS = {
-    Paradigm.TWO_AFC: "Which of the two images below is more similar to the image on top?",
-    Paradigm.MATCHING: "Which of the images below does the image on top resemble most?",
-    Paradigm.SIMILARITY: "How similar are these two images?",
-    Paradigm.CLASSIFICATION: "What did you see?",
-}
-
-
 @never_cache
 @require_GET
 def participant_page(request: HttpRequest, token: str) -> HttpResponse:
@@ -99,7 +93,7 @@ def participant_page(request: HttpRequest, token: str) -> HttpResponse:
 
 def runner_config(participant, *, answered: int, total: int) -> dict:
     study, token = participant.study, participant.token
-    design = study.design or {}
+    design = study.design_spec
     return {
         "trialsUrl": reverse("trials:trials", args=[token]),
         "respondUrl": reverse("trials:respond", args=[token]),
@@ -110,40 +104,60 @@ def runner_config(participant, *, answered: int, total: int) -> dict:
         "total": total,
         "paradigm": study.paradigm,
         "instructionsHtml": study.instructions_html,
-        "prompt": PROMPTS[study.paradigm],
-        "timing": {key: design.get(key) for key in ("fixation_ms", "stimulus_ms", "mask_ms") if key in design},
-        "fullscreen": bool(design.get("fullscreen")),
-        "minWidth": design.get("min_width", 320),
-        "minHeight": design.get("min_height", 480),
+        "prompt": design.traits.prompt,
+        "timing": design.timing.to_dict() if design.timing else {},
+        "fullscreen": design.fullscreen,
+        "minWidth": design.min_width,
+        "minHeight": design.min_height,
         "storageKey": f"iris-outbox-{token[:12]}",
     }
 
 
-@require_POST
-@ratelimit(key="ip", rate=RATE, block=True)
-def participant_consent(request: HttpRequest, token: str) -> HttpResponse:
-    participant = selectors.participant_by_token(token=token)
+def participant_post(view):
+    """A POST from a participant's page: rate-limited per address, the session found by its token
+    (an unknown token is a 404); the view gets the participant."""
+    @require_POST
+    @ratelimit(key="ip", rate=RATE, block=True)
+    @functools.wraps(view)
+    def with_participant(request: HttpRequest, token: str) -> HttpResponse:
+        return view(request, selectors.participant_by_token(token=token))
+
+    return with_participant
+
+
+def _json_object(request: HttpRequest) -> dict:
+    """The posted JSON object; {} when the body is empty, not JSON, or not an object."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _next_page(participant) -> str:
+    return reverse("trials:participant", args=[participant.token])
+
+
+@participant_post
+def participant_consent(request: HttpRequest, participant) -> HttpResponse:
     client_info = {key: request.POST.get(key, "")[:200] for key in ("screen", "window", "touch", "timezone")}
     client_info["user_agent"] = request.headers.get("User-Agent", "")[:300]
     services.participant_consent(participant=participant, agreed=request.POST.get("agree") == "yes",
                                  client_info=client_info)
-    return redirect("trials:participant", token=token)
+    return redirect(_next_page(participant))
 
 
-@require_POST
-@ratelimit(key="ip", rate=RATE, block=True)
-def participant_device(request: HttpRequest, token: str) -> JsonResponse:
+@participant_post
+def participant_device(request: HttpRequest, participant) -> JsonResponse:
     """The browser check's result: measurements kept; an incompatible device ends the session."""
-    participant = selectors.participant_by_token(token=token)
-    try:
-        body = json.loads(request.body or b"{}")
-        compatible, data = body["compatible"], body.get("data", {})
-    except (json.JSONDecodeError, KeyError, TypeError):
+    body = _json_object(request)
+    if "compatible" not in body:
         return JsonResponse({"error": "Send JSON with compatible and data."}, status=400)
+    compatible, data = body["compatible"], body.get("data", {})
     if not isinstance(compatible, bool) or not isinstance(data, dict) or len(json.dumps(data)) > 4000:
         return JsonResponse({"error": "compatible must be true or false; data a small object."}, status=400)
     services.participant_device(participant=participant, compatible=compatible, data=data)
-    return JsonResponse({"next": reverse("trials:participant", args=[token])})
+    return JsonResponse({"next": _next_page(participant)})
 
 
 @never_cache
@@ -154,22 +168,20 @@ def participant_trials(request: HttpRequest, token: str) -> JsonResponse:
     participant = selectors.participant_by_token(token=token)
     services.participant_touch(participant=participant)
     if participant.status != ParticipantStatus.CONSENTED:
-        return JsonResponse({"error": f"This session is {participant.status}.",
-                             "next": reverse("trials:participant", args=[token])}, status=409)
+        return JsonResponse({"error": f"This session is {participant.status}.", "next": _next_page(participant)},
+                            status=409)
     try:
         limit = min(max(int(request.GET.get("n", 3)), 1), MAX_TRIALS_AHEAD)
     except ValueError:
         return JsonResponse({"error": "n must be a whole number."}, status=400)
     answered, total = selectors.trial_counts(participant=participant)
     breaks = selectors.break_indexes(participant=participant)
-    presentation = PRESENTATION[participant.study.paradigm]
+    presentation = participant.study.design_spec.traits.presentation
     trials = [trial_payload(token, trial, presentation=presentation, break_before=trial.index in breaks)
               for trial in selectors.trials_pending(participant=participant, limit=limit)]
     return JsonResponse({"answered": answered, "total": total, "trials": trials})
 
 
-PRESENTATION = {Paradigm.TWO_AFC: "choice", Paradigm.MATCHING: "choice", Paradigm.SIMILARITY: "rating",
-                Paradigm.CLASSIFICATION: "timed"}
 # What the page may know about a trial's kind: practice shows feedback, the gate and the main block
 # do not; catch trials are served as main trials so nobody can tell them apart.
 PHASES = {TrialKind.PRACTICE: "practice", TrialKind.QUALIFICATION: "gate", TrialKind.MAIN: "main",
@@ -181,33 +193,31 @@ def trial_payload(token: str, trial: Trial, *, presentation: str, break_before: 
     def image(slot: str) -> str:
         return reverse("trials:image", args=[token, trial.public_id, slot])
 
-    layout = trial.layout or {"query": True, "options": [0, 1]}  # trials frozen before layouts: 2AFC
+    layout = trial.layout_spec
     return {
         "id": trial.public_id,
         "index": trial.index,
         "phase": PHASES[trial.kind],
         "presentation": presentation,
         "break_before": break_before,
-        "query": image("q") if layout.get("query") else None,
-        "options": [image(str(slot)) for slot in range(len(layout.get("options") or []))],
-        "labels": layout.get("labels") or [],
+        "query": image(QUERY_SLOT) if layout.query else None,
+        "options": [image(str(slot)) for slot in range(len(layout.options))],
+        "labels": list(layout.labels),
     }
 
 
-@require_POST
-@ratelimit(key="ip", rate=RATE, block=True)
-def participant_respond(request: HttpRequest, token: str) -> JsonResponse:
-    participant = selectors.participant_by_token(token=token)
-    try:
-        body = json.loads(request.body or b"{}")
-        trial_id, key = str(body["trial"]), str(body["idempotency_key"])
-    except (json.JSONDecodeError, KeyError, TypeError):
+@participant_post
+def participant_respond(request: HttpRequest, participant) -> JsonResponse:
+    """Store one answer, or find the one a retry stored; a practice answer gets its feedback."""
+    body = _json_object(request)
+    if "trial" not in body or "idempotency_key" not in body:
         return JsonResponse({"error": "Send JSON with trial, choice, rt_ms and idempotency_key."}, status=400)
     client_data = body.get("client_data") if isinstance(body.get("client_data"), dict) else {}
     try:
-        response, created = services.response_record(participant=participant, trial_public_id=trial_id,
+        response, created = services.response_record(participant=participant, trial_public_id=str(body["trial"]),
                                                      choice=body.get("choice"), rating=body.get("rating"),
-                                                     rt_ms=body.get("rt_ms"), idempotency_key=key,
+                                                     rt_ms=body.get("rt_ms"),
+                                                     idempotency_key=str(body["idempotency_key"]),
                                                      client_data=client_data)
     except services.TrialNotFound:
         return JsonResponse({"error": "No such trial in this session."}, status=404)
@@ -219,15 +229,13 @@ def participant_respond(request: HttpRequest, token: str) -> JsonResponse:
     return JsonResponse(payload, status=201 if created else 200)
 
 
-@require_POST
-@ratelimit(key="ip", rate=RATE, block=True)
-def participant_finish(request: HttpRequest, token: str) -> JsonResponse:
-    participant = selectors.participant_by_token(token=token)
+@participant_post
+def participant_finish(request: HttpRequest, participant) -> JsonResponse:
     try:
         services.participant_finish(participant=participant)
     except services.ResponseRejected as rejected:
         return JsonResponse({"error": str(rejected)}, status=rejected.status)
-    return JsonResponse({"next": reverse("trials:participant", args=[token])})
+    return JsonResponse({"next": _next_page(participant)})
 
 
 @require_GET
@@ -236,29 +244,12 @@ def trial_image(request: HttpRequest, token: str, trial_id: str, slot: str) -> H
     """One image of one trial, named only by its place on screen (q = query, 0, 1, ... = options).
     The bytes go out without a file name, which would say "target" or "seed"."""
     participant = selectors.participant_by_token(token=token)
-    trial = participant.trials.select_related("item__stimulus").filter(public_id=trial_id).first()
-    if trial is None:
-        raise Http404("No such image.")
-    ref = image_ref(trial, slot)
+    trial = participant.trials.filter(public_id=trial_id).first()
+    ref = trial.layout_spec.image(slot) if trial else None
     if ref is None:
         raise Http404("No such image.")
-    role, stimulus_id = ref
-    stimulus = Stimulus.objects.get(pk=stimulus_id)
-    field = {"target": stimulus.target_png, "seed": stimulus.seed_png, "iri": stimulus.iri_png}[role]
-    with field.open("rb") as stored:
+    stimulus = Stimulus.objects.get(pk=ref.stimulus_id)
+    with stimulus.png(ref.role).open("rb") as stored:
         response = HttpResponse(stored.read(), content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
     return response
-
-
-def image_ref(trial: Trial, slot: str) -> list | None:
-    layout = trial.layout
-    if not layout:  # trials frozen before layouts existed: 2AFC query, target and seed
-        stimulus = trial.item.stimulus
-        legacy = {"q": ["iri", stimulus.pk], "0": ["target" if trial.target_on_left else "seed", stimulus.pk],
-                  "1": ["seed" if trial.target_on_left else "target", stimulus.pk]}
-        return legacy.get(slot)
-    if slot == "q":
-        return layout.get("query")
-    options = layout.get("options") or []
-    return options[int(slot)] if slot.isdigit() and int(slot) < len(options) else None

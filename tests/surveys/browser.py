@@ -1,4 +1,5 @@
-"""Headless Chromium for participant tests: Debian's browser, driven by Playwright, never its download."""
+"""Real components for flow tests: headless Chromium (Debian's browser, driven by Playwright, never its
+download) and real `celery worker` processes."""
 
 import contextlib
 import os
@@ -9,7 +10,11 @@ import sys
 import tempfile
 import time
 
+import redis
 from django.conf import settings
+from playwright.sync_api import sync_playwright
+
+from surveys.generation.models import GenerationJob, JobStatus
 
 CHROMIUM = "/usr/bin/chromium"
 # Without these, Chromium keeps trying to reach Google's services, which this closed network refuses.
@@ -20,8 +25,6 @@ PHONE = {"viewport": {"width": 375, "height": 667}, "device_scale_factor": 2, "i
 
 @contextlib.contextmanager
 def chromium():
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -44,8 +47,6 @@ def celery_worker(*, extra_env: dict | None = None, fresh_broker: bool = True):
     ``fresh_broker`` empties the broker first, so no message of an earlier test is delivered; a
     worker that must pick up what another left behind keeps it.
     """
-    import redis
-
     if fresh_broker:
         redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     env = {**os.environ, "DATABASE_URL": database_url(), "MEDIA_ROOT": str(settings.MEDIA_ROOT),
@@ -82,3 +83,15 @@ def trial_id_from_image_url(url: str) -> str:
 def worker_log(worker: subprocess.Popen, *, tail: int = 4000) -> str:
     with open(worker.log_path, errors="replace") as log:
         return log.read()[-tail:]
+
+
+def wait_for_job(job: GenerationJob, *, timeout_s: float, worker: subprocess.Popen) -> GenerationJob:
+    """The job once it has ended; fails with the worker's log if it dies or the job takes too long."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.status in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED):
+            return job
+        assert worker.poll() is None, worker_log(worker)
+        time.sleep(0.5)
+    raise AssertionError(f"job still {job.status} after {timeout_s} s; worker log:\n{worker_log(worker)}")

@@ -1,23 +1,25 @@
-"""Bulk data for tests: studies with real PNG stimuli, made without running the engine."""
+"""Bulk data for tests: studies with real PNG stimuli, made without running the engine, and the
+demo network registered as a researcher would register it."""
 
 import io
 import itertools
+import os
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.core.files import File
 from django.core.files.base import ContentFile
 from PIL import Image
 
-from surveys.generation.models import (
-    GenerationJob,
-    JobStatus,
-    RegisteredModel,
-    Stimulus,
-    TargetImage,
-    TargetSet,
-)
+from iri_engine.spec import IMAGENET_MEAN, IMAGENET_STD
+from surveys.generation import services as generation
+from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, Stimulus, TargetImage, TargetSet
 from surveys.studies.services import study_create
 
 _counter = itertools.count()
+# How the demo network (iri_engine.demo) is registered: its input size, normalisation and outputs.
+DEMO_SPEC = {"architecture": "resnet18", "input_size": 64, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
+             "num_classes": 16}
 
 
 def png_bytes(colour: tuple[int, int, int], size: int = 16) -> bytes:
@@ -67,3 +69,19 @@ def study(owner, *, n_items: int = 4, jobs: int = 1, paradigm: str = "2afc", des
     made = [finished_job(owner, n_items=n_items, layers=layers, size=size) for _ in range(jobs)]
     return study_create(owner=owner, name=f"study-{next(_counter)}", jobs=made, paradigm=paradigm, design=design,
                         completion_url=completion_url)
+
+
+def demo_model_registered(owner, checkpoint: Path, *, name: str = "demo") -> RegisteredModel:
+    """The demo network registered through the service, its checkpoint inspected as any upload is."""
+    with open(checkpoint, "rb") as weights:
+        return generation.model_register(owner=owner, name=name, weights=File(weights, "demo.pt"), **DEMO_SPEC)
+
+
+class PickledPayload:
+    """Unpickling this runs a shell command that creates ``marker``: what a malicious checkpoint carries."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))

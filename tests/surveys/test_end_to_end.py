@@ -4,45 +4,20 @@ register a model -> job -> IRIs in storage -> study -> a scripted participant ch
 a planted share of trials -> the reported alignment equals that share, inside its interval.
 """
 
-import time
-
 import pytest
-from django.core.files import File
-from rest_framework.authtoken.models import Token
 
 from surveys.generation import services as generation
-from surveys.generation.models import GenerationJob, JobStatus
+from surveys.generation.models import JobStatus
 from surveys.studies.services import study_create
 from surveys.trials.models import Response, Trial
 from tests.surveys import factories
-from tests.surveys.browser import celery_worker, chromium, trial_id_from_image_url, worker_log
+from tests.surveys.browser import celery_worker, chromium, trial_id_from_image_url, wait_for_job
 from tests.surveys.trials.scripted import SHOWN_CHOICE_SCREEN
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 JOB_TIMEOUT_S = 240
 N_TARGETS = 6
 TARGET_CHOSEN_ON = 4  # the planted share is 4/6
-
-
-def wait_for_job(job: GenerationJob, *, timeout_s: float, worker) -> GenerationJob:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job.refresh_from_db()
-        if job.status in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED):
-            return job
-        assert worker.poll() is None, worker_log(worker)
-        time.sleep(0.5)
-    raise AssertionError(f"job still {job.status} after {timeout_s} s; worker log:\n{worker_log(worker)}")
-
-
-def register_demo_model(owner, tmp_path):
-    from iri_engine.demo import write_demo_checkpoint
-
-    spec = write_demo_checkpoint(tmp_path / "demo.pt")
-    with open(spec.weights_path, "rb") as weights:
-        return generation.model_register(owner=owner, name="demo", architecture=spec.architecture,
-                                         weights=File(weights, "demo.pt"), input_size=spec.input_size,
-                                         mean=spec.mean, std=spec.std, num_classes=spec.num_classes)
 
 
 def take_the_survey(page, live_server_url: str, link: str, errors: list) -> list[tuple[str, int]]:
@@ -71,10 +46,10 @@ def take_the_survey(page, live_server_url: str, link: str, errors: list) -> list
     return answers
 
 
-def test_a_study_runs_from_model_registration_to_alignment_score(live_server, tmp_path, settings):
+def test_a_study_runs_from_model_registration_to_alignment_score(live_server, settings, researcher, checkpoint,
+                                                                 api_as):
     settings.IRIS_BATCH_SIZE = 4  # two batch tasks share the job
-    researcher = factories.researcher()
-    model = register_demo_model(researcher, tmp_path)
+    model = factories.demo_model_registered(researcher, checkpoint)
     colours = [(230, 20, 20), (20, 220, 20), (20, 20, 230), (220, 220, 20), (20, 220, 220), (220, 20, 220)]
     targets = generation.target_set_create(owner=researcher, name="colours", uploads=[
         (f"target-{i}.png", factories.png_bytes(c, size=96)) for i, c in enumerate(colours)])
@@ -101,12 +76,7 @@ def test_a_study_runs_from_model_registration_to_alignment_score(live_server, tm
     assert all(r.rt_ms > 0 for r in stored.values())
     assert sum(r.chose_target for r in stored.values()) == TARGET_CHOSEN_ON
 
-    client_token = Token.objects.create(user=researcher)
-    from rest_framework.test import APIClient
-
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {client_token.key}")
-    [score] = api.get(f"/api/studies/{study.pk}/scores/").json()
+    [score] = api_as(researcher).get(f"/api/studies/{study.pk}/scores/").json()
     assert score["alignment"] == pytest.approx(TARGET_CHOSEN_ON / N_TARGETS)
     assert score["ci_low"] <= score["alignment"] <= score["ci_high"]
     assert score["ci_low"] < score["ci_high"]

@@ -7,14 +7,8 @@ from django.urls import reverse
 
 from surveys.trials import services
 from surveys.trials.models import Participant, ParticipantStatus, Response
-from tests.surveys import factories
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def study():
-    return factories.study(factories.researcher(), n_items=4)
 
 
 def enter(client, study, **params) -> Participant:

@@ -1,30 +1,13 @@
-"""Personas: a researcher manages their own rows; another researcher cannot see them at all."""
+"""Personas: a researcher manages their own rows; another researcher cannot see them at all; a
+participant (anonymous) reaches no researcher page."""
 
 import pytest
-from rest_framework.test import APIClient
-
-from tests.surveys import factories
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def owner():
-    return factories.researcher("owner")
-
-
-@pytest.fixture
-def other():
-    return factories.researcher("other")
-
-
-@pytest.fixture
-def study(owner):
-    return factories.study(owner, n_items=2)
-
-
-def test_a_researcher_sees_their_own_jobs_and_studies_in_admin(client, owner, study):
-    client.force_login(owner)
+def test_a_researcher_sees_their_own_jobs_and_studies_in_admin(client, researcher, study):
+    client.force_login(researcher)
     job = study.jobs.get()
 
     assert client.get("/admin/generation/generationjob/").status_code == 200
@@ -35,8 +18,8 @@ def test_a_researcher_sees_their_own_jobs_and_studies_in_admin(client, owner, st
     assert f"/researcher/studies/{study.pk}/results/" in page
 
 
-def test_another_researcher_cannot_open_them(client, other, study):
-    client.force_login(other)
+def test_another_researcher_cannot_open_them(client, other_researcher, study):
+    client.force_login(other_researcher)
     job = study.jobs.get()
 
     assert client.get(f"/admin/generation/generationjob/{job.pk}/change/").status_code == 302  # "does not exist"
@@ -46,18 +29,22 @@ def test_another_researcher_cannot_open_them(client, other, study):
     assert client.get(f"/researcher/files/{stimulus.iri_png.name}").status_code == 404
 
 
-def test_the_api_answers_only_for_the_owners_rows(owner, other, study):
-    api = APIClient()
-    api.force_authenticate(other)
-    assert api.get(f"/api/studies/{study.pk}/scores/").status_code == 404
-    assert api.get("/api/jobs/").json() == []
+def test_a_superuser_sees_every_researchers_rows(client, superuser, study):
+    client.force_login(superuser)
 
-    api.force_authenticate(owner)
-    assert api.get(f"/api/studies/{study.pk}/scores/").status_code == 200
-    assert len(api.get("/api/jobs/").json()) == 1
+    assert client.get("/admin/generation/generationjob/").context["cl"].result_count == 1
+    assert client.get(f"/researcher/files/{study.items.first().stimulus.iri_png.name}").status_code == 200
 
 
-def test_a_participant_cannot_reach_researcher_pages(client, study):
-    assert client.get("/admin/generation/generationjob/").status_code == 302
-    assert client.get("/api/jobs/").status_code in (401, 403)
-    assert client.get(f"/researcher/files/{study.items.first().stimulus.iri_png.name}").status_code == 302
+def test_the_api_answers_only_for_the_owners_rows(api_as, researcher, other_researcher, study):
+    assert api_as(other_researcher).get(f"/api/studies/{study.pk}/scores/").status_code == 404
+    assert api_as(other_researcher).get("/api/jobs/").json() == []
+
+    assert api_as(researcher).get(f"/api/studies/{study.pk}/scores/").status_code == 200
+    assert len(api_as(researcher).get("/api/jobs/").json()) == 1
+
+
+def test_a_participant_cannot_reach_researcher_pages(anonymous, study):
+    assert anonymous.get("/admin/generation/generationjob/").status_code == 302
+    assert anonymous.get("/api/jobs/").status_code == 401
+    assert anonymous.get(f"/researcher/files/{study.items.first().stimulus.iri_png.name}").status_code == 302

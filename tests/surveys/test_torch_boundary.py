@@ -1,4 +1,4 @@
-"""The web process never imports torch (architecture.md: the one bridge is the runner)."""
+"""The web process never imports torch (docs/architecture.md: the one bridge is the generation runner)."""
 
 import subprocess
 import sys
@@ -17,7 +17,7 @@ walk(get_resolver().url_patterns)
 import django.contrib.admin
 for model_admin in django.contrib.admin.site._registry.values():
     model_admin.get_urls()
-import surveys.generation.tasks, surveys.generation.forms
+import surveys.generation.tasks, surveys.console.forms, surveys.console.api
 print("torch" in sys.modules)
 """
 

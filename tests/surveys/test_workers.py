@@ -1,41 +1,33 @@
 """Real Celery workers: inspection for a torch-free web process, and surviving a killed worker."""
 
 import os
+import pickle
 import signal
 import time
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.files import File
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from surveys.generation import services
 from surveys.generation.models import GenerationBatch, JobStatus, RegisteredModel, Stimulus
 from tests.surveys import factories
-from tests.surveys.browser import celery_worker
-from tests.surveys.test_end_to_end import wait_for_job
-from tests.surveys.test_generation import DEMO_SPEC, Payload
+from tests.surveys.browser import celery_worker, wait_for_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 # Short lease and visibility timeout so a killed worker's batch comes back within seconds.
 FAST_RECOVERY = {"CELERY_VISIBILITY_TIMEOUT_S": "4", "IRIS_BATCH_LEASE_S": "3", "CELERY_RESTORE_INTERVAL_S": "1"}
 
 
-def test_a_gpu_worker_inspects_checkpoints_for_a_web_process_without_torch(settings, tmp_path):
-    from iri_engine.demo import write_demo_checkpoint
-
+def test_a_gpu_worker_inspects_checkpoints_for_a_web_process_without_torch(settings, tmp_path, researcher, checkpoint):
     settings.IRIS_INSPECT_ON_WORKER = True
-    researcher = factories.researcher()
-    spec = write_demo_checkpoint(tmp_path / "demo.pt")
     marker = tmp_path / "pwned"
-    import pickle
+    evil = SimpleUploadedFile("evil.pt", pickle.dumps({"w": factories.PickledPayload(str(marker))}))
 
     with celery_worker():
-        with open(spec.weights_path, "rb") as weights:
-            model = services.model_register(owner=researcher, name="net", weights=File(weights, "demo.pt"), **DEMO_SPEC)
-        with pytest.raises(ValidationError):
-            services.model_register(owner=researcher, name="evil", **DEMO_SPEC, weights=SimpleUploadedFile(
-                "evil.pt", pickle.dumps({"w": Payload(str(marker))})))
+        model = factories.demo_model_registered(researcher, checkpoint, name="net")
+        with pytest.raises(ValidationError, match="pickled Python objects"):
+            services.model_register(owner=researcher, name="evil", weights=evil, **factories.DEMO_SPEC)
 
     assert "layer3" in model.layer_names and len(model.checkpoint_sha256) == 64
     assert not marker.exists()
@@ -46,19 +38,16 @@ def test_a_gpu_worker_inspects_checkpoints_for_a_web_process_without_torch(setti
 def wait_until_running(job, *, timeout_s: float) -> GenerationBatch:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        batch = job.batches.filter(status="running", steps_done__gt=0).first()
+        batch = job.batches.filter(status=JobStatus.RUNNING, steps_done__gt=0).first()
         if batch:
             return batch
         time.sleep(0.2)
     raise AssertionError("no batch started")
 
 
-def test_a_job_survives_a_worker_killed_mid_batch(settings, tmp_path):
-    from tests.surveys.test_end_to_end import register_demo_model
-
+def test_a_job_survives_a_worker_killed_mid_batch(settings, researcher, checkpoint):
     settings.IRIS_BATCH_SIZE = 2
-    researcher = factories.researcher()
-    model = register_demo_model(researcher, tmp_path)
+    model = factories.demo_model_registered(researcher, checkpoint)
     targets = services.target_set_create(owner=researcher, name="t", uploads=[
         (f"{i}.png", factories.png_bytes((40 * i, 200 - 30 * i, 90), size=64)) for i in range(4)])
 
@@ -68,7 +57,7 @@ def test_a_job_survives_a_worker_killed_mid_batch(settings, tmp_path):
         victim = wait_until_running(job, timeout_s=120)
         os.killpg(doomed.pid, signal.SIGKILL)  # the worker and its pool child die mid-batch
         doomed.wait()
-    assert job.batches.get(pk=victim.pk).status == "running"
+    assert job.batches.get(pk=victim.pk).status == JobStatus.RUNNING
 
     with celery_worker(extra_env=FAST_RECOVERY, fresh_broker=False) as rescuer:
         job = wait_for_job(job, timeout_s=300, worker=rescuer)

@@ -5,8 +5,6 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from surveys.scoring import services
 from surveys.scoring.bootstrap import crossed_counts, share_interval
@@ -21,15 +19,8 @@ RESAMPLES = 200
 
 
 @pytest.fixture
-def researcher():
-    return factories.researcher()
-
-
-@pytest.fixture
-def api(researcher):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=researcher).key}")
-    return client
+def api(researcher, api_as):
+    return api_as(researcher)
 
 
 def read_csv(api, url: str) -> pd.DataFrame:
@@ -127,8 +118,8 @@ def test_it_exports_a_stimulus_manifest(api, researcher):
 
 
 def test_it_scores_classification_against_one_over_k(api, researcher):
-    study = factories.study(researcher, n_items=4)
-    study.paradigm, study.design = "classification", {"k": 16}
+    study = factories.study(researcher, n_items=4, paradigm="classification")
+    study.design = {**study.design, "k": 16}  # more categories than these IRIs have: chance stays 1/16
     study.save()
     planting.crowd(study, accuracy={study.conditions.get().pk: 0.5}, n=4, seed=1)
 
@@ -139,9 +130,7 @@ def test_it_scores_classification_against_one_over_k(api, researcher):
 
 
 def test_it_scores_similarity_as_a_mean_rating_with_its_interval(api, researcher):
-    study = factories.study(researcher, n_items=4)
-    study.paradigm = "similarity"
-    study.save()
+    study = factories.study(researcher, n_items=4, paradigm="similarity")
     for rating in (2, 4, 6):
         who = planting.participant(study)
         planting.answers(study, who, correct=lambda *_: None, rating=lambda *_, r=rating: r)

@@ -42,8 +42,6 @@ def test_it_measures_agreement_between_proxy_and_human_majority_per_item():
 
 
 @pytest.mark.django_db
-@pytest.mark.skipif("proxy" not in {f.name for f in Stimulus._meta.get_fields()},
-                    reason="Stimulus.proxy is added by the generation app")
 def test_it_puts_the_stored_proxy_beside_the_human_score():
     study = factories.study(factories.researcher(), n_items=4)
     for index, stimulus in enumerate(Stimulus.objects.order_by("pk")):

@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
+from surveys.console.links import results_link
 from surveys.scoring import services
-from surveys.scoring.admin import results_link
 from surveys.scoring.models import DecisionSource, ExclusionDecision
 from tests.surveys import factories
 from tests.surveys.scoring import planting
@@ -16,12 +16,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def researcher():
-    return factories.researcher("researcher")
-
-
-@pytest.fixture
-def study(researcher):
+def answered(researcher):
+    """Two conditions four participants have completed."""
     made = factories.study(researcher, n_items=4, jobs=2)
     first, second = made.conditions.values_list("pk", flat=True)
     planting.crowd(made, accuracy={first: 0.9, second: 0.2}, n=4, seed=2)
@@ -32,36 +28,36 @@ def results_url(study) -> str:
     return reverse("scoring-study-results", args=[study.pk])
 
 
-def test_it_sends_an_anonymous_visitor_to_the_login_page(client, study):
-    response = client.get(results_url(study))
+def test_it_sends_an_anonymous_visitor_to_the_login_page(client, answered):
+    response = client.get(results_url(answered))
 
     assert response.status_code == 302 and "login" in response["Location"]
 
 
-def test_it_hides_a_study_from_another_researcher(client, study):
-    client.force_login(factories.researcher("other-researcher"))
+def test_it_hides_a_study_from_another_researcher(client, answered, other_researcher):
+    client.force_login(other_researcher)
 
-    assert client.get(results_url(study)).status_code == 404
-    assert client.get(reverse("scoring-study-plot", args=[study.pk, "alignment", "png"])).status_code == 404
-    assert client.get(reverse("scoring-study-responses", args=[study.pk])).status_code == 404
+    assert client.get(results_url(answered)).status_code == 404
+    assert client.get(reverse("scoring-study-plot", args=[answered.pk, "alignment", "png"])).status_code == 404
+    assert client.get(reverse("scoring-study-responses", args=[answered.pk])).status_code == 404
 
 
-def test_it_shows_the_owner_the_scores_table(client, researcher, study):
+def test_it_shows_the_owner_the_scores_table(client, researcher, answered):
     client.force_login(researcher)
 
-    page = client.get(results_url(study)).content.decode()
+    page = client.get(results_url(answered)).content.decode()
 
-    for condition in study.conditions.all():
+    for condition in answered.conditions.all():
         assert condition.label in page
     assert 'id="exclusions"' in page and 'id="comparisons"' in page
 
 
 @pytest.mark.parametrize("name", ["alignment", "layers", "proxy"])
-def test_it_draws_each_plot_as_png_and_svg(client, researcher, study, name):
+def test_it_draws_each_plot_as_png_and_svg(client, researcher, answered, name):
     client.force_login(researcher)
 
-    png = client.get(reverse("scoring-study-plot", args=[study.pk, name, "png"]))
-    svg = client.get(reverse("scoring-study-plot", args=[study.pk, name, "svg"]) + "?download=1")
+    png = client.get(reverse("scoring-study-plot", args=[answered.pk, name, "png"]))
+    svg = client.get(reverse("scoring-study-plot", args=[answered.pk, name, "svg"]) + "?download=1")
 
     assert png["Content-Type"] == "image/png"
     assert len(Image.open(io.BytesIO(png.content)).getcolors(maxcolors=1 << 16) or []) > 10
@@ -69,19 +65,19 @@ def test_it_draws_each_plot_as_png_and_svg(client, researcher, study, name):
     assert svg["Content-Disposition"].endswith(f'{name}.svg"')
 
 
-def test_it_records_an_override_made_on_the_page(client, researcher, study):
+def test_it_records_an_override_made_on_the_page(client, researcher, answered):
     client.force_login(researcher)
-    participant = study.participants.first()
+    participant = answered.participants.first()
 
-    response = client.post(reverse("scoring-study-exclusion-override", args=[study.pk]),
+    response = client.post(reverse("scoring-study-exclusion-override", args=[answered.pk]),
                            {"participant": participant.pk, "excluded": "1", "note": "Spoke to the experimenter."})
 
     assert response.status_code == 302
     assert ExclusionDecision.objects.get(source=DecisionSource.OVERRIDE).excluded
 
 
-def test_it_gives_admin_a_link_to_the_results(study):
-    assert results_url(study) in results_link(study)
+def test_it_gives_admin_a_link_to_the_results(answered):
+    assert results_url(answered) in results_link(answered)
 
 
 def test_it_shows_a_study_nobody_has_finished_yet(client, researcher):

@@ -5,7 +5,7 @@ import pytest
 
 from surveys.trials.models import Participant, ParticipantStatus, Response, TrialKind
 from tests.surveys import factories
-from tests.surveys.browser import chromium
+from tests.surveys.browser import PHONE, chromium
 from tests.surveys.trials.scripted import Script, enter, run_through
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -17,8 +17,6 @@ SLACK_MS = 1500
 def take_part(live_server, study, script: Script, *, params: str = "", phone: bool = False,
               fullscreen: bool = False) -> Participant:
     with chromium() as browser:
-        from tests.surveys.browser import PHONE
-
         page = browser.new_page(**(PHONE if phone else {}))
         script.watch(page)
         enter(page, f"{live_server.url}/s/{study.public_id}/{params}", fullscreen=fullscreen)
@@ -79,12 +77,10 @@ def test_a_similarity_participant_rates_every_pair_and_anchors_are_scored(live_s
     participant = take_part(live_server, study, script, fullscreen=True)
 
     stored = stored_matches_script(participant, script, field="rating")
-    from surveys.trials.design import anchor_passed
-
     for response in stored.values():
         assert response.choice is None
-        anchor = response.trial.layout.get("anchor")
-        assert response.correct == (anchor_passed(anchor, response.rating) if anchor else None)
+        layout = response.trial.layout_spec
+        assert response.correct == (layout.anchor_passed(response.rating) if layout.anchor else None)
     assert sum(r.trial.kind == TrialKind.CATCH for r in stored.values()) == 2
     first = min(stored.values(), key=lambda r: r.trial.index)
     assert "fullscreenenter" in [e["event"] for e in first.client_data["interactions"]]

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from surveys.trials.models import Participant, ParticipantStatus, Response, TrialKind
+from surveys.trials.selectors import break_indexes
 from tests.surveys import factories
 
 pytestmark = pytest.mark.django_db
@@ -192,8 +193,6 @@ def test_a_full_study_says_so(client):
 
 
 def test_a_long_main_block_pauses_at_each_quarter_and_a_short_one_never(client):
-    from surveys.trials.selectors import break_indexes
-
     long_study = factories.study(factories.researcher(), n_items=40, design={"practice": True, "practice_trials": 2})
     short_study = factories.study(factories.researcher("another"), n_items=6)
 

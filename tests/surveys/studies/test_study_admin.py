@@ -2,7 +2,6 @@
 it, watch progress per condition (pilots left out), close and reopen it."""
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from surveys.studies.models import Study
@@ -12,21 +11,13 @@ from tests.surveys import factories
 
 pytestmark = pytest.mark.django_db
 
-def researcher(name="researcher"):
-    """A staff researcher with the study permissions a lab would give its researchers' group."""
-    user = factories.researcher(name)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="studies"))
-    return user
-
-
 FORM = {"practice": "on", "practice_trials": 3, "catch_every": 25, "fixation_ms": 300, "stimulus_ms": 300,
         "mask_ms": 300, "foils": "seed", "completion_url": ""}
 
 
-def test_a_researcher_creates_a_classification_study_from_two_jobs_with_a_gate(client):
-    owner = researcher()
-    jobs = [factories.finished_job(owner, n_items=4) for _ in range(2)]
-    client.force_login(owner)
+def test_a_researcher_creates_a_classification_study_from_two_jobs_with_a_gate(client, researcher):
+    jobs = [factories.finished_job(researcher, n_items=4) for _ in range(2)]
+    client.force_login(researcher)
 
     response = client.post(reverse("admin:studies_study_add"), {
         **FORM, "name": "metamers", "jobs": [j.pk for j in jobs], "paradigm": "classification",
@@ -40,10 +31,9 @@ def test_a_researcher_creates_a_classification_study_from_two_jobs_with_a_gate(c
     assert (study.design["stimulus_ms"], study.design["k"], study.design["once_per_target"]) == (200, None, True)
 
 
-def test_a_design_the_jobs_cannot_fill_is_refused_on_the_form(client):
-    owner = researcher()
-    job = factories.finished_job(owner, n_items=2)
-    client.force_login(owner)
+def test_a_design_the_jobs_cannot_fill_is_refused_on_the_form(client, researcher):
+    job = factories.finished_job(researcher, n_items=2)
+    client.force_login(researcher)
 
     response = client.post(reverse("admin:studies_study_add"), {
         **FORM, "name": "too few", "jobs": [job.pk], "paradigm": "matching", "k": 3})
@@ -52,9 +42,9 @@ def test_a_design_the_jobs_cannot_fill_is_refused_on_the_form(client):
     assert not Study.objects.exists()
 
 
-def test_someone_elses_jobs_cannot_be_chosen(client):
-    job = factories.finished_job(factories.researcher("owner"), n_items=2)
-    client.force_login(researcher("other"))
+def test_someone_elses_jobs_cannot_be_chosen(client, researcher, other_researcher):
+    job = factories.finished_job(researcher, n_items=2)
+    client.force_login(other_researcher)
 
     response = client.post(reverse("admin:studies_study_add"), {
         **FORM, "name": "theft", "jobs": [job.pk], "paradigm": "2afc"})
@@ -62,9 +52,8 @@ def test_someone_elses_jobs_cannot_be_chosen(client):
     assert response.status_code == 200 and not Study.objects.exists()
 
 
-def test_the_study_page_shows_the_preview_link_and_progress_per_condition_without_pilots(client):
-    owner = researcher()
-    study = factories.study(owner, n_items=2, layers=("layer2", "layer3"))
+def test_the_study_page_shows_the_preview_link_and_progress_per_condition_without_pilots(client, researcher):
+    study = factories.study(researcher, n_items=2, layers=("layer2", "layer3"))
     done = services.participant_enter(study=study, source="plain", recruitment_id="a", recruitment_data={})
     Participant.objects.filter(pk=done.pk).update(status=ParticipantStatus.COMPLETED)
     gone = services.participant_enter(study=study, source="plain", recruitment_id="b", recruitment_data={})
@@ -72,7 +61,7 @@ def test_the_study_page_shows_the_preview_link_and_progress_per_condition_withou
     services.participant_enter(study=study, source="plain", recruitment_id="c", recruitment_data={})
     services.participant_enter(study=study, source="plain", recruitment_id="pilot", recruitment_data={},
                                is_pilot=True)
-    client.force_login(owner)
+    client.force_login(researcher)
 
     page = client.get(reverse("admin:studies_study_change", args=[study.pk])).content.decode()
 
@@ -81,10 +70,8 @@ def test_the_study_page_shows_the_preview_link_and_progress_per_condition_withou
     assert "1 completed of 3 started" in page
 
 
-def test_close_and_reopen(client):
-    owner = researcher()
-    study = factories.study(owner, n_items=2)
-    client.force_login(owner)
+def test_close_and_reopen(client, researcher, study):
+    client.force_login(researcher)
     changelist = reverse("admin:studies_study_changelist")
 
     client.post(changelist, {"action": "close_studies", "_selected_action": [study.pk]})

@@ -1,4 +1,4 @@
-"""Researchers manage models, targets, jobs and IRIs here. Every write goes through a service."""
+"""Models, target sets, generation jobs and IRIs in admin. Every write goes through a service."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -8,51 +8,18 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from surveys.console.admin.base import OwnedAdmin, ReadOnlyInline, ReadOnlyOwnedAdmin, ServiceCreateAdmin, thumbnail
+from surveys.console.forms import JobSubmitForm, ModelRegistrationForm, TargetSetUploadForm
 from surveys.generation import services
-from surveys.generation.forms import JobSubmitForm, ModelRegistrationForm, TargetSetUploadForm
 from surveys.generation.models import GenerationBatch, GenerationJob, RegisteredModel, Stimulus, TargetImage, TargetSet
-from surveys.generation.selectors import job_progress, job_recognition
-
-
-def stored_url(field) -> str:
-    return reverse("researcher-file", args=[field.name]) if field else ""
-
-
-def thumbnail(field, size: int = 64) -> str:
-    if not field:
-        return "-"
-    return format_html('<img src="{}" width="{}" height="{}" style="image-rendering:pixelated" alt="">',
-                       stored_url(field), size, size)
-
-
-class OwnedAdmin(admin.ModelAdmin):
-    """A researcher sees and changes only their own rows; a superuser sees everything."""
-
-    owner_path = "owner"
-
-    # Every staff account is a researcher: it may manage its own rows without per-model permissions.
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_staff
-
-    def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return self.has_module_permission(request)
-
-    def has_change_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-    def get_queryset(self, request):
-        rows = super().get_queryset(request)
-        return rows if request.user.is_superuser else rows.filter(**{self.owner_path: request.user})
+from surveys.generation.selectors import job_progress
+from surveys.scoring.selectors import job_recognition
+from surveys.studies.services import study_create
 
 
 @admin.register(RegisteredModel)
-class RegisteredModelAdmin(OwnedAdmin):
+class RegisteredModelAdmin(ServiceCreateAdmin):
+    create_form = ModelRegistrationForm
     list_display = ["name", "architecture", "input_size", "is_classifier", "layer_count", "short_sha", "created_at"]
     search_fields = ["name", "architecture"]
     readonly_fields = ["architecture", "weights", "input_size", "mean", "std", "num_classes", "init_seed",
@@ -70,16 +37,6 @@ class RegisteredModelAdmin(OwnedAdmin):
     def layers(self, obj):
         return ", ".join(obj.layer_names)
 
-    def get_form(self, request, obj=None, **kwargs):
-        if obj is not None:
-            return super().get_form(request, obj, **kwargs)
-
-        class OwnedRegistrationForm(ModelRegistrationForm):
-            def __init__(self, *args, **inner):
-                super().__init__(*args, owner=request.user, **inner)
-
-        return OwnedRegistrationForm
-
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["name", "architecture", "weights", "input_size", "mean_text", "std_text", "num_classes",
@@ -89,23 +46,11 @@ class RegisteredModelAdmin(OwnedAdmin):
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj is not None else []
 
-    def save_form(self, request, form, change):
-        return form.registered if not change else super().save_form(request, form, change)
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-
-
-class TargetImageInline(admin.TabularInline):
+class TargetImageInline(ReadOnlyInline):
     model = TargetImage
     fields = ["preview", "name", "category", "sha256"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="image")
     def preview(self, obj):
@@ -113,7 +58,8 @@ class TargetImageInline(admin.TabularInline):
 
 
 @admin.register(TargetSet)
-class TargetSetAdmin(OwnedAdmin):
+class TargetSetAdmin(ServiceCreateAdmin):
+    create_form = TargetSetUploadForm
     list_display = ["name", "image_count", "created_at"]
     inlines = [TargetImageInline]
 
@@ -121,28 +67,11 @@ class TargetSetAdmin(OwnedAdmin):
     def image_count(self, obj):
         return obj.images.count()
 
-    def get_form(self, request, obj=None, **kwargs):
-        if obj is not None:
-            return super().get_form(request, obj, **kwargs)
-
-        class OwnedUploadForm(TargetSetUploadForm):
-            def __init__(self, *args, **inner):
-                super().__init__(*args, owner=request.user, **inner)
-
-        return OwnedUploadForm
-
     def get_fields(self, request, obj=None):
         return ["name", "files"] if obj is None else ["name"]
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
-
-    def save_form(self, request, form, change):
-        return form.created if not change else super().save_form(request, form, change)
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
 
 
 def progress_bar(job: GenerationJob) -> str:
@@ -157,15 +86,10 @@ def progress_bar(job: GenerationJob) -> str:
     )
 
 
-class BatchInline(admin.TabularInline):
+class BatchInline(ReadOnlyInline):
     model = GenerationBatch
     fields = ["index", "layer", "status", "attempts", "claimed_by", "steps_done", "steps_total", "current_loss", "error"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(GenerationJob)
@@ -187,12 +111,11 @@ class GenerationJobAdmin(OwnedAdmin):
 
     @admin.display(description="loss")
     def loss(self, obj):
-        return obj.config.get("loss")
+        return obj.spec.loss
 
     @admin.display(description="model-to-model recognition")
     def recognition(self, obj):
-        rows = [(name, f"{r['accuracy']:.3f} ± {r['sem']:.3f}", r["n"])
-                for name, r in job_recognition(job=obj).items()]
+        rows = [(name, f"{r.accuracy:.3f} ± {r.sem:.3f}", r.n) for name, r in job_recognition(job=obj).items()]
         if not rows:
             return "-"
         return format_html("<table>{}</table>", format_html_join(
@@ -215,8 +138,8 @@ class GenerationJobAdmin(OwnedAdmin):
     def submit_view(self, request: HttpRequest):
         form = JobSubmitForm(request.POST or None, owner=request.user)
         if request.method == "POST" and form.is_valid():
-            messages.success(request, f"Job {form.job.pk} is queued.")
-            return redirect("admin:generation_generationjob_change", form.job.pk)
+            messages.success(request, f"Job {form.created.pk} is queued.")
+            return redirect("admin:generation_generationjob_change", form.created.pk)
         context = {**self.admin_site.each_context(request), "form": form, "title": "Generate IRIs",
                    "opts": self.model._meta}
         return TemplateResponse(request, "admin/generation/job_submit.html", context)
@@ -229,8 +152,6 @@ class GenerationJobAdmin(OwnedAdmin):
 
     @admin.action(description="Create a 2AFC study from the selected jobs")
     def create_study(self, request, queryset):
-        from surveys.studies.services import study_create
-
         jobs = list(queryset)
         try:
             study = study_create(owner=request.user, name=f"2AFC of jobs {', '.join(str(j.pk) for j in jobs)}",
@@ -243,7 +164,7 @@ class GenerationJobAdmin(OwnedAdmin):
 
 
 @admin.register(Stimulus)
-class StimulusAdmin(OwnedAdmin):
+class StimulusAdmin(ReadOnlyOwnedAdmin):
     owner_path = "job__owner"
     list_display = ["images", "target", "layer", "rep_loss", "valid", "job"]
     list_display_links = ["images", "target"]
@@ -252,12 +173,6 @@ class StimulusAdmin(OwnedAdmin):
                        "loss_curve_points", "validity_table", "wall_seconds", "optimizer", "config", "code_version",
                        "checkpoint_sha256"]
     fields = readonly_fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="target | seed | IRI")
     def images(self, obj):
@@ -270,7 +185,7 @@ class StimulusAdmin(OwnedAdmin):
 
     @admin.display(description="valid", boolean=True)
     def valid(self, obj):
-        return (obj.validity or {}).get("passes")
+        return obj.validity.get("passes")
 
     @admin.display(description="target")
     def target_image(self, obj):

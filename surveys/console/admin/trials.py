@@ -1,15 +1,9 @@
+"""Participants and their responses in admin: read-only, and only those of a researcher's own studies."""
+
 from django.contrib import admin
 
-from surveys.generation.admin import OwnedAdmin
+from surveys.console.admin.base import ReadOnlyOwnedAdmin
 from surveys.trials.models import Participant, Response
-
-
-class ReadOnlyOwnedAdmin(OwnedAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Participant)

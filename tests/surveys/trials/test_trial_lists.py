@@ -6,9 +6,8 @@ from collections import Counter
 import pytest
 from django.core.exceptions import ValidationError
 
-from surveys.studies.design import design_normalise
 from surveys.trials import services
-from surveys.trials.design import study_pieces, trials_build
+from surveys.trials.assignment import study_pieces, trials_build
 from surveys.trials.models import Participant, TrialKind
 from tests.surveys import factories
 
@@ -107,13 +106,6 @@ def test_the_stored_design_never_changes_and_has_every_default():
     assert study.design["fixation_ms"] == study.design["stimulus_ms"] == study.design["mask_ms"] == 300
     participant = services.participant_enter(study=study, source="plain", recruitment_id="a", recruitment_data={})
     assert list(participant.trials.values_list("layout", flat=True)) == [t.layout for t in participant.trials.all()]
-
-
-@pytest.mark.parametrize("design", [{"k": 1}, {"gate": {"trials": 2, "pass": 3}}, {"foils": "noise"},
-                                    {"colour": "red"}, {"catch_every": -1}, {"practice": "yes"}])
-def test_it_refuses_a_bad_design(design):
-    with pytest.raises(ValidationError):
-        design_normalise(paradigm="2afc" if "k" not in design else "matching", design=design)
 
 
 def test_it_refuses_a_design_the_iris_cannot_fill():

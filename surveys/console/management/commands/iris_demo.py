@@ -6,7 +6,6 @@ on the CPU with a progress bar, makes a 2AFC study and prints where to go next.
 """
 
 import importlib.resources
-import json
 import os
 import secrets
 import signal
@@ -22,18 +21,16 @@ from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
+from iri_engine.demo import DEMO_ITERATIONS, write_demo_checkpoint
+from surveys.console.links import participant_link
 from surveys.env import env_str
 from surveys.generation import selectors, services
 from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, TargetSet
-from surveys.studies.admin import participant_link
 from surveys.studies.services import study_create
 
 DEMO_TARGETS = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "ihc.png"]
 DEMO_MODEL_NAME = "demo-resnet18 (random weights)"
 PROGRESS_WIDTH = 40
-# Long enough to make recognisable structure at the demo layer, short enough for about a minute on a laptop CPU.
-DEMO_ITERATIONS = 300
-WORKER_START_TIMEOUT_S = 60
 
 
 class Command(BaseCommand):
@@ -116,16 +113,12 @@ def _demo_model(owner) -> RegisteredModel:
     if existing:
         return existing
     with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "demo-resnet18.pt"
-        script = ("import json, sys; from iri_engine.demo import write_demo_checkpoint; "
-                  "print(json.dumps(write_demo_checkpoint(sys.argv[1]).to_dict()))")
-        spec = json.loads(subprocess.run([sys.executable, "-c", script, str(path)], check=True,
-                                         capture_output=True, text=True).stdout.strip().splitlines()[-1])
-        with open(path, "rb") as weights:
+        spec = write_demo_checkpoint(Path(scratch) / "demo-resnet18.pt")
+        with open(spec.weights_path, "rb") as weights:
             return services.model_register(
-                owner=owner, name=DEMO_MODEL_NAME, architecture=spec["architecture"], weights=File(weights, path.name),
-                input_size=spec["input_size"], mean=spec["mean"], std=spec["std"],
-                num_classes=spec.get("num_classes"))
+                owner=owner, name=DEMO_MODEL_NAME, architecture=spec.architecture,
+                weights=File(weights, Path(spec.weights_path).name), input_size=spec.input_size, mean=spec.mean,
+                std=spec.std, num_classes=spec.num_classes)
 
 
 def _demo_targets(owner) -> TargetSet:

@@ -1,20 +1,11 @@
-"""Exclusion rules and the exclusion audit trail in admin; `results_link` for the Study admin page."""
+"""Exclusion rules and the exclusion audit trail in admin."""
 
 from django.contrib import admin
-from django.urls import reverse
-from django.utils.html import format_html
 
-from surveys.generation.admin import OwnedAdmin
+from surveys.console.admin.base import OwnedAdmin
+from surveys.console.links import results_link
 from surveys.scoring import services
 from surveys.scoring.models import ExclusionDecision, ExclusionRules
-
-
-def results_link(study) -> str:
-    """An HTML link to the study's results page (the Study admin shows it as a read-only field)."""
-    if study is None or study.pk is None:
-        return "-"
-    return format_html('<a href="{}">Results, plots and exports</a>',
-                       reverse("scoring-study-results", args=[study.pk]))
 
 
 class OwnStudyAdmin(OwnedAdmin):

@@ -1,0 +1,93 @@
+"""What every researcher-facing admin shares: ownership, read-only pages, and add pages whose form
+makes the row through a service."""
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+
+class OwnedAdmin(admin.ModelAdmin):
+    """A researcher sees and changes only their own rows; a superuser sees everything."""
+
+    owner_path = "owner"
+
+    # Every staff account is a researcher: it may manage its own rows without per-model permissions.
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request)
+        return rows if request.user.is_superuser else rows.filter(**{self.owner_path: request.user})
+
+
+class ReadOnlyOwnedAdmin(OwnedAdmin):
+    """Rows the application writes (IRIs, responses): a researcher looks, never adds or edits."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ServiceCreateAdmin(OwnedAdmin):
+    """An add page whose form (create_form, a console.forms.ServiceForm) makes the row through a
+    service while it is validated, so a refusal shows on the form and nothing is saved; admin then
+    only records what the service made. Change pages are ordinary."""
+
+    create_form: type
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is not None:
+            return super().get_form(request, obj, **kwargs)
+        create_form, owner = self.create_form, request.user
+
+        class OwnedCreateForm(create_form):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, owner=owner, **inner)
+
+        return OwnedCreateForm
+
+    def save_form(self, request, form, change):
+        return super().save_form(request, form, change) if change else form.created
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        if change:
+            super().save_related(request, form, formsets, change)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown under their parent, never added, edited or deleted there."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def stored_url(field) -> str:
+    return reverse("researcher-file", args=[field.name]) if field else ""
+
+
+def thumbnail(field, size: int = 64) -> str:
+    if not field:
+        return "-"
+    return format_html('<img src="{}" width="{}" height="{}" style="image-rendering:pixelated" alt="">',
+                       stored_url(field), size, size)

@@ -1,0 +1,189 @@
+"""The REST API: models, generation jobs and a study's scores. Views parse, call one service or
+selector, render; a researcher reaches only their own rows (404 for anyone else's)."""
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.generics import get_object_or_404
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView, exception_handler
+
+from surveys.console.views import csv_response, owned_study
+from surveys.generation import selectors, services
+from surveys.generation.models import GenerationJob, RegisteredModel, TargetSet
+from surveys.scoring import services as scoring
+from surveys.scoring.report_json import report_as_dict
+from surveys.scoring.selectors import study_report_cached, study_scores
+from surveys.trials.models import Participant
+
+
+def api_exception_handler(error, context):
+    """DRF's handler, which also answers a service's refusal (a Django ValidationError) with a 400
+    that carries its messages: {"detail": [...]}."""
+    if isinstance(error, ValidationError):
+        error = ApiValidationError({"detail": error.messages})
+    return exception_handler(error, context)
+
+
+# --- models and generation jobs ------------------------------------------------------------------
+
+class ModelOutput(serializers.ModelSerializer):
+    class Meta:
+        model = RegisteredModel
+        fields = ["id", "name", "architecture", "input_size", "mean", "std", "num_classes", "layer_names",
+                  "checkpoint_sha256", "is_classifier", "created_at"]
+
+
+class ModelInput(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    architecture = serializers.CharField(max_length=64)
+    weights = serializers.FileField(required=False)
+    input_size = serializers.IntegerField(min_value=8, max_value=1024)
+    mean = serializers.ListField(child=serializers.FloatField(), min_length=3, max_length=3)
+    std = serializers.ListField(child=serializers.FloatField(), min_length=3, max_length=3)
+    num_classes = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    init_seed = serializers.IntegerField(min_value=0, default=0)
+
+
+class ModelListApi(APIView):
+    parser_classes = [MultiPartParser, JSONParser]
+
+    @extend_schema(responses=ModelOutput(many=True))
+    def get(self, request):
+        return Response(ModelOutput(RegisteredModel.objects.filter(owner=request.user), many=True).data)
+
+    @extend_schema(request=ModelInput, responses={201: ModelOutput})
+    def post(self, request):
+        data = ModelInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = services.model_register(owner=request.user, **{"weights": None, **data.validated_data})
+        return Response(ModelOutput(model).data, status=status.HTTP_201_CREATED)
+
+
+class JobOutput(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = GenerationJob
+        fields = ["id", "model", "target_set", "config", "status", "error", "progress", "created_at", "finished_at"]
+
+    def get_progress(self, job) -> dict:
+        return selectors.job_progress(job=job)
+
+
+class JobInput(serializers.Serializer):
+    model = serializers.IntegerField()
+    target_set = serializers.IntegerField()
+    config = serializers.JSONField()
+
+
+class JobListApi(APIView):
+    @extend_schema(responses=JobOutput(many=True))
+    def get(self, request):
+        return Response(JobOutput(selectors.jobs_visible_to(user=request.user), many=True).data)
+
+    @extend_schema(request=JobInput, responses={201: JobOutput})
+    def post(self, request):
+        data = JobInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = get_object_or_404(RegisteredModel, pk=data.validated_data["model"], owner=request.user)
+        target_set = get_object_or_404(TargetSet, pk=data.validated_data["target_set"], owner=request.user)
+        job = services.job_submit(owner=request.user, model=model, target_set=target_set,
+                                  config=data.validated_data["config"])
+        return Response(JobOutput(job).data, status=status.HTTP_201_CREATED)
+
+
+class JobDetailApi(APIView):
+    @extend_schema(responses=JobOutput)
+    def get(self, request, job_id: int):
+        return Response(JobOutput(get_object_or_404(selectors.jobs_visible_to(user=request.user), pk=job_id)).data)
+
+
+class JobCancelApi(APIView):
+    @extend_schema(request=None, responses=JobOutput)
+    def post(self, request, job_id: int):
+        job = get_object_or_404(selectors.jobs_visible_to(user=request.user), pk=job_id)
+        services.job_cancel(job=job)
+        job.refresh_from_db()
+        return Response(JobOutput(job).data)
+
+
+# --- a study's scores, exports and exclusion overrides -------------------------------------------
+
+class ConditionScoreSerializer(serializers.Serializer):
+    condition_id = serializers.IntegerField()
+    label = serializers.CharField()
+    participants = serializers.IntegerField()
+    items = serializers.IntegerField()
+    trials = serializers.IntegerField()
+    alignment = serializers.FloatField(allow_null=True)
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    item_majority = serializers.FloatField(allow_null=True)
+    chance = serializers.FloatField(allow_null=True)
+    participant_mean = serializers.FloatField(allow_null=True)
+    participant_sem = serializers.FloatField(allow_null=True)
+    p_vs_chance = serializers.FloatField(allow_null=True)
+    more_participants_needed = serializers.IntegerField(allow_null=True)
+    job_id = serializers.IntegerField(allow_null=True)
+    layer = serializers.CharField()
+
+
+class StudyScoresApi(APIView):
+    @extend_schema(responses=ConditionScoreSerializer(many=True),
+                   description="Score per condition, exclusions applied, with 95% bootstrap CIs.")
+    def get(self, request: Request, study_id: int) -> Response:
+        study = owned_study(request, study_id)
+        return Response(ConditionScoreSerializer([s.as_dict() for s in study_scores(study=study)], many=True).data)
+
+
+class StudyReportApi(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT,
+                   description="Everything on the results page: scores with and without exclusions, tests, "
+                               "comparisons, reliability, exclusions, proxies and their agreement with humans.")
+    def get(self, request: Request, study_id: int) -> Response:
+        return Response(report_as_dict(study_report_cached(study=owned_study(request, study_id))))
+
+
+class CsvRenderer(BaseRenderer):
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+class StudyExportApi(APIView):
+    """One CSV export of a study; its URL names which (responses: one row per response; stimuli: the
+    stimulus manifest)."""
+
+    renderer_classes = [CsvRenderer]
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="a CSV export")})
+    def get(self, request: Request, study_id: int, export: str):
+        return csv_response(study=owned_study(request, study_id), export=export)
+
+
+class OverrideSerializer(serializers.Serializer):
+    participant = serializers.IntegerField()
+    excluded = serializers.BooleanField()
+    note = serializers.CharField()
+
+
+class StudyExclusionOverrideApi(APIView):
+    @extend_schema(request=OverrideSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request, study_id: int) -> Response:
+        study = owned_study(request, study_id)
+        data = OverrideSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        participant = get_object_or_404(Participant, study=study, pk=data.validated_data["participant"])
+        row = scoring.exclusion_override(study=study, participant=participant, author=request.user,
+                                         excluded=data.validated_data["excluded"], note=data.validated_data["note"])
+        return Response({"id": row.pk, "participant": participant.pk, "excluded": row.excluded, "note": row.note},
+                        status=status.HTTP_201_CREATED)

@@ -1,0 +1,217 @@
+"""The researcher's forms. Each parses its input and calls one service; a refusal shows on the form."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from iri_engine import spec as engine_spec
+from surveys.generation import services as generation
+from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, TargetSet
+from surveys.studies import services as studies
+from surveys.studies.design import FOILS
+from surveys.studies.models import Study
+from surveys.studies.paradigms import PARADIGMS
+
+
+class ServiceForm:
+    """A form that makes its row through a service while it is validated: a refusal becomes a form
+    error and nothing is saved; ``created`` holds what the service made."""
+
+    def __init__(self, *args, owner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+        self.created = None
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors:
+            self.created = self.create(data)
+        return data
+
+    def create(self, data: dict):
+        raise NotImplementedError
+
+    def validate_unique(self):
+        pass  # the service checks names per owner
+
+
+def _floats(text: str, *, field: str) -> list[float]:
+    try:
+        return [float(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise ValidationError(f"{field}: write three numbers separated by commas.") from None
+
+
+class ModelRegistrationForm(ServiceForm, forms.ModelForm):
+    """Register a network: the checkpoint is inspected (layers, SHA-256) before anything is saved."""
+
+    mean_text = forms.CharField(label="Mean (R, G, B)", initial=", ".join(map(str, engine_spec.IMAGENET_MEAN)))
+    std_text = forms.CharField(label="Std (R, G, B)", initial=", ".join(map(str, engine_spec.IMAGENET_STD)))
+
+    class Meta:
+        model = RegisteredModel
+        fields = ["name", "architecture", "weights", "input_size", "num_classes", "init_seed"]
+
+    def create(self, data: dict) -> RegisteredModel:
+        return generation.model_register(
+            owner=self.owner, name=data["name"], architecture=data["architecture"],
+            weights=data.get("weights") or None, input_size=data["input_size"],
+            mean=_floats(data["mean_text"], field="Mean"), std=_floats(data["std_text"], field="Std"),
+            num_classes=data.get("num_classes"), init_seed=data.get("init_seed") or 0,
+        )
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, (list, tuple)) else [data]
+        return [super(MultipleFileField, self).clean(item, initial) for item in files if item]
+
+
+class TargetSetUploadForm(ServiceForm, forms.ModelForm):
+    files = MultipleFileField(help_text="Several images, or a zip (folders inside it name categories).")
+
+    class Meta:
+        model = TargetSet
+        fields = ["name"]
+
+    def create(self, data: dict) -> TargetSet:
+        uploads = [(upload.name, upload.read()) for upload in data["files"]]
+        return generation.target_set_create(owner=self.owner, name=data["name"], uploads=uploads)
+
+
+def _choices(values) -> list[tuple[str, str]]:
+    return [(value, value) for value in values]
+
+
+# The engine's options a researcher picks on the job form, copied into the GenerationSpec as given.
+ENGINE_OPTIONS = ("loss", "seed_type", "seed_shared", "optimizer", "iterations", "step_size", "keep",
+                  "parameterization", "transforms", "fake_relu", "precision", "random_seed")
+
+
+class JobSubmitForm(ServiceForm, forms.Form):
+    """Ask for IRIs: layers are offered from each registered network's own node names."""
+
+    layers = forms.MultipleChoiceField(help_text="One IRI per target per layer. Grouped by model.")
+    target_set = forms.ModelChoiceField(queryset=TargetSet.objects.none())
+    loss = forms.ChoiceField(choices=_choices(engine_spec.LOSS_PRESETS), initial="reg_free")
+    seed_type = forms.ChoiceField(choices=_choices(engine_spec.SEED_TYPES), initial="super-noise",
+                                  label="Starting point")
+    seed_shared = forms.BooleanField(initial=True, required=False, label="One starting point for all targets")
+    optimizer = forms.ChoiceField(choices=_choices(engine_spec.OPTIMIZERS), initial="ngd")
+    iterations = forms.IntegerField(min_value=1, max_value=engine_spec.MAX_ITERATIONS, initial=5000)
+    step_size = forms.FloatField(min_value=1e-9, initial=1.0)
+    keep = forms.ChoiceField(choices=_choices(engine_spec.KEEP_CHOICES), initial="best")
+    parameterization = forms.ChoiceField(choices=_choices(engine_spec.PARAMETERIZATIONS), initial="pixel")
+    transforms = forms.BooleanField(required=False, label="Transformation robustness (jitter/scale/rotate)")
+    fake_relu = forms.BooleanField(required=False, label="Fake ReLU at the matched layer")
+    precision = forms.ChoiceField(choices=_choices(engine_spec.PRECISIONS), initial="auto")
+    random_seed = forms.IntegerField(min_value=0, initial=0)
+    perceptual = forms.CharField(
+        required=False, label="Perceptual distance (adversarial losses)",
+        help_text="One registered model and its layers, e.g. <code>vgg16: features.3, features.8</code>.")
+    proxies = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Proxy distances",
+        help_text="One per line, same form. Each IRI is scored D(IRI, target) &le; D(IRI, seed) under each.")
+
+    recognizers = forms.ModelMultipleChoiceField(
+        queryset=RegisteredModel.objects.none(), required=False, label="Recognizers (model-to-model)",
+        help_text="Other classifiers asked whether they see each IRI as they see its target.")
+
+    def __init__(self, *args, owner, **kwargs):
+        super().__init__(*args, owner=owner, **kwargs)
+        self.fields["recognizers"].queryset = RegisteredModel.objects.filter(owner=owner, is_classifier=True)
+        models = RegisteredModel.objects.filter(owner=owner).order_by("name")
+        self.fields["layers"].choices = [
+            (model.name, [(f"{model.pk}|{layer}", layer) for layer in model.layer_names]) for model in models
+        ]
+        self.fields["target_set"].queryset = TargetSet.objects.filter(owner=owner).order_by("name")
+
+    def create(self, data: dict):
+        picked = [value.split("|", 1) for value in data["layers"]]
+        model_ids = {model_id for model_id, _ in picked}
+        if len(model_ids) != 1:
+            raise ValidationError("Pick layers of one model per job.")
+        model = RegisteredModel.objects.get(pk=int(model_ids.pop()), owner=self.owner)
+        config = {key: data[key] for key in ENGINE_OPTIONS} | {"layers": [layer for _, layer in picked]}
+        perceptual = _distances(data["perceptual"], owner=self.owner)
+        if len(perceptual) > 1:
+            raise ValidationError("Give one perceptual distance.")
+        return generation.job_submit(owner=self.owner, model=model, target_set=data["target_set"], config=config,
+                                     perceptual=perceptual[0] if perceptual else None,
+                                     proxies=_distances(data["proxies"], owner=self.owner),
+                                     recognizers=[m.pk for m in data.get("recognizers") or []])
+
+
+def _distances(text: str, *, owner) -> list[dict]:
+    """Lines of "model name: layer, layer" as the service's {"model": id, "layers": [...]}."""
+    distances = []
+    for line in filter(None, (line.strip() for line in text.splitlines())):
+        name, _, layers = line.rpartition(":")
+        model = RegisteredModel.objects.filter(owner=owner, name=name.strip()).first()
+        if model is None:
+            raise ValidationError(f"{line!r}: write 'model name: layer, layer' with one of your models' names.")
+        distances.append({"model": model.pk, "layers": [layer.strip() for layer in layers.split(",") if layer.strip()]})
+    return distances
+
+
+# Design options of the study form: those every paradigm has, and those its paradigm adds.
+COMMON_DESIGN_FIELDS = ("practice", "practice_trials", "catch_every", "participants_per_condition", "once_per_target",
+                        "fullscreen")
+
+
+class StudyCreateForm(ServiceForm, forms.ModelForm):
+    """The researcher's choices; the study itself is made by studies.services.study_create."""
+
+    jobs = forms.ModelMultipleChoiceField(queryset=GenerationJob.objects.none(),
+                                          help_text="Finished generation jobs; one condition per job and layer.")
+    k = forms.IntegerField(required=False, min_value=2,
+                           help_text="Matching: targets per trial (3). Classification: categories shown (all).")
+    foils = forms.ChoiceField(choices=list(zip(FOILS, ("the seed (Nanda)", "another target"), strict=True)),
+                              initial="seed", help_text="2AFC: the option beside the target.")
+    practice = forms.BooleanField(required=False, initial=True, help_text="Practice trials with feedback.")
+    practice_trials = forms.IntegerField(min_value=1, initial=3)
+    gate_trials = forms.IntegerField(required=False, min_value=1,
+                                     help_text="Qualification gate: trials (Feather: 12). Empty: no gate.")
+    gate_pass = forms.IntegerField(required=False, min_value=0, help_text="Right answers needed (Feather: 7).")
+    catch_every = forms.IntegerField(min_value=0, initial=25, help_text="One catch trial per this many; 0 = none.")
+    participants_per_condition = forms.IntegerField(required=False, min_value=1,
+                                                    help_text="Stop admitting at this many. Empty: no cap.")
+    once_per_target = forms.BooleanField(required=False, help_text="Each participant sees each target once, "
+                                                                   "conditions assigned by Latin square.")
+    fixation_ms = forms.IntegerField(min_value=0, initial=300, help_text="Classification only.")
+    stimulus_ms = forms.IntegerField(min_value=1, initial=300, help_text="Classification only.")
+    mask_ms = forms.IntegerField(min_value=0, initial=300, help_text="Classification only.")
+    fullscreen = forms.BooleanField(required=False)
+
+    completion_url = forms.URLField(required=False, assume_scheme="https", max_length=500,
+                                    help_text="Where participants go at the end; {code} is replaced by the code "
+                                              "for how they finished (e.g. Prolific's ...complete?cc={code}).")
+
+    class Meta:
+        model = Study
+        fields = ["name", "paradigm", "completion_url"]
+
+    def __init__(self, *args, owner, **kwargs):
+        super().__init__(*args, owner=owner, **kwargs)
+        self.fields["jobs"].queryset = GenerationJob.objects.filter(owner=owner, status=JobStatus.DONE)
+
+    def design(self, data: dict) -> dict:
+        """The design options the researcher set; study_create fills in the rest (StudyDesign)."""
+        design = {key: data[key] for key in COMMON_DESIGN_FIELDS}
+        if data.get("gate_trials"):
+            design["gate"] = {"trials": data["gate_trials"], "pass": data.get("gate_pass") or 0}
+        own = PARADIGMS[data["paradigm"]].options
+        design |= {key: data[key] for key in own if data.get(key) is not None}
+        return design
+
+    def create(self, data: dict) -> Study:
+        return studies.study_create(owner=self.owner, name=data["name"], jobs=list(data["jobs"]),
+                                    paradigm=data["paradigm"], design=self.design(data),
+                                    completion_url=data.get("completion_url", ""))
