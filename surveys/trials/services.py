@@ -88,10 +88,9 @@ def design_row_assign(*, study: Study, rows: int, is_pilot: bool) -> int:
     return min(range(rows), key=lambda row: counts[row])
 
 
-def design_freeze(*, participant: Participant, pieces: StudyPieces | None = None) -> list[Trial]:
+def design_freeze(*, participant: Participant, pieces: StudyPieces) -> list[Trial]:
     """Draw this participant's trial list (practice, gate, shuffled main block with catch trials and
     counterbalanced sides) and store it; it never changes afterwards."""
-    pieces = pieces or study_pieces(study=participant.study)
     rng = random.Random(secrets.randbits(64))
     trials = trials_build(participant=participant, pieces=pieces, row=participant.design_row or 0, rng=rng)
     return Trial.objects.bulk_create(trials)
