@@ -86,6 +86,9 @@ class Trial(models.Model):
     # Server-only: what each screen slot holds and which option is right. Never sent to the browser.
     # TrialLayout.to_dict() as JSON; read it through layout_spec.
     layout = models.JSONField(default=dict, blank=True)
+    # Set when the participant's browser could not load an image of this trial after retrying: the
+    # trial was never shown, takes no answer, and is left out of the session (and so of every score).
+    unavailable_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["participant", "index"]

@@ -3,7 +3,7 @@
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from surveys.studies.models import Study
@@ -18,11 +18,16 @@ def participant_by_token(*, token: str) -> Participant:
     return get_object_or_404(Participant.objects.select_related("study"), token=token)
 
 
+def trials_open(*, participant: Participant) -> QuerySet[Trial]:
+    """Trials still to be answered: neither answered nor found unshowable (an image never loaded)."""
+    return participant.trials.filter(response__isnull=True, unavailable_at__isnull=True)
+
+
 def trials_pending(*, participant: Participant, limit: int) -> list[Trial]:
-    """The next unanswered trials, never past an unanswered gate trial: nobody sees the main block
-    before the gate has been passed."""
-    pending = participant.trials.filter(response__isnull=True).order_by("index")
-    last_gate = (participant.trials.filter(kind=TrialKind.QUALIFICATION, response__isnull=True)
+    """The next open trials, never past an open gate trial: nobody sees the main block before the
+    gate has been passed."""
+    pending = trials_open(participant=participant).order_by("index")
+    last_gate = (trials_open(participant=participant).filter(kind=TrialKind.QUALIFICATION)
                  .order_by("-index").values_list("index", flat=True).first())
     if last_gate is not None:
         pending = pending.filter(index__lte=last_gate)
@@ -30,10 +35,9 @@ def trials_pending(*, participant: Participant, limit: int) -> list[Trial]:
 
 
 def trial_counts(*, participant: Participant) -> tuple[int, int]:
-    """(answered, total) for the progress bar."""
+    """(settled, total) for the progress bar: settled trials are answered or were unshowable."""
     total = participant.trials.count()
-    answered = participant.trials.filter(response__isnull=False).count()
-    return answered, total
+    return total - trials_open(participant=participant).count(), total
 
 
 def break_indexes(*, participant: Participant) -> set[int]:

@@ -1,5 +1,6 @@
 """Writes for the participant side: entering a study, consent, responses, completion."""
 
+import logging
 import math
 import random
 import secrets
@@ -14,6 +15,9 @@ from surveys.studies.paradigms import RATING_MAX, RATING_MIN
 from surveys.trials.assignment import StudyPieces, design_row_counts, study_pieces, trials_build
 from surveys.trials.layout import TrialLayout
 from surveys.trials.models import ACTIVE_STATUSES, Participant, ParticipantStatus, Response, Trial, TrialKind
+from surveys.trials.selectors import trials_open
+
+logger = logging.getLogger(__name__)
 
 
 class StudyClosed(Exception):
@@ -120,6 +124,8 @@ def response_record(*, participant: Participant, trial_public_id: str, choice: o
         return _replayed(existing, idempotency_key=idempotency_key)
     if participant.status != ParticipantStatus.CONSENTED:
         raise ResponseRejected(f"This session is {participant.status}; it takes no responses.", status=409)
+    if trial.unavailable_at:
+        raise ResponseRejected("This trial could not be shown; it takes no answer.", status=409)
     traits, layout = participant.study.design_spec.traits, trial.layout_spec
     if traits.rated:
         choice, rating = None, _checked_rating(rating)
@@ -140,11 +146,47 @@ def response_record(*, participant: Participant, trial_public_id: str, choice: o
     return response, True
 
 
+# A session may lose this share of its trials (and at least a few) to images that would not load
+# before it ends as an incompatible device: a bot must not finish a study by calling every trial unshowable.
+MAX_UNAVAILABLE_SHARE = 0.1
+MIN_UNAVAILABLE_ALLOWED = 3
+
+
+def trial_mark_unavailable(*, participant: Participant, trial_public_id: str) -> Trial:
+    """The browser could not load this trial's images, even after retrying, so it never showed it:
+    the trial is left out of the session (it takes no answer, and nothing scores it). Idempotent."""
+    trial = Trial.objects.filter(public_id=trial_public_id, participant=participant).first()
+    if trial is None:
+        raise TrialNotFound(trial_public_id)
+    if trial.unavailable_at:
+        return trial
+    if participant.status != ParticipantStatus.CONSENTED:
+        raise ResponseRejected(f"This session is {participant.status}.", status=409)
+    marked = Trial.objects.filter(pk=trial.pk, response__isnull=True, unavailable_at__isnull=True).update(
+        unavailable_at=timezone.now())
+    if not marked:
+        raise ResponseRejected("This trial was already answered.", status=409)
+    logger.warning("Trial %s of participant %s was not shown: an image would not load.", trial.public_id,
+                   participant.pk)
+    if trial.kind == TrialKind.QUALIFICATION:
+        gate_evaluate(participant=participant)
+    _unavailable_limit_check(participant=participant)
+    trial.refresh_from_db()
+    return trial
+
+
+def _unavailable_limit_check(*, participant: Participant) -> None:
+    unavailable = participant.trials.filter(unavailable_at__isnull=False).count()
+    if unavailable > max(MIN_UNAVAILABLE_ALLOWED, MAX_UNAVAILABLE_SHARE * participant.trials.count()):
+        Participant.objects.filter(pk=participant.pk, status=ParticipantStatus.CONSENTED).update(
+            status=ParticipantStatus.INCOMPATIBLE)
+
+
 def gate_evaluate(*, participant: Participant) -> Participant:
     """Once every gate trial is answered, a participant with too few right leaves the study."""
     gate = participant.study.design_spec.gate
     trials = participant.trials.filter(kind=TrialKind.QUALIFICATION)
-    if not gate or trials.filter(response__isnull=True).exists():
+    if not gate or trials_open(participant=participant).filter(kind=TrialKind.QUALIFICATION).exists():
         return participant
     right = trials.filter(response__correct=True).count()
     if right < gate.pass_mark:
@@ -200,7 +242,7 @@ def participant_finish(*, participant: Participant) -> Participant:
         return participant
     if participant.status != ParticipantStatus.CONSENTED:
         raise ResponseRejected(f"This session is {participant.status}.", status=409)
-    if participant.trials.filter(response__isnull=True).exists():
+    if trials_open(participant=participant).exists():
         raise ResponseRejected("Some trials are not answered yet.", status=409)
     Participant.objects.filter(pk=participant.pk, status=ParticipantStatus.CONSENTED).update(
         status=ParticipantStatus.COMPLETED, completed_at=timezone.now())

@@ -12,6 +12,7 @@ urlpatterns = [
     path("p/<str:token>/device", views.participant_device, name="device"),
     path("p/<str:token>/trials", views.participant_trials, name="trials"),
     path("p/<str:token>/responses", views.participant_respond, name="respond"),
+    path("p/<str:token>/trials/<str:trial_id>/unavailable", views.trial_unavailable, name="unavailable"),
     path("p/<str:token>/finish", views.participant_finish, name="finish"),
     path("p/<str:token>/img/<str:trial_id>/<str:slot>", views.trial_image, name="image"),
 ]

@@ -119,8 +119,8 @@ def participant_post(view):
     @require_POST
     @ratelimit(key="ip", rate=RATE, block=True)
     @functools.wraps(view)
-    def with_participant(request: HttpRequest, token: str) -> HttpResponse:
-        return view(request, selectors.participant_by_token(token=token))
+    def with_participant(request: HttpRequest, token: str, **url_args) -> HttpResponse:
+        return view(request, selectors.participant_by_token(token=token), **url_args)
 
     return with_participant
 
@@ -227,6 +227,18 @@ def participant_respond(request: HttpRequest, participant) -> JsonResponse:
     if response.trial.kind == TrialKind.PRACTICE:  # only now that it is stored, and only for practice
         payload["feedback"] = {"correct": response.correct}
     return JsonResponse(payload, status=201 if created else 200)
+
+
+@participant_post
+def trial_unavailable(request: HttpRequest, participant, trial_id: str) -> JsonResponse:
+    """The browser could not load this trial's images: the trial is left out, never answered. Idempotent."""
+    try:
+        services.trial_mark_unavailable(participant=participant, trial_public_id=trial_id)
+    except services.TrialNotFound:
+        return JsonResponse({"error": "No such trial in this session."}, status=404)
+    except services.ResponseRejected as rejected:
+        return JsonResponse({"error": str(rejected)}, status=rejected.status)
+    return JsonResponse({"unavailable": True})
 
 
 @participant_post
