@@ -1,38 +1,43 @@
-/* A jsPsych 8 plugin for timed presentation (Feather et al.; science.md section 2): a fixation cross,
- * the image, a noise mask, each for a set duration, then a grid of K category buttons with no
- * deadline.
+/* A jsPsych 8 plugin for timed presentation (Feather et al.; docs/method.md section 2): a fixation
+ * cross, the image, a noise mask, each for a set duration, then a grid of K category buttons with no
+ * deadline. The classification paradigm uses it.
  *
  * Durations are locked to screen refreshes: every change is made inside a requestAnimationFrame
  * callback, whose timestamp is the frame that will show it, and a screen is replaced at the first
  * frame at which its duration has elapsed (to within half a refresh). jsPsych's own plugins end
  * stimuli with setTimeout, which drifts off the frame grid by up to a refresh. The measured onset
  * and offset of every screen go back with the response, so the real durations are on record.
- * The response time runs from the measured stimulus onset. */
+ * The response time runs from the measured stimulus onset. Nothing is shown before the image has
+ * decoded (IrisScreen). Needs iris-screen.js. */
 var IrisTimedPlugin = (function (jspsych) {
   "use strict";
   const P = jspsych.ParameterType;
+  const { el } = IrisScreen;
   const MASK_CELLS = 32; // the noise mask: a 32 x 32 grid of random grey levels, scaled up
+
   const info = {
     name: "iris-timed",
-    version: "1.0.0",
+    version: "2.0.0",
     parameters: {
-      stimulus: { type: P.STRING, default: null },
-      labels: { type: P.STRING, array: true, default: [] },
-      prompt: { type: P.HTML_STRING, default: "" },
+      /** The image flashed between the fixation cross and the mask. */
+      stimulus: { type: P.IMAGE, default: undefined, preload: false },
+      /** The category names on the response grid (text, never markup), in answer order. */
+      labels: { type: P.STRING, array: true, default: undefined },
+      /** A line of text above the grid (text, never markup). */
+      prompt: { type: P.STRING, default: "" },
       fixation_ms: { type: P.INT, default: 300 },
       stimulus_ms: { type: P.INT, default: 300 },
       mask_ms: { type: P.INT, default: 300 },
+      ...IrisScreen.IMAGE_PARAMETERS,
     },
     data: {
+      /** The index of the chosen category in `labels`. */
       choice: { type: P.INT },
-      rt: { type: P.FLOAT },
-      onset_ms: { type: P.FLOAT },
-      offset_ms: { type: P.FLOAT },
+      ...IrisScreen.RESPONSE_DATA,
       fixation_onset_ms: { type: P.FLOAT },
       mask_offset_ms: { type: P.FLOAT },
       grid_onset_ms: { type: P.FLOAT },
-      response_ms: { type: P.FLOAT },
-      response_source: { type: P.STRING },
+      /** The shortest interval seen between two frames: the display's refresh period. */
       frame_ms: { type: P.FLOAT },
     },
   };
@@ -49,78 +54,87 @@ var IrisTimedPlugin = (function (jspsych) {
     context.putImageData(pixels, 0, 0);
   }
 
+  function screen(trial, flash) {
+    flash.className = "iris-flash";
+    const mask = el("canvas", { class: "iris-mask" });
+    drawMask(mask);
+    const buttons = trial.labels.map((label, i) =>
+      el("button", { type: "button", class: "iris-category", "data-choice": i }, label));
+    const stage = el("div", { class: "iris-stage", "data-show": "none" }, el("div", { class: "iris-fixation" }, "+"), flash, mask);
+    const response = el("div", { class: "iris-response", hidden: "" },
+      el("p", { class: "iris-prompt" }, trial.prompt), el("div", { class: "iris-categories" }, ...buttons));
+    return { root: el("div", { class: "iris-trial iris-timed", "data-mode": "timed" }, stage, response), stage, response, buttons };
+  }
+
+  /** Frame-locked steps: each waits for the frame at which the current screen has been up long enough. */
+  function frameClock() {
+    const clock = { frame: 1000 / 60, last: null };
+    clock.tick = (t) => {
+      if (clock.last !== null && t > clock.last) clock.frame = Math.min(clock.frame, t - clock.last);
+      clock.last = t;
+    };
+    clock.after = (since, duration) => new Promise((resolve) => {
+      const check = (t) => {
+        clock.tick(t);
+        if (t - since >= duration - clock.frame / 2) resolve(t);
+        else requestAnimationFrame(check);
+      };
+      requestAnimationFrame(check);
+    });
+    return clock;
+  }
+
   class IrisTimedPlugin {
     constructor(jsPsych) {
       this.jsPsych = jsPsych;
     }
 
     trial(display_element, trial) {
-      const grid = trial.labels.map((label, i) =>
-        `<button type="button" class="iris-category" data-choice="${i}">${label}</button>`).join("");
-      display_element.innerHTML =
-        `<div class="iris-trial iris-timed" data-mode="timed">` +
-        `<div class="iris-stage"><div class="iris-fixation">+</div>` +
-        `<img class="iris-flash" src="${trial.stimulus}" alt="" draggable="false">` +
-        `<canvas class="iris-mask"></canvas></div>` +
-        `<div class="iris-response" hidden><p class="iris-prompt">${trial.prompt}</p>` +
-        `<div class="iris-categories">${grid}</div></div></div>`;
-      const stage = display_element.querySelector(".iris-stage");
-      const show = (part) => { stage.dataset.show = part; };
-      drawMask(display_element.querySelector(".iris-mask"));
+      IrisScreen.imagesLoad([trial.stimulus], trial).then(
+        ([flash]) => this.present(display_element, trial, screen(trial, flash)),
+        (failed) => this.jsPsych.finishTrial(IrisScreen.unavailableData(failed, ["choice"])));
+    }
 
+    async present(display_element, trial, parts) {
+      const { root, stage, response, buttons } = parts;
+      const clock = frameClock();
       const times = {};
-      let frame = 1000 / 60;
-      let last = null;
-      const tick = (t) => { if (last !== null && t > last) frame = Math.min(frame, t - last); last = t; };
-      // Each step waits for the frame at which the current screen has been up long enough, then swaps.
-      const after = (since, duration, then) => {
-        const check = (t) => {
-          tick(t);
-          if (t - since >= duration - frame / 2) then(t);
-          else requestAnimationFrame(check);
-        };
-        requestAnimationFrame(check);
-      };
-      const start = (t0) => {
-        tick(t0);
-        show("fixation"); times.fixation_onset_ms = t0;
-        after(t0, trial.fixation_ms, (t1) => {
-          show("stimulus"); times.onset_ms = t1;
-          after(t1, trial.stimulus_ms, (t2) => {
-            show("mask"); times.offset_ms = t2;
-            after(t2, trial.mask_ms, (t3) => {
-              show("none"); times.mask_offset_ms = t3;
-              stage.style.display = "none"; // the grid takes the stage's place (phones have no room for both)
-              display_element.querySelector(".iris-response").hidden = false;
-              times.grid_onset_ms = t3;
-              listen();
-            });
-          });
-        });
-      };
+      display_element.replaceChildren(root);
+      const t0 = await new Promise((resolve) => requestAnimationFrame(resolve));
+      clock.tick(t0);
+      stage.dataset.show = "fixation"; times.fixation_onset_ms = t0;
+      const t1 = await clock.after(t0, trial.fixation_ms);
+      stage.dataset.show = "stimulus"; times.onset_ms = t1;
+      const t2 = await clock.after(t1, trial.stimulus_ms);
+      stage.dataset.show = "mask"; times.offset_ms = t2;
+      const t3 = await clock.after(t2, trial.mask_ms);
+      stage.dataset.show = "none"; times.mask_offset_ms = t3;
+      stage.hidden = true; // the grid takes the stage's place (phones have no room for both)
+      response.hidden = false;
+      times.grid_onset_ms = t3;
+      root.dataset.shown = "true"; // answers count from here on
+      this.listen(display_element, buttons, times, clock);
+    }
 
+    listen(display_element, buttons, times, clock) {
       let done = false;
-      const listen = () => {
-        display_element.querySelectorAll(".iris-category").forEach((button) => {
-          button.addEventListener("pointerup", (event) => {
-            if (done) return;
-            done = true;
-            display_element.innerHTML = "";
-            this.jsPsych.finishTrial({
-              ...times,
-              choice: Number(button.dataset.choice),
-              rt: Math.max(0, event.timeStamp - times.onset_ms),
-              response_ms: event.timeStamp,
-              response_source: event.pointerType || "mouse",
-              frame_ms: frame,
-            });
+      for (const button of buttons) {
+        button.addEventListener("pointerup", (event) => {
+          if (done) return;
+          done = true;
+          display_element.replaceChildren();
+          this.jsPsych.finishTrial({
+            ...times,
+            choice: Number(button.dataset.choice),
+            rt: Math.max(0, event.timeStamp - times.onset_ms),
+            response_ms: event.timeStamp,
+            response_source: event.pointerType || "mouse",
+            frame_ms: clock.frame,
+            unavailable: false,
+            failed_images: [],
           });
         });
-      };
-      // The image is decoded before the fixation starts, so it appears on the frame it is asked for.
-      const flash = display_element.querySelector(".iris-flash");
-      show("none");
-      flash.decode().catch(() => null).then(() => requestAnimationFrame(start));
+      }
     }
   }
   IrisTimedPlugin.info = info;

@@ -1,94 +1,61 @@
 /* The participant's trial runner. The server drives: this page fetches the next few trials
- * (image URLs and positions only), shows them with jsPsych, and posts each response at once through
- * an outbox kept in localStorage, retried with backoff, so nothing is lost offline or on reload.
+ * (image URLs and positions only), shows each with the plugin for its screen kind, and posts each
+ * answer at once through the outbox (outbox.js), so nothing is lost offline or on reload.
  * The page never knows which option is right; practice feedback comes from the server after the
- * response is stored. */
+ * answer is stored.
+ *
+ * A trial whose images never load is not answered: if the connection or an overloaded server is to
+ * blame it is shown again later; if the image itself is broken the server is told the trial was not
+ * shown (it is then left out of the session and of every score) and the study goes on. */
 (function () {
   "use strict";
   const config = JSON.parse(document.getElementById("iris-config").textContent);
   const csrfToken = document.querySelector("[name=csrfmiddlewaretoken]").value;
-  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  const MAX_BACKOFF_MS = 8000;
   const FEEDBACK_MS = 1200;
-
-  async function sendWithRetry(url, options) {
-    let delay = 300;
-    for (;;) {
-      try {
-        const response = await fetch(url, { credentials: "same-origin", ...options });
-        // Accepted, or refused for good (4xx): retrying cannot help. Overload and outages can.
-        if (response.status < 500 && response.status !== 429 && response.status !== 408) return response;
-      } catch (networkError) {
-        /* offline: try again */
-      }
-      setStatus("Connection lost. Your answers are kept and will be sent when it returns…");
-      await sleep(delay);
-      delay = Math.min(delay * 2, MAX_BACKOFF_MS);
-    }
-  }
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
   function setStatus(text) {
     const status = document.getElementById("iris-status");
     if (status) status.textContent = text;
   }
 
-  class Outbox {
-    constructor(storageKey) {
-      this.key = storageKey;
-      this.items = JSON.parse(localStorage.getItem(storageKey) || "[]");
-      this.sending = null;
-      this.waiting = new Map(); // trial id -> resolve(server reply), for practice feedback
-    }
-    save() { localStorage.setItem(this.key, JSON.stringify(this.items)); }
-    add(item) {
-      const reply = new Promise((resolve) => this.waiting.set(item.trial, resolve));
-      this.items.push(item); this.save(); this.flush();
-      return reply;
-    }
-    flush() {
-      if (!this.sending) this.sending = this.drain().finally(() => { this.sending = null; });
-      return this.sending;
-    }
-    async drain() {
-      while (this.items.length) {
-        const item = this.items[0];
-        const response = await sendWithRetry(config.respondUrl, {
-          method: "POST",
-          headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
-          body: JSON.stringify(item),
-        });
-        const reply = await response.json().catch(() => ({}));
-        if (!response.ok) console.warn("IRIS: a response was refused", response.status, reply);
-        this.items.shift();
-        this.save();
-        setStatus("");
-        const resolve = this.waiting.get(item.trial);
-        if (resolve) { this.waiting.delete(item.trial); resolve(reply); }
-      }
-    }
-  }
+  const waitMessage = (response) => setStatus(response && (response.status === 429 || response.status === 503)
+    ? "The server is busy. Your answers are kept and will be sent shortly…"
+    : "Connection lost. Your answers are kept and will be sent when it returns…");
 
-  const outbox = new Outbox(config.storageKey);
-  const answeredHere = new Set(outbox.items.map((item) => item.trial));
-  let queue = [];
-  let current = null;
-  let lastPhase = null;
-  let answered = config.answered;
-  const total = config.total;
-  let interactions = [];
+  const outbox = new IrisOutbox.Outbox({
+    storageKey: config.storageKey,
+    headers: { "X-CSRFToken": csrfToken },
+    legacyUrl: config.respondUrl,
+    onWait: waitMessage,
+    onSent: () => setStatus(""),
+  });
+  const send = (url, options) => IrisOutbox.sendWithRetry(url, options, waitMessage);
+
+  /* Everything that changes as the session goes, in one place. */
+  const session = {
+    queue: [], // trials fetched and not yet shown
+    current: null, // the trial on screen, or about to be
+    settled: new Set(outbox.trials()), // trials answered (or found unshowable) on this page
+    settledCount: config.answered, // for the progress bar, including earlier visits
+    lastPhase: null, // the previous trial's phase: "the practice is over" shows once
+    interactions: [], // focus, blur and fullscreen changes since the last answer
+    answered: false, // whether the current trial got an answer (false: it could not be shown)
+    reply: Promise.resolve({}), // the server's reply to the last answer, for practice feedback
+    feedback: null, // that reply's verdict once it came: true, false or null
+  };
 
   const jsPsych = initJsPsych({
     display_element: "iris-runner",
     show_progress_bar: true,
     auto_update_progress_bar: false,
     message_progress_bar: "Progress",
-    // Focus, blur and fullscreen changes: kept with the next response.
-    on_interaction_data_update: (event) => interactions.push(event),
+    on_interaction_data_update: (event) => session.interactions.push(event),
   });
 
   function preload(trial) {
-    const urls = [trial.query, ...trial.options].filter(Boolean);
-    return Promise.all(urls.map((url) => { const img = new Image(); img.src = url; return img.decode().catch(() => null); }));
+    // Warms the browser's cache for the next trial; the plugin itself waits for (and retries) the images.
+    for (const url of [trial.query, ...trial.options].filter(Boolean)) new Image().src = url;
   }
 
   function leaveFor(url) {
@@ -97,7 +64,7 @@
   }
 
   async function refill() {
-    const response = await sendWithRetry(`${config.trialsUrl}?n=4`, { method: "GET" });
+    const response = await send(`${config.trialsUrl}?n=4`, { method: "GET" });
     const body = await response.json().catch(() => ({}));
     if (response.status === 409 && body.next) {
       // The session ended on the server (gate failed, timed out): every answer is already sent.
@@ -106,35 +73,42 @@
       return new Promise(() => {}); // the page is going away
     }
     if (!response.ok) throw new Error(`trials: ${response.status}`);
-    const held = new Set(queue.map((trial) => trial.id));
+    const held = new Set(session.queue.map((trial) => trial.id));
     for (const trial of body.trials) {
-      if (!held.has(trial.id) && !answeredHere.has(trial.id)) queue.push(trial);
+      if (!held.has(trial.id) && !session.settled.has(trial.id)) session.queue.push(trial);
     }
   }
 
   function showProgress() {
     // jsPsych builds its progress bar when the run starts; trials only come after that.
-    if (jsPsych.progressBar) jsPsych.progressBar.progress = total ? Math.min(answered / total, 1) : 1;
+    if (jsPsych.progressBar) {
+      jsPsych.progressBar.progress = config.total ? Math.min(session.settledCount / config.total, 1) : 1;
+    }
   }
 
   async function nextTrial() {
     showProgress();
-    if (queue.length < 2) await refill();
+    if (session.queue.length < 2) await refill();
     // Nothing more is served before the answers in flight are stored (the gate decides on them).
-    if (!queue.length && outbox.items.length) { await outbox.flush(); await refill(); }
-    current = queue.shift() || null;
-    if (current) await preload(current);
-    if (queue.length) preload(queue[0]);
+    if (!session.queue.length && outbox.items.length) { await outbox.flush(); await refill(); }
+    session.current = session.queue.shift() || null;
+    if (session.current) preload(session.current);
+    if (session.queue.length) preload(session.queue[0]);
   }
 
-  let lastReply = Promise.resolve({});
-  function record(data) {
-    answeredHere.add(current.id);
-    answered += 1;
+  function settle(trial) {
+    session.settled.add(trial.id);
+    session.settledCount += 1;
     showProgress();
-    lastReply = outbox.add({
-      trial: current.id,
-      idempotency_key: current.id,
+  }
+
+  function record(data) {
+    const trial = session.current;
+    settle(trial);
+    session.answered = true;
+    session.reply = outbox.add(config.respondUrl, trial.id, {
+      trial: trial.id,
+      idempotency_key: trial.id,
       choice: data.choice,
       rating: data.rating,
       rt_ms: data.rt,
@@ -142,25 +116,55 @@
         onset_ms: data.onset_ms, offset_ms: data.offset_ms, response_ms: data.response_ms,
         fixation_onset_ms: data.fixation_onset_ms, mask_offset_ms: data.mask_offset_ms,
         grid_onset_ms: data.grid_onset_ms, frame_ms: data.frame_ms, source: data.response_source,
-        window: `${window.innerWidth}x${window.innerHeight}`, interactions: interactions,
+        window: `${window.innerWidth}x${window.innerHeight}`, interactions: session.interactions,
       },
     });
-    interactions = [];
+    session.interactions = [];
   }
+
+  /** After an image failed every try: ms to wait before showing the trial again when the connection
+   * or the server's load is to blame, or null when the server answered and the image is broken. */
+  async function imageLaterMs(url, attempt) {
+    let response = null;
+    try {
+      response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+    } catch (networkError) {
+      /* no reply: the connection */
+    }
+    return IrisOutbox.laterMs(response, attempt, { serverErrors: false });
+  }
+
+  async function notShown(data) {
+    const trial = session.current;
+    session.answered = false;
+    trial.tries = (trial.tries || 0) + 1;
+    const later = await imageLaterMs(data.failed_images[0], trial.tries - 1);
+    if (later !== null) {
+      setStatus("Connection lost. Waiting to load the next images…");
+      await sleep(later);
+      setStatus("");
+      trial.break_before = false; // the break was already taken
+      session.queue.unshift(trial);
+      return;
+    }
+    settle(trial);
+    const url = `${config.trialsUrl}/${encodeURIComponent(trial.id)}/unavailable`;
+    outbox.add(url, trial.id, { trial: trial.id });
+  }
+
+  const afterTrial = (data) => (data.unavailable ? notShown(data) : record(data));
 
   async function finishStudy() {
     setStatus("Saving your answers…");
     await outbox.flush();
-    const response = await sendWithRetry(config.finishUrl, {
-      method: "POST", headers: { "X-CSRFToken": csrfToken },
-    });
+    const response = await send(config.finishUrl, { method: "POST", headers: { "X-CSRFToken": csrfToken } });
     const body = await response.json();
     leaveFor(body.next);
   }
 
   async function reportDevice(data) {
     const compatible = data.width >= config.minWidth && data.height >= config.minHeight;
-    const response = await sendWithRetry(config.deviceUrl, {
+    const response = await send(config.deviceUrl, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
       body: JSON.stringify({ compatible: compatible, data: data }),
@@ -169,9 +173,16 @@
     return compatible;
   }
 
+  // The messages below are fixed text of this file: the only markup handed to jsPsych's own plugins,
+  // besides the researcher's instructions (sanitised by the server).
   const message = (html, button, extra) => ({
     type: jsPsychHtmlButtonResponse, stimulus: `<div class="iris-message">${html}</div>`, choices: [button], ...extra,
   });
+  const FEEDBACK = {
+    true: '<p class="iris-feedback good">Correct!</p>',
+    false: '<p class="iris-feedback bad">Not quite.</p>',
+    null: '<p class="iris-feedback">Thank you.</p>',
+  };
 
   const browserCheck = {
     type: jsPsychBrowserCheck,
@@ -197,36 +208,29 @@
   const breakScreen = message("<p>Time for a short break.</p><p>Continue when you are ready.</p>", "Continue");
   const phaseNotice = message("<p>The practice is over. The study begins now; there is no feedback from here on.</p>", "Continue");
   const timing = config.timing || {};
-  const choose = {
-    type: IrisChoicePlugin,
-    mode: () => (current.presentation === "rating" ? "rating" : "choice"),
-    query: () => current.query,
-    options: () => current.options,
-    prompt: config.prompt,
-    on_finish: record,
+  const current = () => session.current;
+  // One plugin per screen kind; the server says which kind each trial is.
+  const screens = {
+    choice: { type: IrisChoicePlugin, query: () => current().query, options: () => current().options },
+    rating: { type: IrisRatingPlugin, images: () => current().options },
+    timed: {
+      type: IrisTimedPlugin, stimulus: () => current().query, labels: () => current().labels,
+      // A duration the study leaves unset takes the plugin's default (Feather's 300 ms).
+      fixation_ms: timing.fixation_ms ?? undefined,
+      stimulus_ms: timing.stimulus_ms ?? undefined,
+      mask_ms: timing.mask_ms ?? undefined,
+    },
   };
-  const timed = {
-    type: IrisTimedPlugin,
-    stimulus: () => current.query,
-    labels: () => current.labels,
-    prompt: config.prompt,
-    fixation_ms: timing.fixation_ms ?? 300,
-    stimulus_ms: timing.stimulus_ms ?? 300,
-    mask_ms: timing.mask_ms ?? 300,
-    on_finish: record,
-  };
-  let feedbackHtml = "";
   const feedback = {
-    type: jsPsychHtmlButtonResponse, stimulus: () => `<div class="iris-message">${feedbackHtml}</div>`,
+    type: jsPsychHtmlButtonResponse, stimulus: () => `<div class="iris-message">${FEEDBACK[session.feedback]}</div>`,
     choices: [], trial_duration: FEEDBACK_MS,
   };
   const fetchFeedback = {
     type: jsPsychCallFunction, async: true,
     func: (done) => {
-      lastReply.then((reply) => {
-        const right = reply && reply.feedback && reply.feedback.correct;
-        feedbackHtml = right === true ? '<p class="iris-feedback good">Correct!</p>'
-          : right === false ? '<p class="iris-feedback bad">Not quite.</p>' : '<p class="iris-feedback">Thank you.</p>';
+      session.reply.then((reply) => {
+        const verdict = reply && reply.feedback && reply.feedback.correct;
+        session.feedback = typeof verdict === "boolean" ? verdict : null;
         done();
       });
     },
@@ -234,20 +238,20 @@
   const when = (test, timeline) => ({ timeline: timeline, conditional_function: test });
   const trialScreens = {
     timeline: [
-      when(() => current.break_before, [breakScreen]),
-      when(() => lastPhase === "practice" && current.phase !== "practice", [phaseNotice]),
-      { type: jsPsychCallFunction, func: () => { lastPhase = current.phase; } },
-      when(() => current.presentation === "timed", [timed]),
-      when(() => current.presentation !== "timed", [choose]),
-      when(() => current.phase === "practice", [fetchFeedback, feedback]),
+      when(() => current().break_before, [breakScreen]),
+      when(() => session.lastPhase === "practice" && current().phase !== "practice", [phaseNotice]),
+      { type: jsPsychCallFunction, func: () => { session.lastPhase = current().phase; } },
+      ...Object.entries(screens).map(([kind, screen]) => when(() => current().presentation === kind,
+        [{ ...screen, prompt: config.prompt, on_finish: afterTrial }])),
+      when(() => current().phase === "practice" && session.answered, [fetchFeedback, feedback]),
     ],
-    conditional_function: () => current !== null,
+    conditional_function: () => current() !== null,
   };
-  const trialLoop = { timeline: [fetchNext, trialScreens], loop_function: () => current !== null };
+  const trialLoop = { timeline: [fetchNext, trialScreens], loop_function: () => current() !== null };
   const finish = { type: jsPsychCallFunction, async: true, func: (done) => { finishStudy().then(() => done()); } };
 
   outbox.flush();
-  const fresh = answered === 0 && !outbox.items.length;
+  const fresh = config.answered === 0 && !outbox.items.length;
   jsPsych.run([
     browserCheck,
     ...(config.fullscreen ? [fullscreen] : []),

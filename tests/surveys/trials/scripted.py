@@ -37,6 +37,11 @@ class Script:
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
 
+    def script_errors(self) -> list[str]:
+        """The errors of the page's code, without the browser's own report of each request that failed
+        (which the tests that break the network or the server provoke on purpose)."""
+        return [error for error in self.errors if not error.startswith("Failed to load resource")]
+
 
 def trial_id_of(src: str) -> str:
     return re.search(r"/img/([^/]+)/", src).group(1)

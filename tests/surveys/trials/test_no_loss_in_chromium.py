@@ -72,6 +72,36 @@ def test_responses_sent_while_the_network_is_blocked_for_5_s_all_arrive(live_ser
     assert len(stored) == 5
 
 
+def test_answers_met_with_429_or_503_wait_as_long_as_retry_after_says_and_all_arrive_once(live_server):
+    # Overload is not a refusal: "try again later" (429, 503, with or without Retry-After) never drops
+    # an answer, and a Retry-After is honoured rather than hammered.
+    study = factories.study(factories.researcher(), n_items=4)
+    script = Script(decide=right, wait_ms=100)
+    refusals = [(429, {"Retry-After": "1"}), (503, {"Retry-After": "1"}), (429, {}), (503, {})]
+    posts = []  # (time, status given, or None when passed to the server)
+    with chromium() as browser:
+        page = browser.new_page()
+        script.watch(page)
+
+        def overloaded(route):
+            reply = refusals.pop(0) if refusals else None
+            posts.append((time.monotonic(), reply and reply[0]))
+            if reply:
+                route.fulfill(status=reply[0], headers=reply[1], json={"error": "busy"})
+            else:
+                route.continue_()
+
+        page.route("**/responses", overloaded)
+        enter(page, f"{live_server.url}/s/{study.public_id}/")
+        run_through(page, script)
+        assert page.inner_text("#completion-code") == study.completion_code
+    stored = dict(Response.objects.values_list("trial__public_id", "choice"))
+    assert stored == {a.trial_id: a.value for a in script.actions} and len(stored) == 4
+    assert [status for _, status in posts[:5]] == [429, 503, 429, 503, None]
+    assert posts[1][0] - posts[0][0] >= 0.95 and posts[2][0] - posts[1][0] >= 0.95  # Retry-After: 1
+    assert script.script_errors() == []
+
+
 def _mentions(text: str, word: str) -> bool:
     """``word`` in ``text`` other than inside a longer letter-and-digit run: a short secret such
     as the category "dog" turns up by chance inside random tokens (CSRF, session ids) otherwise."""

@@ -1,0 +1,124 @@
+/* What the IRIS jsPsych plugins share: building a screen from data without writing markup, loading a
+ * trial's images before anything is shown, and timing a response from the frame that showed them.
+ *
+ * Nothing here parses HTML. Text goes in as text nodes (a label such as `<img src=x onerror=...>`
+ * is shown as those characters), attributes through setAttribute and image URLs through .src.
+ *
+ * An answer is only about what was seen: a plugin puts its screen on the page only once every image
+ * on it has decoded. A failed image is tried again after a pause that doubles each time; if it still
+ * fails, the plugin ends the trial without showing it, with `unavailable: true` and the failed URLs,
+ * and the runner decides what happens next. */
+var IrisScreen = (function (jspsych) {
+  "use strict";
+  const P = jspsych.ParameterType;
+
+  /** The image-loading parameters every IRIS plugin takes (spread into its `parameters`). */
+  const IMAGE_PARAMETERS = {
+    /** Further tries of an image that failed to load or decode. */
+    image_retries: { type: P.INT, default: 2 },
+    /** The pause before the first further try; each later pause doubles. */
+    image_retry_ms: { type: P.INT, default: 500 },
+    /** One try that has not decoded after this long counts as failed. */
+    image_timeout_ms: { type: P.INT, default: 15000 },
+  };
+
+  /** The data every IRIS plugin records, besides its answer. Times are performance.now() milliseconds. */
+  const RESPONSE_DATA = {
+    rt: { type: P.FLOAT },
+    onset_ms: { type: P.FLOAT },
+    offset_ms: { type: P.FLOAT },
+    response_ms: { type: P.FLOAT },
+    response_source: { type: P.STRING },
+    /** True when an image never loaded: the trial was not shown and holds no answer. */
+    unavailable: { type: P.BOOL },
+    failed_images: { type: P.STRING, array: true },
+  };
+
+  /** A new element: el("button", { class: "iris-option", "data-choice": 0 }, image, "text", ...).
+   * Children are nodes or strings; strings become text nodes, never markup. */
+  function el(tag, attributes, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, String(value));
+    node.append(...children);
+    return node;
+  }
+
+  const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** One try: an <img> for `url`, resolved once decoded (it paints on the next frame). */
+  function imageTry(url, timeoutMs) {
+    const image = new Image();
+    image.alt = "";
+    image.draggable = false;
+    image.src = url;
+    const late = pause(timeoutMs).then(() => { throw new Error(`no image after ${timeoutMs} ms`); });
+    return Promise.race([image.decode(), late]).then(() => image);
+  }
+
+  /** The decoded image at `url`, tried 1 + retries times with doubling pauses; rejects with the URL. */
+  async function imageLoad(url, trial) {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await imageTry(url, trial.image_timeout_ms);
+      } catch (failure) {
+        if (attempt >= trial.image_retries) throw url;
+      }
+      await pause(trial.image_retry_ms * 2 ** attempt);
+    }
+  }
+
+  /** Every image decoded, in order; or the list of the URLs that never loaded. */
+  async function imagesLoad(urls, trial) {
+    const results = await Promise.allSettled(urls.map((url) => imageLoad(url, trial)));
+    const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason);
+    if (failed.length) throw failed;
+    return results.map((r) => r.value);
+  }
+
+  /** The trial's data when it could not be shown: no answer, no times. */
+  function unavailableData(failed, answerFields) {
+    const data = { unavailable: true, failed_images: failed };
+    for (const name of [...answerFields, "rt", "onset_ms", "offset_ms", "response_ms", "response_source"]) {
+      data[name] = null;
+    }
+    return data;
+  }
+
+  /** Put `screen` up and take one answer from `buttons` ([element, value] pairs, by pointer) or `keys`
+   * (keys[i] answers keyValue(i)). The onset is the first frame painted with the screen; until then a
+   * key or touch cannot be an answer to it and is ignored. `data-shown` marks that frame for the page
+   * and the browser tests. The offset is the first frame painted without it. */
+  function answerOnce(jsPsych, display, screen, { buttons, keys, keyValue, toData }) {
+    let onset = null;
+    let done = false;
+    display.replaceChildren(screen);
+    requestAnimationFrame((t) => { onset = t; screen.dataset.shown = "true"; });
+    const finish = (value, when, source) => {
+      if (done || onset === null) return;
+      done = true;
+      jsPsych.pluginAPI.cancelAllKeyboardResponses();
+      display.replaceChildren();
+      requestAnimationFrame((offset) => jsPsych.finishTrial({
+        ...toData(value), rt: Math.max(0, when - onset), onset_ms: onset, offset_ms: offset,
+        response_ms: when, response_source: source, unavailable: false, failed_images: [],
+      }));
+    };
+    for (const [button, value] of buttons) {
+      button.addEventListener("pointerup", (event) => finish(value, event.timeStamp, event.pointerType || "mouse"));
+    }
+    // jsPsych times keys from when listening starts (performance clock); this puts them on that clock.
+    const listening = performance.now();
+    jsPsych.pluginAPI.getKeyboardResponse({
+      callback_function: (info) => {
+        const index = keys.findIndex((key) => jsPsych.pluginAPI.compareKeys(key, info.key));
+        if (index >= 0) finish(keyValue(index), listening + info.rt, "key");
+      },
+      valid_responses: keys,
+      rt_method: "performance",
+      persist: true,
+      allow_held_key: false,
+    });
+  }
+
+  return { IMAGE_PARAMETERS, RESPONSE_DATA, el, imagesLoad, unavailableData, answerOnce };
+})(jsPsychModule);
