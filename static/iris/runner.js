@@ -140,7 +140,7 @@
     trial.tries = (trial.tries || 0) + 1;
     const later = await imageLaterMs(data.failed_images[0], trial.tries - 1);
     if (later !== null) {
-      setStatus("Connection lost. Waiting to load the next images…");
+      setStatus("Loading the next images…");
       await sleep(later);
       setStatus("");
       trial.break_before = false; // the break was already taken
