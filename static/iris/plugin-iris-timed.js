@@ -14,6 +14,8 @@ var IrisTimedPlugin = (function (jspsych) {
   const P = jspsych.ParameterType;
   const { el } = IrisScreen;
   const MASK_CELLS = 32; // the noise mask: a 32 x 32 grid of random grey levels, scaled up
+  const MIN_FRAME_MS = 2; // shorter intervals are two frames run back to back, not a 500 Hz display
+  const REFRESH_INTERVALS = 5; // frames measured before the fixation to know the refresh period
 
   const info = {
     name: "iris-timed",
@@ -37,8 +39,11 @@ var IrisTimedPlugin = (function (jspsych) {
       fixation_onset_ms: { type: P.FLOAT },
       mask_offset_ms: { type: P.FLOAT },
       grid_onset_ms: { type: P.FLOAT },
-      /** The shortest interval seen between two frames: the display's refresh period. */
+      /** The display's refresh period, measured before the fixation: each screen stayed up until the
+       * first frame at which its duration less half of this had passed. */
       frame_ms: { type: P.FLOAT },
+      /** The longest wait between two frames while the image was up: a dropped frame shows here. */
+      stimulus_longest_frame_ms: { type: P.FLOAT },
     },
   };
 
@@ -66,22 +71,30 @@ var IrisTimedPlugin = (function (jspsych) {
     return { root: el("div", { class: "iris-trial iris-timed", "data-mode": "timed" }, stage, response), stage, response, buttons };
   }
 
-  /** Frame-locked steps: each waits for the frame at which the current screen has been up long enough. */
-  function frameClock() {
-    const clock = { frame: 1000 / 60, last: null };
-    clock.tick = (t) => {
-      if (clock.last !== null && t > clock.last) clock.frame = Math.min(clock.frame, t - clock.last);
-      clock.last = t;
-    };
-    clock.after = (since, duration) => new Promise((resolve) => {
-      const check = (t) => {
-        clock.tick(t);
-        if (t - since >= duration - clock.frame / 2) resolve(t);
-        else requestAnimationFrame(check);
-      };
-      requestAnimationFrame(check);
-    });
-    return clock;
+  const nextFrame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+
+  /** The display's refresh period: the median interval between a few frames. A browser starved of CPU
+   * may run two frames back to back, so intervals that short are no refresh period and not counted. */
+  async function refreshPeriod() {
+    const times = [];
+    for (let i = 0; i <= REFRESH_INTERVALS; i += 1) times.push(await nextFrame());
+    const intervals = times.slice(1).map((t, i) => t - times[i]).filter((ms) => ms >= MIN_FRAME_MS);
+    intervals.sort((x, y) => x - y);
+    return intervals.length ? intervals[Math.floor((intervals.length - 1) / 2)] : 1000 / 60;
+  }
+
+  /** The first frame at which `duration` less half a refresh has passed since `since`: its time, and
+   * the longest wait between two frames meanwhile (a dropped frame keeps a screen up longer). Code run
+   * right after the await still runs before that frame is painted. */
+  async function frameAfter(since, duration, frame) {
+    let previous = since;
+    let longest = 0;
+    for (;;) {
+      const t = await nextFrame();
+      longest = Math.max(longest, t - previous);
+      previous = t;
+      if (t - since >= duration - frame / 2) return { t, longest };
+    }
   }
 
   class IrisTimedPlugin {
@@ -97,26 +110,26 @@ var IrisTimedPlugin = (function (jspsych) {
 
     async present(display_element, trial, parts) {
       const { root, stage, response, buttons } = parts;
-      const clock = frameClock();
       const times = {};
       display_element.replaceChildren(root);
-      const t0 = await new Promise((resolve) => requestAnimationFrame(resolve));
-      clock.tick(t0);
+      const frame = await refreshPeriod(); // the stage is blank meanwhile
+      const t0 = await nextFrame();
       stage.dataset.show = "fixation"; times.fixation_onset_ms = t0;
-      const t1 = await clock.after(t0, trial.fixation_ms);
+      const { t: t1 } = await frameAfter(t0, trial.fixation_ms, frame);
       stage.dataset.show = "stimulus"; times.onset_ms = t1;
-      const t2 = await clock.after(t1, trial.stimulus_ms);
+      const { t: t2, longest } = await frameAfter(t1, trial.stimulus_ms, frame);
       stage.dataset.show = "mask"; times.offset_ms = t2;
-      const t3 = await clock.after(t2, trial.mask_ms);
+      const { t: t3 } = await frameAfter(t2, trial.mask_ms, frame);
       stage.dataset.show = "none"; times.mask_offset_ms = t3;
+      Object.assign(times, { frame_ms: frame, stimulus_longest_frame_ms: longest });
       stage.hidden = true; // the grid takes the stage's place (phones have no room for both)
       response.hidden = false;
       times.grid_onset_ms = t3;
       root.dataset.shown = "true"; // answers count from here on
-      this.listen(display_element, buttons, times, clock);
+      this.listen(display_element, buttons, times);
     }
 
-    listen(display_element, buttons, times, clock) {
+    listen(display_element, buttons, times) {
       let done = false;
       for (const button of buttons) {
         button.addEventListener("pointerup", (event) => {
@@ -129,7 +142,6 @@ var IrisTimedPlugin = (function (jspsych) {
             rt: Math.max(0, event.timeStamp - times.onset_ms),
             response_ms: event.timeStamp,
             response_source: event.pointerType || "mouse",
-            frame_ms: clock.frame,
             unavailable: false,
             failed_images: [],
           });

@@ -115,7 +115,8 @@
       client_data: {
         onset_ms: data.onset_ms, offset_ms: data.offset_ms, response_ms: data.response_ms,
         fixation_onset_ms: data.fixation_onset_ms, mask_offset_ms: data.mask_offset_ms,
-        grid_onset_ms: data.grid_onset_ms, frame_ms: data.frame_ms, source: data.response_source,
+        grid_onset_ms: data.grid_onset_ms, frame_ms: data.frame_ms,
+        stimulus_longest_frame_ms: data.stimulus_longest_frame_ms, source: data.response_source,
         window: `${window.innerWidth}x${window.innerHeight}`, interactions: session.interactions,
       },
     });

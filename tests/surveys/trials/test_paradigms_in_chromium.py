@@ -112,7 +112,10 @@ def test_a_classification_participant_sees_frame_locked_timed_screens_and_picks_
         data = response.client_data
         frame = data["frame_ms"]
         shown = data["offset_ms"] - data["onset_ms"]
-        assert 200 - frame / 2 - 1 <= shown <= 200 + 2 * frame, (shown, frame)
+        # Up until the first frame at which 200 ms (less half a refresh) had passed: never shorter, and
+        # longer only by the wait for that frame (a browser starved of CPU may drop frames).
+        assert 200 - frame / 2 - 1 <= shown <= 200 + data["stimulus_longest_frame_ms"], (shown, frame)
+        assert frame >= 1000 / 240  # a refresh period, not two frames run back to back
         assert data["onset_ms"] - data["fixation_onset_ms"] >= 100 - frame / 2 - 1
         assert response.correct is True
     assert {r.trial.kind for r in stored.values()} == {TrialKind.QUALIFICATION, TrialKind.MAIN}
