@@ -1,4 +1,4 @@
-/* A jsPsych 8 plugin for timed presentation (Feather et al.; docs/method.md section 2): a fixation
+/* A jsPsych 8 plugin for timed presentation (Feather et al.; docs/method.md §2): a fixation
  * cross, the image, a noise mask, each for a set duration, then a grid of K category buttons with no
  * deadline. The classification paradigm uses it.
  *
