@@ -118,29 +118,30 @@ def _distances(distance: PerceptualDistance, x: torch.Tensor, y: torch.Tensor) -
 
 def proxy_alignment(iris: torch.Tensor, targets: torch.Tensor, seeds: torch.Tensor,
                     distances: Sequence[PerceptualDistance], *, exclude: str | None = None) -> dict:
-    """Nanda's proxy (science.md §3): an IRI is aligned under D when D(x*, x_t) <= D(x*, x_0).
+    """Nanda's proxy (docs/method.md §3): an IRI is aligned under D when D(x*, x_t) <= D(x*, x_0).
 
     iris, targets, seeds: (B, 3, H, W) in [0, 1], rounded to 8 bits first (what participants
-    see). Returns {"per_distance": {name: {"aligned", "share", "d_target", "d_seed"}}, "mean",
-    "spread" (max - min share), "std", "n"}. Raises ValueError if a distance is named
-    ``exclude`` (the one that generated adversarial IRIs is fooled by construction).
+    see). The distance named ``exclude`` (the one that generated adversarial IRIs, fooled by
+    construction, docs/method.md §1) is dropped and listed under "excluded"; ValueError if none
+    is left. Returns {"per_distance": {name: {"aligned", "share", "d_target", "d_seed"}}, "mean",
+    "spread" (max - min share), "std", "n", "excluded"}.
     """
-    if not distances:
-        raise ValueError("proxy alignment needs at least one perceptual distance")
     if not iris.shape == targets.shape == seeds.shape:
         raise ValueError("iris, targets and seeds must have the same shape")
     names = [d.name for d in distances]
-    if exclude is not None and exclude in names:
-        raise ValueError(f"refusing to score with {exclude!r}: it generated these IRIs, so it is "
-                         f"fooled by construction (science.md §1)")
     if len(set(names)) != len(names):
         raise ValueError(f"distance names must be unique, got {names}")
+    kept = [d for d in distances if d.name != exclude]
+    if not kept:
+        reason = f" ({exclude!r} generated these IRIs, so it is fooled by construction)" if distances else ""
+        raise ValueError(f"proxy alignment needs at least one perceptual distance{reason}")
     iris, targets, seeds = quantize(iris), quantize(targets), quantize(seeds)
-    per = {d.name: _alignment(d, iris, targets, seeds) for d in distances}
+    per = {d.name: _alignment(d, iris, targets, seeds) for d in kept}
     shares = torch.tensor([entry["share"] for entry in per.values()], dtype=torch.float64)
     return {"per_distance": per, "mean": float(shares.mean()),
             "spread": float(shares.max() - shares.min()),
-            "std": float(shares.std(unbiased=False)), "n": int(iris.shape[0])}
+            "std": float(shares.std(unbiased=False)), "n": int(iris.shape[0]),
+            "excluded": [name for name in names if name == exclude]}
 
 
 def _alignment(distance: PerceptualDistance, iris, targets, seeds) -> dict:

@@ -44,11 +44,14 @@ def test_it_scores_constructed_cases(distances):
     assert proxy_alignment(mixed, targets, seeds, distances)["mean"] == pytest.approx(1 / 3)
 
 
-def test_it_refuses_the_distance_that_generated_the_iris(distances):
+def test_it_drops_the_distance_that_generated_the_iris_and_scores_with_the_others(distances):
     x = smooth_images(1)
-    with pytest.raises(ValueError, match="fooled by construction"):
-        proxy_alignment(x, x, x, distances, exclude="tiny-early")
-    assert proxy_alignment(x, x, x, distances, exclude="some-other")["n"] == 1
+    scored = proxy_alignment(x, x, x, distances, exclude="tiny-early")
+    assert set(scored["per_distance"]) == {d.name for d in distances} - {"tiny-early"}
+    assert scored["excluded"] == ["tiny-early"]
+    assert proxy_alignment(x, x, x, distances, exclude="some-other")["excluded"] == []
+    with pytest.raises(ValueError, match="fooled by construction"):  # nothing left to score with
+        proxy_alignment(x, x, x, [d for d in distances if d.name == "tiny-early"], exclude="tiny-early")
 
 
 def test_it_matches_the_lpips_package_with_its_calibrated_heads():
