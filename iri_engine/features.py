@@ -19,6 +19,7 @@ import torch
 from torch import fx, nn
 from torch.nn import functional as F
 
+from iri_engine.architectures import fx_functions
 from iri_engine.devices import bf16_pays
 from iri_engine.models import OUTPUT_LAYER, LoadedModel, check_layers
 
@@ -116,6 +117,43 @@ def _precast_parameters(module: torch.nn.Module, dtype: torch.dtype) -> torch.nn
     return module
 
 
+class _Captured(Exception):
+    """Raised by the last hook: every requested layer is captured, the rest of the forward is waste."""
+
+
+class HookedLayers(nn.Module):
+    """Outputs of named submodules of a network torch.fx cannot trace, via forward hooks.
+
+    The forward stops (by an exception the caller never sees) as soon as every requested layer
+    has been computed, so, as with the traced extractor, nothing past the deepest one runs.
+    Returns {layer: output}. No fake ReLU or BatchNorm folding: there is no graph to rewrite.
+    """
+
+    def __init__(self, network: nn.Module, layers: Sequence[str]) -> None:
+        super().__init__()
+        self.network, self.layers = network, tuple(layers)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        captured: dict[str, torch.Tensor] = {}
+
+        def keep(name: str):
+            def hook(module, inputs, output):
+                captured[name] = output
+                if len(captured) == len(self.layers):
+                    raise _Captured
+            return hook
+
+        handles = [self.network.get_submodule(name).register_forward_hook(keep(name)) for name in self.layers]
+        try:
+            self.network(x)
+        except _Captured:
+            pass
+        finally:
+            for handle in handles:
+                handle.remove()
+        return captured
+
+
 def autocast_dtype(loaded: LoadedModel, precision: str) -> torch.dtype | None:
     """The autocast dtype for the network forward: bf16 where it pays ("auto"), else None."""
     if precision == "fp32":
@@ -142,8 +180,10 @@ class FeatureExtractor:
         if loaded.is_torchscript:
             self._module = loaded.network  # only OUTPUT_LAYER exists (check_layers ensured it)
             return
-        from torchvision.models.feature_extraction import create_feature_extractor
-
+        if not loaded.traced:
+            self._module = HookedLayers(loaded.network, self.layers)
+            return
+        _, create_feature_extractor = fx_functions(loaded.network)
         self._module = create_feature_extractor(loaded.network, {name: name for name in layers})
         if fold_batchnorm:
             self._module = _fold_batchnorm(self._module)

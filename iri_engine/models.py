@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from iri_engine.architectures import ArchitectureError, build_architecture, fx_functions
 from iri_engine.spec import ModelSpec
 
 TORCHSCRIPT = "torchscript"
@@ -78,7 +79,7 @@ class LoadedModel:
     num_outputs: int | None
     mean: torch.Tensor  # (1, 3, 1, 1) on device
     std: torch.Tensor  # (1, 3, 1, 1) on device
-    _layer_cache: tuple[list[str], list[str]] | None = field(default=None, repr=False)
+    _layer_cache: tuple[list[str], list[str], bool] | None = field(default=None, repr=False)
     # Traced feature extractors by (layers, options): tracing and folding cost ~0.1-0.5 s, which
     # repeated generate() calls on one loaded model (a worker's batches) should pay once.
     extractor_cache: dict = field(default_factory=dict, repr=False)
@@ -98,14 +99,20 @@ class LoadedModel:
         return isinstance(self.network, torch.jit.ScriptModule)
 
     def layer_names(self) -> list[str]:
-        """Eval-mode graph node names, excluding the input (computed once, then cached)."""
+        """Eval-mode graph node names, excluding the input (computed once, then cached); for a
+        network torch.fx cannot trace, its submodule names (reached with forward hooks)."""
         return self._layers()[0]
 
     def module_names(self) -> list[str]:
         """Submodule names that resolve to a node (their last op), e.g. ``"layer3"``."""
         return self._layers()[1]
 
-    def _layers(self) -> tuple[list[str], list[str]]:
+    @property
+    def traced(self) -> bool:
+        """Whether layers are graph nodes (torch.fx); False: submodules reached by hooks."""
+        return self._layers()[2]
+
+    def _layers(self) -> tuple[list[str], list[str], bool]:
         if self._layer_cache is None:
             self._layer_cache = _graph_layers(self.network)
         return self._layer_cache
@@ -120,31 +127,11 @@ def sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
-def classification_architectures() -> list[str]:
-    """torchvision classification model names (``torchvision.models.list_models``)."""
-    import torchvision  # heavy; only needed when a model is built
-
-    return sorted(torchvision.models.list_models(module=torchvision.models))
-
-
 def _build_architecture(spec: ModelSpec) -> nn.Module:
-    import torchvision
-
-    names = classification_architectures()
-    if spec.architecture not in names:
-        close = difflib.get_close_matches(spec.architecture, names, n=5, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ModelLoadError(f"Unknown architecture {spec.architecture!r}.{hint} Use a torchvision "
-                             f"classification model name, or 'torchscript' for an exported model.")
-    kwargs = {} if spec.num_classes is None else {"num_classes": spec.num_classes}
-    # Random init draws from the global RNG; fork it so building a model leaves the caller's
-    # random state untouched and the init depends only on init_seed.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(spec.init_seed)
-        try:
-            return torchvision.models.get_model(spec.architecture, weights=None, **kwargs)
-        except (TypeError, ValueError) as exc:
-            raise ModelLoadError(f"Cannot build {spec.architecture!r}: {exc}") from None
+    try:
+        return build_architecture(spec.architecture, num_classes=spec.num_classes, init_seed=spec.init_seed)
+    except ArchitectureError as exc:
+        raise ModelLoadError(str(exc)) from None
 
 
 def _is_torchscript_archive(path: str) -> bool:
@@ -286,19 +273,20 @@ def inspect_model(spec: ModelSpec) -> ModelInfo:
                      module_names=loaded.module_names())
 
 
-def _graph_layers(network: nn.Module) -> tuple[list[str], list[str]]:
+def _graph_layers(network: nn.Module) -> tuple[list[str], list[str], bool]:
+    """(node names, module names, traced). A network torch.fx cannot trace (data-dependent
+    control flow, say) is matched at its submodules through forward hooks instead."""
     if isinstance(network, torch.jit.ScriptModule):
-        return [OUTPUT_LAYER], []
-    from torchvision.models.feature_extraction import get_graph_node_names
-
+        return [OUTPUT_LAYER], [], True
+    get_graph_node_names, _ = fx_functions(network)
     try:
         _, nodes = get_graph_node_names(network)
-    except Exception as exc:  # noqa: BLE001 - tracing failures come in many types
-        raise ModelLoadError(f"Cannot trace the model's layers: {exc}") from None
+    except Exception:  # noqa: BLE001 - tracing failures come in many types
+        return [name for name, _ in network.named_modules() if name], [], False
     nodes = [n for n in nodes if n != "x"]
     modules = [name for name, _ in network.named_modules() if name and
                any(n == name or n.startswith(name + ".") for n in nodes)]
-    return nodes, [m for m in modules if m not in set(nodes)]
+    return nodes, [m for m in modules if m not in set(nodes)], True
 
 
 def check_layers(loaded: LoadedModel, layers: Sequence[str]) -> None:
