@@ -189,9 +189,11 @@ class Objective:
     scale: float | None = None
 
     def __call__(self, *, image: torch.Tensor, features: torch.Tensor, target_features: torch.Tensor,
-                 perceptual_pair: tuple[torch.Tensor, torch.Tensor] | None = None) -> LossValues:
+                 perceptual_pair: tuple[torch.Tensor, torch.Tensor] | None = None,
+                 scale_factor: torch.Tensor | None = None) -> LossValues:
         """``image`` (B,3,H,W) raw in [0,1]; ``features``/``target_features`` (B, D);
-        ``perceptual_pair``: (transformed image, transformed reference) for the D term."""
+        ``perceptual_pair``: (transformed image, transformed reference) for the D term;
+        ``scale_factor`` (B,): per-example multiplier of ``s`` (the IRI constraint's schedule)."""
         rep = representation_loss(features, target_features)
         total = self.weights.get("rep", 0.0) * rep
         terms = {"rep": rep.detach()}
@@ -203,7 +205,8 @@ class Objective:
         if self.reference is not None:
             distance = self.perceptual(*perceptual_pair).to(rep.device)  # D may live on another device
             terms["perceptual"] = distance.detach()
-            total = total + self._signed_scale(rep, distance) * distance
+            weight = self._signed_scale(rep, distance)
+            total = total + (weight if scale_factor is None else weight * scale_factor) * distance
         return LossValues(total=total, rep=rep.detach(), terms=terms)
 
     def _signed_scale(self, rep: torch.Tensor, distance: torch.Tensor) -> float:

@@ -115,6 +115,16 @@ class _Run:
     targets: torch.Tensor  # (B, 3, H, W) on device
     seeds: torch.Tensor  # (B, 3, H, W) on device
     transform: Transform | None
+    constraint: _Constraint | None  # the adversarial presets' L_rep bound, if any
+
+    def kept_key(self, values: LossValues) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """(key, feasible, fallback) for _Best: the objective; under the IRI constraint, the
+        adversarial aim (D away from the target, or to the seed) among iterates within the bound."""
+        if self.constraint is None:
+            return values.total, None, None
+        distance = values.terms["perceptual"]
+        key = -distance if self.objective.reference == "target" else distance
+        return key, self.constraint.feasible(values.rep), values.rep
 
 
 def _evaluate(run: _Run, variable: torch.Tensor, generator: torch.Generator) -> tuple[LossValues, torch.Tensor]:
@@ -132,22 +142,62 @@ def _evaluate(run: _Run, variable: torch.Tensor, generator: torch.Generator) -> 
         net_input, reference = (stacked, None) if reference is None else stacked.split(image.shape[0])
     features = run.extractor.flat(net_input, run.layer)
     pair = None if reference is None else (net_input, reference)
+    factor = None if run.constraint is None else run.constraint.factor
     values = run.objective(image=image, features=features, target_features=run.target_features,
-                           perceptual_pair=pair)
+                           perceptual_pair=pair, scale_factor=factor)
     return values, image
 
 
 class _Best:
-    """Per-example lowest-loss iterate, updated without host syncs."""
+    """Per-example kept iterate, updated without host syncs: the lowest ``key`` among iterates
+    that are ``feasible``; until an example has a feasible one, its lowest ``fallback``."""
 
     def __init__(self, images: torch.Tensor) -> None:
+        batch, device = images.shape[0], images.device
         self.images = images.detach().clone()
-        self.loss = torch.full((images.shape[0],), math.inf, device=images.device)
+        self.key = torch.full((batch,), math.inf, device=device)
+        self.fallback = torch.full((batch,), math.inf, device=device)
+        self.found = torch.zeros(batch, dtype=torch.bool, device=device)
 
-    def update(self, images: torch.Tensor, loss: torch.Tensor) -> None:
-        improved = loss.detach() < self.loss  # NaN never counts as an improvement
-        self.loss = torch.where(improved, loss.detach(), self.loss)
-        self.images = torch.where(improved.view(-1, 1, 1, 1), images.detach(), self.images)
+    def update(self, images: torch.Tensor, key: torch.Tensor, feasible: torch.Tensor | None = None,
+               fallback: torch.Tensor | None = None) -> None:
+        key = key.detach()
+        if feasible is None:
+            feasible, fallback = torch.ones_like(self.found), key
+        # Comparisons with NaN are False, so a NaN never counts as an improvement.
+        new_found = feasible & (~self.found | (key < self.key))
+        new_fallback = ~self.found & ~feasible & (fallback.detach() < self.fallback)
+        self.key = torch.where(new_found, key, self.key)
+        self.fallback = torch.where(new_fallback, fallback.detach(), self.fallback)
+        self.found = self.found | feasible
+        self.images = torch.where((new_found | new_fallback).view(-1, 1, 1, 1), images.detach(), self.images)
+
+    def rescore(self, key: torch.Tensor) -> None:
+        """Replace the kept iterates' keys (e.g. by their fp32 values when the precision changes)."""
+        self.key = torch.where(self.found, key.detach(), self.key)
+
+
+# The IRI constraint of the adversarial presets (docs/engine/criterion.md): per example, s is
+# multiplied by SCALE_DOWN after each step whose L_rep is above the bound and by SCALE_UP (up to
+# the preset's s) after each step below it, never under SCALE_FLOOR times s. The loop aims at
+# CONSTRAINT_MARGIN times the bound: rounding the kept image to 8 bits moves its L_rep a little.
+SCALE_DOWN, SCALE_UP, SCALE_FLOOR = 0.9, 1.05, 1e-3
+CONSTRAINT_MARGIN = 0.9
+
+
+class _Constraint:
+    """L_rep <= bound for the adversarial presets: the scale schedule and the feasibility test."""
+
+    def __init__(self, bound: float, batch: int, device: torch.device) -> None:
+        self.bound = CONSTRAINT_MARGIN * bound
+        self.factor = torch.ones(batch, device=device)
+
+    def feasible(self, rep: torch.Tensor) -> torch.Tensor:
+        return rep <= self.bound
+
+    def update(self, rep: torch.Tensor) -> None:
+        grown = torch.where(self.feasible(rep), self.factor * SCALE_UP, self.factor * SCALE_DOWN)
+        self.factor = grown.clamp(SCALE_FLOOR, 1.0)
 
 
 def _check_inputs(loaded: LoadedModel, targets: torch.Tensor, seeds: torch.Tensor | None,
@@ -177,11 +227,14 @@ def _prepare(loaded: LoadedModel, targets: torch.Tensor, seeds: torch.Tensor, sp
     with torch.no_grad():
         target_features = exact.flat(targets, layer)
     size = loaded.spec.input_size
+    objective = build_objective(spec, perceptual)
+    bound = spec.criterion.max_rep_loss
+    constraint = None if objective.reference is None or bound is None else _Constraint(
+        bound, targets.shape[0], targets.device)
     return _Run(extractor=extractor, exact_extractor=exact, layer=layer,
                 param=make_parameterization(spec.parameterization, height=size, width=size),
-                objective=build_objective(spec, perceptual), target_features=target_features,
-                targets=targets, seeds=seeds,
-                transform=lucid_transforms(size) if spec.transforms else None)
+                objective=objective, target_features=target_features, targets=targets, seeds=seeds,
+                transform=lucid_transforms(size) if spec.transforms else None, constraint=constraint)
 
 
 def _exact_rep_loss(run: _Run, images: torch.Tensor) -> torch.Tensor:
@@ -233,7 +286,9 @@ def _optimize(run: _Run, spec: GenerationSpec, generator: torch.Generator,
         values, image = _evaluate(run, variable, generator)
         (grad,) = torch.autograd.grad(values.total.sum(), variable)
         if spec.keep == "best":
-            best.update(image, values.total)
+            best.update(image, *run.kept_key(values))
+        if run.constraint is not None:
+            run.constraint.update(values.rep)
         if step % record_every == 0:
             curve.append(values.rep)
             steps.append(step)
@@ -248,6 +303,6 @@ def _optimize(run: _Run, spec: GenerationSpec, generator: torch.Generator,
     curve.append(values.rep)
     steps.append(total)
     if spec.keep == "best":
-        best.update(image, values.total)
+        best.update(image, *run.kept_key(values))
         image = best.images
     return image.detach(), torch.stack(curve).cpu().tolist(), steps

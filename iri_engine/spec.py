@@ -35,6 +35,13 @@ OPTIMIZERS = ("ngd", "ngd_staged", "adam")
 KEEP_CHOICES = ("best", "last")
 PARAMETERIZATIONS = ("pixel", "fourier")
 PRECISIONS = ("auto", "fp32")
+# Where validity's null takes its pairs of different natural images (docs/engine/validity.md):
+# the job's targets, targets of different categories (unlabelled images count as categories of
+# their own), or a separate reference set the caller passes.
+NULL_KINDS = ("different_category", "targets", "reference")
+# An IRI's L_rep (on its stored 8-bit PNG) must be at most this by default: 10% of the target
+# activation's norm, i.e. a dB-SNR of at least 10 dB (docs/engine/criterion.md).
+DEFAULT_MAX_REP_LOSS = 0.1
 
 # ImageNet's per-channel normalisation (docs/method.md §5): the usual mean/std of a registered model.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -156,6 +163,39 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class IriCriterion:
+    """When a generated image counts as an IRI (docs/engine/criterion.md; docs/method.md §1).
+
+    ``max_rep_loss``: the largest L_rep of the stored image (None: no bound); ``validity``:
+    Feather's null test must pass (Spearman, Pearson and dB-SNR above the null's maxima);
+    ``class_agreement``: for classifiers, the IRI's predicted class must be the target's;
+    ``null``: which pairs of natural images make the null (one of NULL_KINDS).
+    """
+
+    max_rep_loss: float | None = DEFAULT_MAX_REP_LOSS
+    validity: bool = True
+    class_agreement: bool = True
+    null: str = "different_category"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> IriCriterion:
+        """Validate ``data`` (missing fields take their defaults); raises SpecError."""
+        if not isinstance(data, dict):
+            raise SpecError(f"criterion: expected a JSON object, got {type(data).__name__}")
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise SpecError(f"criterion: unknown field(s) {', '.join(unknown)}")
+        bound = data.get("max_rep_loss", DEFAULT_MAX_REP_LOSS)
+        return cls(max_rep_loss=None if bound is None else _float("criterion.max_rep_loss", bound, positive=True),
+                   validity=_bool("criterion.validity", data.get("validity", True)),
+                   class_agreement=_bool("criterion.class_agreement", data.get("class_agreement", True)),
+                   null=_choice("criterion.null", data.get("null", "different_category"), NULL_KINDS))
+
+
+@dataclass(frozen=True)
 class GenerationSpec:
     """How to make IRIs (science.md §1): loss preset, seed, optimiser, parameterisation, options.
 
@@ -180,9 +220,12 @@ class GenerationSpec:
     fake_relu: bool = False
     precision: str = "auto"
     random_seed: int = 0
+    criterion: IriCriterion = IriCriterion()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
+        if isinstance(self.criterion, dict):
+            object.__setattr__(self, "criterion", IriCriterion.from_dict(self.criterion))
 
     def to_dict(self) -> dict:
         """A JSON-ready dict; ``GenerationSpec.from_dict(spec.to_dict()) == spec``."""
@@ -214,6 +257,7 @@ class GenerationSpec:
             fake_relu=_bool("fake_relu", get("fake_relu")),
             precision=_choice("precision", get("precision"), PRECISIONS),
             random_seed=_int("random_seed", get("random_seed"), low=0),
+            criterion=IriCriterion.from_dict(data.get("criterion", {})),
         )
         if spec.optimizer == "ngd_staged" and spec.stages > spec.iterations:
             raise SpecError(f"stages: {spec.stages} stages need at least as many iterations "

@@ -1,4 +1,4 @@
-"""Is an IRI valid? Feather et al.'s null-distribution test (science.md §1, "Validity").
+"""Is an IRI valid, and is it an IRI at all? Feather et al.'s null test and the job's criterion.
 
 An IRI counts only if its activation at the matched layer is closer to the target's than the
 activations of two *different* natural images ever are: Spearman rho, Pearson r and dB-SNR
@@ -10,6 +10,7 @@ class must also equal the target's.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -18,6 +19,7 @@ from iri_engine.features import cached_extractor
 from iri_engine.io import quantize
 from iri_engine.losses import representation_loss
 from iri_engine.models import LoadedModel
+from iri_engine.spec import NULL_KINDS, IriCriterion
 
 # dB-SNR of identical activations is +infinity, which JSON (and PostgreSQL jsonb) cannot hold;
 # it is reported as this many dB instead. Far above any float32 distinguishable difference.
@@ -65,7 +67,10 @@ def db_snr(target: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class NullDistribution:
-    """Maxima of the three measures over ``pairs`` random pairs of different natural images."""
+    """Maxima of the three measures over ``pairs`` random pairs of different natural images.
+
+    ``kind`` says which images made the pairs (``spec.NULL_KINDS``), so each verdict can show it.
+    """
 
     layer: str
     spearman: float
@@ -73,6 +78,7 @@ class NullDistribution:
     db_snr: float
     pairs: int
     images: int
+    kind: str = "targets"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -82,7 +88,8 @@ class NullDistribution:
         try:
             return cls(layer=str(data["layer"]), spearman=float(data["spearman"]),
                        pearson=float(data["pearson"]), db_snr=float(data["db_snr"]),
-                       pairs=int(data["pairs"]), images=int(data["images"]))
+                       pairs=int(data["pairs"]), images=int(data["images"]),
+                       kind=str(data.get("kind", "targets")))  # nulls cached before kinds existed
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a null distribution: {exc}") from None
 
@@ -95,27 +102,52 @@ def activations(loaded: LoadedModel, layer: str, images: torch.Tensor) -> torch.
     return torch.cat(chunks)
 
 
-def _pairs(count: int, pairs: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Index pairs (i, j), i != j: all of them if there are at most ``pairs``, else random ones."""
-    if count * (count - 1) // 2 <= pairs:
-        first, second = torch.triu_indices(count, count, offset=1)
-        return first, second
-    first = torch.randint(0, count, (pairs,), generator=generator, device=generator.device).cpu()
-    second = torch.randint(0, count - 1, (pairs,), generator=generator, device=generator.device).cpu()
-    return first, second + (second >= first).long()  # skip i itself: j uniform over the others
+def _pairs(labels: torch.Tensor, pairs: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Index pairs (i, j), i < j, of images with different labels: all of them if there are at
+    most ``pairs``, else ``pairs`` of them drawn without replacement."""
+    first, second = torch.triu_indices(len(labels), len(labels), offset=1)
+    keep = labels[first] != labels[second]
+    first, second = first[keep], second[keep]
+    if first.numel() > pairs:
+        picked = torch.randperm(first.numel(), generator=generator, device=generator.device).cpu()[:pairs]
+        first, second = first[picked], second[picked]
+    return first, second
+
+
+def _labels(labels, count: int, kind: str) -> torch.Tensor:
+    """Pairing labels: the categories for a "different_category" null (an unlabelled image, None,
+    is a category of its own), every image its own otherwise."""
+    own = torch.arange(count)
+    if kind not in NULL_KINDS:
+        raise ValueError(f"unknown null kind {kind!r}; known: {', '.join(NULL_KINDS)}")
+    if labels is None or kind == "targets":
+        return own
+    if len(labels) != count:
+        raise ValueError(f"{len(labels)} labels for {count} natural images")
+    names = {name: index for index, name in enumerate(dict.fromkeys(label for label in labels if label is not None))}
+    return torch.tensor([count + names[label] if label is not None else i for i, label in enumerate(labels)])
 
 
 def null_distribution(loaded: LoadedModel, layer: str, natural_images: torch.Tensor, *,
-                      generator: torch.Generator, pairs: int = 200) -> NullDistribution:
-    """The null of science.md §1 from (N, 3, H, W) natural images in [0, 1], N >= 2."""
+                      generator: torch.Generator, pairs: int = 200, kind: str = "targets",
+                      labels: Sequence | None = None) -> NullDistribution:
+    """The null of docs/method.md §1 from (N, 3, H, W) natural images in [0, 1].
+
+    ``kind`` (recorded): "targets" pairs any two different target images; "different_category"
+    pairs only images whose ``labels`` differ (unlabelled ones pair with everything), so that
+    near-identical members of one category cannot raise the null; "reference" is a separate set
+    of natural images, paired across ``labels`` when they are given.
+    """
     if natural_images.ndim != 4 or natural_images.shape[0] < 2:
         raise ValueError("the null distribution needs at least 2 natural images (N, 3, H, W)")
+    first, second = _pairs(_labels(labels, natural_images.shape[0], kind), pairs, generator)
+    if first.numel() == 0:
+        raise ValueError("the null distribution needs two natural images of different categories")
     acts = activations(loaded, layer, quantize(natural_images))
-    first, second = _pairs(acts.shape[0], pairs, generator)
     a, b = acts[first], acts[second]
     return NullDistribution(layer=layer, spearman=float(spearman(a, b).max()),
                             pearson=float(pearson(a, b).max()), db_snr=float(db_snr(a, b).max()),
-                            pairs=int(first.numel()), images=int(acts.shape[0]))
+                            pairs=int(first.numel()), images=int(acts.shape[0]), kind=kind)
 
 
 def _classes(loaded: LoadedModel, images: torch.Tensor) -> list[int] | None:
@@ -160,3 +192,40 @@ def _row(i, rho, r, snr, rep, target_classes, iri_classes, null) -> dict:
 
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
+
+
+def judge(row: dict, *, criterion: IriCriterion, null: NullDistribution | None) -> dict:
+    """The verdict on one IRI from its ``measure`` row: {"passes", "reasons", "criterion", "null"}.
+
+    ``reasons`` lists every part of ``criterion`` the IRI fails (empty when it passes); the
+    criterion and the null it was judged against are recorded beside them (docs/engine/criterion.md).
+    """
+    reasons = []
+    bound = criterion.max_rep_loss
+    if bound is not None and not (row["rep_loss"] is not None and row["rep_loss"] <= bound):
+        reasons.append(f"L_rep {_show(row['rep_loss'])} is above the bound {bound:g}")
+    if criterion.validity:
+        reasons.extend(_validity_reasons(row, null))
+    if criterion.class_agreement and row["class_agrees"] is False:
+        reasons.append(f"predicted class {row['iri_class']} differs from the target's {row['target_class']}")
+    return {"passes": not reasons, "reasons": reasons, "criterion": criterion.to_dict(),
+            "null": None if null is None else null.to_dict()}
+
+
+def _validity_reasons(row: dict, null: NullDistribution | None) -> list[str]:
+    if null is None:
+        return ["no null distribution to test validity against"]
+    return [f"{name} {row[key]:.3g} is not above the null's maximum {getattr(null, key):.3g} ({null.kind})"
+            for key, name in (("spearman", "Spearman rho"), ("pearson", "Pearson r"), ("db_snr", "dB-SNR"))
+            if not row[key] > getattr(null, key)]
+
+
+def _show(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.4g}"
+
+
+def verdicts(loaded: LoadedModel, layer: str, targets: torch.Tensor, iris: torch.Tensor, *,
+             criterion: IriCriterion, null: NullDistribution | None) -> list[dict]:
+    """``measure`` each IRI, then ``judge`` it: one dict per IRI, the measures plus "verdict"."""
+    rows = measure(loaded, layer, targets, iris, null)
+    return [{**row, "verdict": judge(row, criterion=criterion, null=null)} for row in rows]

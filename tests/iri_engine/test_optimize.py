@@ -165,3 +165,19 @@ def test_it_refuses_wrong_inputs(tiny_model, targets, generator):
     with pytest.raises(ValueError, match="perceptual"):
         generate(tiny_model, targets, GenerationSpec(layers=("layer2",), loss="adversarial"),
                  layer="layer2", device=CPU, generator=generator)
+
+
+def test_the_adversarial_preset_keeps_an_iterate_that_is_still_an_iri(tiny_model, other_model, targets, generator):
+    # s fixed at the first step lets the perceptual push win (L_rep far above any IRI's); the
+    # IRI constraint shrinks s per example while L_rep is above the bound and keeps, among the
+    # iterates within it, the one perceptually farthest from the target.
+    from iri_engine.proxies import PerceptualDistance
+
+    distance = PerceptualDistance(other_model, ["layer1", "layer2"])
+    spec = GenerationSpec(layers=("layer3",), loss="adversarial", iterations=100, optimizer="adam", step_size=0.02)
+    result = generate(tiny_model, targets, spec, layer="layer3", device=CPU, generator=generator, perceptual=distance)
+    assert (result.final_rep_loss <= 0.1).all(), result.final_rep_loss  # the default bound
+    reg_free = _run(tiny_model, targets, torch.Generator().manual_seed(1234), layer="layer3", iterations=100,
+                    optimizer="adam", step_size=0.02)
+    with torch.no_grad():  # ... and it is still adversarial: farther from the target than a reg_free IRI
+        assert (distance(result.iris, targets) > distance(reg_free.iris, targets)).all()

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from iri_engine.spec import LOSS_PRESETS, GenerationSpec, ModelSpec, SpecError
+from iri_engine.spec import LOSS_PRESETS, GenerationSpec, IriCriterion, ModelSpec, SpecError
 
 MODEL = {"architecture": "resnet18", "weights_path": None, "input_size": 32,
          "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
@@ -87,3 +87,16 @@ def test_it_validates_specs_without_importing_torch():
             "GenerationSpec.from_dict({'layers': ['x']}); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_iri_criterion_has_defaults_round_trips_and_rejects_bad_values():
+    spec = GenerationSpec.from_dict({"layers": ["avgpool"]})
+    assert spec.criterion == IriCriterion(max_rep_loss=0.1, validity=True, class_agreement=True,
+                                          null="different_category")
+    custom = GenerationSpec.from_dict({"layers": ["avgpool"], "criterion": {"max_rep_loss": None, "null": "reference"}})
+    assert custom.criterion.max_rep_loss is None and custom.criterion.null == "reference"
+    assert GenerationSpec.from_dict(json.loads(json.dumps(custom.to_dict()))) == custom
+    for bad, field in [({"null": "everything"}, "criterion.null"), ({"max_rep_loss": -1}, "criterion.max_rep_loss"),
+                       ({"validity": "yes"}, "criterion.validity"), ({"bound": 1}, "unknown")]:
+        with pytest.raises(SpecError, match=field):
+            GenerationSpec.from_dict({"layers": ["avgpool"], "criterion": bad})

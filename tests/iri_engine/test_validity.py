@@ -7,7 +7,18 @@ import json
 import pytest
 import torch
 
-from iri_engine.validity import DB_SNR_CAP, NullDistribution, db_snr, measure, null_distribution, pearson, spearman
+from iri_engine.spec import IriCriterion
+from iri_engine.validity import (
+    DB_SNR_CAP,
+    NullDistribution,
+    db_snr,
+    judge,
+    measure,
+    null_distribution,
+    pearson,
+    spearman,
+    verdicts,
+)
 
 from .conftest import smooth_images
 
@@ -59,3 +70,40 @@ def test_it_leaves_passes_open_without_a_null_and_checks_layers(tiny_model, gene
     null = NullDistribution("layer3", 0.5, 0.5, 1.0, 10, 5)
     with pytest.raises(ValueError, match="layer3"):
         measure(tiny_model, "layer2", targets, targets, null)
+
+
+def test_a_different_category_null_ignores_near_identical_members_of_one_category(tiny_model, generator):
+    # Two near-copies of one image (a low-diversity set, e.g. two handwritten 1s) raise a null
+    # built from any pairs of targets to almost identity; across categories they never pair.
+    images = smooth_images(4, seed=6)
+    images = torch.cat([images, (images[:1] + 0.002).clamp(0, 1)])
+    any_pair = null_distribution(tiny_model, "layer3", images, generator=generator, kind="targets")
+    labels = ["a", "b", "c", "d", "a"]
+    across = null_distribution(tiny_model, "layer3", images, generator=generator, kind="different_category",
+                               labels=labels)
+    assert any_pair.pearson > 0.999 and across.pearson < any_pair.pearson - 0.001
+    assert (any_pair.kind, across.kind, across.pairs) == ("targets", "different_category", 9)
+    unlabelled = null_distribution(tiny_model, "layer3", images, generator=generator, kind="different_category",
+                                   labels=[None] * 5)
+    assert unlabelled.pairs == 10  # an unlabelled image is a category of its own
+    with pytest.raises(ValueError, match="different categories"):
+        null_distribution(tiny_model, "layer3", images, generator=generator, kind="different_category",
+                          labels=["a"] * 5)
+
+
+def test_the_verdict_names_every_failed_part_of_the_criterion_and_records_the_null(tiny_model, generator):
+    natural = smooth_images(8, seed=4)
+    null = null_distribution(tiny_model, "layer3", natural, generator=generator, kind="reference")
+    targets = smooth_images(2, seed=5)
+    noise = torch.rand(targets.shape, generator=generator)
+    good, bad = verdicts(tiny_model, "layer3", targets, torch.cat([targets[:1], noise[1:]]),
+                         criterion=IriCriterion(), null=null)
+    assert good["verdict"]["passes"] and good["verdict"]["reasons"] == []
+    assert good["verdict"]["null"]["kind"] == "reference" and good["verdict"]["criterion"]["max_rep_loss"] == 0.1
+    assert not bad["verdict"]["passes"]
+    reasons = " | ".join(bad["verdict"]["reasons"])
+    assert "L_rep" in reasons and "above the bound 0.1" in reasons and "dB-SNR" in reasons
+    json.dumps(bad)
+    lenient = judge(bad, criterion=IriCriterion(max_rep_loss=None, validity=False, class_agreement=False), null=None)
+    assert lenient == {"passes": True, "reasons": [], "criterion": lenient["criterion"], "null": None}
+    assert judge(good, criterion=IriCriterion(), null=None)["reasons"] == ["no null distribution to test validity against"]
