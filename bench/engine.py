@@ -1,46 +1,52 @@
-"""Engine benchmark: ``python -m bench.engine`` (``make bench``).
+"""Engine benchmark: ``python -m bench engine`` (part of ``make bench``).
 
-Runs the engine's ``generate`` and a plain re-implementation of the published loop side by side
-on the same model (torchvision ResNet-18, random init, fixed seed), targets, seeds and steps, and
-prints image-iterations per second, final mean L_rep and the speed ratio.
+Runs the engine's ``generate`` (as the generation runner calls it, default precision ``auto``)
+and a plain re-implementation of the published loop side by side on the same network, layer,
+targets, seed and number of steps, and prints per row: image-iterations per second of each and
+the speed-up; the final L_rep of every image under both, compared image by image (how many the
+engine ends lower on, the mean relative difference, and a Wilcoxon signed-rank p-value); and a
+verdict: ``not worse`` when the engine's mean L_rep is lower or the difference is not significant
+(p > 0.05), else ``WORSE``.
 
-The baseline is written the way the reference code (Nanda et al.'s deep-learning-base
-``Attacker`` with ``UnconstrainedStep``) sets things up: an eval-mode model whose parameters keep
-``requires_grad=True``, a full forward of the whole network each step with a hook capturing the
-layer, fp32, ``loss.item()`` logged every step, ``autograd.grad`` of the batch-mean loss, the
-normalised step ``x - eta g / (||g|| + 1e-10)`` clamped to [0, 1], the best iterate kept with
-boolean-mask updates, and one more evaluation after the last step. (The reference additionally
-runs a second, discarded forward of the model on the raw input each step; the baseline leaves it
-out by default, which flatters the baseline; ``--faithful`` puts it back.)
+Networks (``--networks``): ``standard`` and ``robust``, the trained control networks of
+``iri_engine.controls`` (small ResNets, 32 x 32 digits, weights in the repository), on held-out
+digits; ``resnet18``, torchvision's ResNet-18 with a fixed random init, on smooth random images at
+each of ``--sizes`` (the size a GPU figure needs: ``--device cuda --networks resnet18 --sizes 224
+--batch 64``); or any ModelSpec JSON file with ``--checkpoint`` (e.g. a lab's trained ResNet-18),
+on held-out digits resized to its input size.
 
-Both runs' kept images are scored by the same plain fp32 forward, so the L_rep columns compare
-like with like. Final L_rep after a fixed number of steps depends on every rounding along the way,
-so "equal" needs a yardstick: the baseline is run once more, untimed, on a channels_last copy of the
-model (the same arithmetic summed in another order), and the difference between its L_rep and the
-baseline's is the spread that floating-point reordering alone produces. The verdict column says
-"lower" or "equal" (within that spread, or 0.5% when the spread is smaller) or "HIGHER".
+The baseline is written the way the reference code (Nanda et al.'s ``Attacker`` with
+``UnconstrainedStep``) sets things up: an eval-mode copy of the network whose parameters keep
+``requires_grad=True``, a full forward each step with a hook capturing the layer, fp32,
+``loss.item()`` logged every step, ``autograd.grad`` of the batch-mean loss, the normalised step
+``x - eta g / (||g|| + 1e-10)`` clamped to [0, 1], the best iterate kept with boolean-mask
+updates, and one more evaluation after the last step. ``--faithful`` adds the reference's second,
+discarded forward per step (left out by default, which flatters the baseline).
 
-Speed is timed apart from L_rep, on pairs of short runs (``--chunk`` steps, baseline then engine,
-``--repeats`` times as many pairs as the steps hold chunks): on a machine shared with other work
-both runs of a pair meet the same slow spell, and the reported speed-up is the median of the pair
-ratios, with their range beside it. The header names the hardware and whether it runs bf16
-natively, which decides what ``precision="auto"`` does. The FLOP ratio column (convolution and
-matmul operations per step, counted by torch) says how much of the speed-up fewer operations explain.
+Final L_rep depends on every rounding along the way: two runs of the same arithmetic summed in a
+different order drift apart image by image. ``--yardstick`` runs the baseline once more on a
+channels_last copy of the network (the same arithmetic, summed in another order) and prints how far
+that alone moves it, with its own p-value. Speed comes from ``--repeats`` alternated pairs of
+whole runs (baseline, then engine); the speed-up is the median of the pair ratios. The header
+names the hardware and whether it runs bf16 natively (which decides what ``auto`` does); on CUDA
+the engine's achieved FLOP rate is also given as a share of the GPU's dense bf16 peak.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import statistics
 import time
-from dataclasses import replace
+from pathlib import Path
 
 import torch
-import torchvision
+from torch.nn import functional as F
 
+from iri_engine.controls import balanced_targets, write_controls
 from iri_engine.devices import bf16_pays, pick_device
-from iri_engine.models import load_model
+from iri_engine.models import LoadedModel, load_model
 from iri_engine.optimize import generate
 from iri_engine.seeds import make_seeds
 from iri_engine.spec import GenerationSpec, ModelSpec
@@ -48,16 +54,13 @@ from iri_engine.spec import GenerationSpec, ModelSpec
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 INIT_SEED = 0
-DEFAULT_CHUNK = 25  # steps per timed run
-# Hook targets of the baseline for each layer name the engine takes ("flatten" is a function in
-# torchvision's ResNet, so its value is avgpool's output, flattened).
-BASELINE_MODULES = {"layer1": "layer1", "layer2": "layer2", "layer3": "layer3", "layer4": "layer4",
-                    "avgpool": "avgpool", "flatten": "avgpool"}
-
-
-def _smooth_targets(count: int, size: int) -> torch.Tensor:
-    coarse = torch.rand(count, 3, 6, 6, generator=torch.Generator().manual_seed(42))
-    return torch.nn.functional.interpolate(coarse, size=(size, size), mode="bicubic").clamp(0, 1)
+# Hook targets of the baseline where the engine's layer name is a graph node, not a module.
+BASELINE_MODULES = {"flatten": "avgpool"}
+# Dense (no sparsity) bf16 tensor peak in TFLOP/s of GPUs a lab is likely to have; --peak-tflops
+# overrides. From the vendors' data sheets.
+BF16_PEAK_TFLOPS = {"H200": 989.0, "H100 SXM": 989.0, "H100 PCIe": 756.0, "H100": 989.0, "A100": 312.0,
+                    "L40S": 362.0, "L4": 121.0, "A10": 125.0, "RTX 4090": 165.0, "RTX 3090": 71.0}
+SIGNIFICANCE = 0.05
 
 
 def _sync(device: torch.device) -> None:
@@ -65,16 +68,13 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def baseline_generate(model, layer: str, targets, seeds, steps: int, eta: float = 1.0, *,
+def baseline_generate(model, layer: str, targets, seeds, steps: int, eta: float = 1.0, *, mean, std,
                       extra_forward: bool = False) -> torch.Tensor:
-    """The published loop, plainly (see module docstring). Returns the kept images.
-
-    ``extra_forward``: also run the reference's discarded full forward on the raw input each step.
-    """
-    mean = torch.tensor(IMAGENET_MEAN, device=targets.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=targets.device).view(1, 3, 1, 1)
+    """The published loop, plainly (see module docstring). Returns the kept images."""
+    mean = torch.tensor(mean, device=targets.device).view(1, 3, 1, 1)
+    std = torch.tensor(std, device=targets.device).view(1, 3, 1, 1)
     captured = {}
-    module = model.get_submodule(BASELINE_MODULES[layer])
+    module = model.get_submodule(BASELINE_MODULES.get(layer, layer))
     hook = module.register_forward_hook(lambda mod, inputs, output: captured.__setitem__("rep", output))
     try:
         with torch.no_grad():
@@ -115,102 +115,120 @@ def _replace_best(loss, best_loss, x, best_x):
     return best_loss, best_x
 
 
-def _plain_model(loaded, device):
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(INIT_SEED)
-        model = torchvision.models.resnet18()
-    model.load_state_dict({k: v.contiguous() for k, v in loaded.network.state_dict().items()})
-    return model.eval().to(device)  # parameters keep requires_grad=True, as in the reference
+def plain_copy(loaded: LoadedModel) -> torch.nn.Module:
+    """The network as the reference code holds it: eval mode, contiguous, parameters requiring grad."""
+    model = copy.deepcopy(loaded.network).to(memory_format=torch.contiguous_format)
+    return model.eval().requires_grad_(True)
 
 
-def _rep_loss(model, layer, targets, images) -> float:
-    with torch.no_grad():
-        return float(_losses_once(model, layer, targets, images).mean())
-
-
-def _losses_once(model, layer, targets, images):
+def rep_losses(model, layer: str, targets, images, *, mean, std) -> torch.Tensor:
+    """Per-image L_rep (B,) of ``images`` by one plain fp32 forward of ``model``: every loop's
+    kept images are scored by the same yardstick."""
     captured = {}
-    hook = model.get_submodule(BASELINE_MODULES[layer]).register_forward_hook(
+    hook = model.get_submodule(BASELINE_MODULES.get(layer, layer)).register_forward_hook(
         lambda mod, inputs, output: captured.__setitem__("rep", output))
-    mean = torch.tensor(IMAGENET_MEAN, device=targets.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=targets.device).view(1, 3, 1, 1)
+    mean_t = torch.tensor(mean, device=targets.device).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, device=targets.device).view(1, 3, 1, 1)
     try:
-        model((targets - mean) / std)
-        target = captured["rep"].flatten(1).clone()
-        model((images - mean) / std)
-        return (captured["rep"].flatten(1) - target).norm(dim=1) / target.norm(dim=1)
+        with torch.no_grad():
+            model((targets - mean_t) / std_t)
+            target = captured["rep"].flatten(1).clone()
+            model((images - mean_t) / std_t)
+            return ((captured["rep"].flatten(1) - target).norm(dim=1) / target.norm(dim=1)).cpu()
     finally:
         hook.remove()
 
 
-def _seconds(fn, device) -> float:
+def paired(engine: torch.Tensor, baseline: torch.Tensor) -> dict:
+    """Image-by-image comparison of final L_rep: lower count, mean relative difference, Wilcoxon p."""
+    from scipy.stats import wilcoxon
+
+    difference = engine.double() - baseline.double()
+    p = 1.0 if bool((difference == 0).all()) else float(wilcoxon(engine.numpy(), baseline.numpy()).pvalue)
+    return {"lower": int((difference < 0).sum()), "n": len(difference), "p": p,
+            "relative": float((difference / baseline.double()).mean())}
+
+
+def verdict(engine: torch.Tensor, baseline: torch.Tensor, p: float) -> str:
+    """"not worse" when the engine's mean L_rep is lower or the difference is not significant."""
+    return "not worse" if float(engine.mean()) <= float(baseline.mean()) or p > SIGNIFICANCE else "WORSE"
+
+
+def _seconds(fn, device) -> tuple[float, torch.Tensor]:
     _sync(device)
     started = time.perf_counter()
-    fn()
+    out = fn()
     _sync(device)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, out
 
 
-def bench_one(size: int, layer: str, *, batch: int, steps: int, repeats: int, device,
-              faithful: bool = False, precision: str = "auto", chunk: int = DEFAULT_CHUNK) -> dict:
-    """One row: final L_rep of a full ``steps`` run of each loop, and their speeds from
-    ``repeats * steps // chunk`` alternated pairs of ``chunk``-step runs."""
-    spec = ModelSpec("resnet18", None, size, IMAGENET_MEAN, IMAGENET_STD, init_seed=INIT_SEED)
+def _setup(network: str, size: int, batch: int, device, checkpoint: str | None) -> tuple[LoadedModel, torch.Tensor]:
+    """The loaded network and its targets (B, 3, size, size) on ``device``."""
+    if checkpoint:
+        spec = ModelSpec.from_dict(json.loads(Path(checkpoint).read_text()))
+    elif network == "resnet18":
+        spec = ModelSpec("resnet18", None, size, IMAGENET_MEAN, IMAGENET_STD, init_seed=INIT_SEED)
+    else:
+        spec = write_controls()[network].spec
     loaded = load_model(spec, device=device)
-    plain = _plain_model(loaded, device)
-    targets = _smooth_targets(batch, size).to(device)
-    seeds = make_seeds("super-noise", shape=(batch, 3, size, size), shared=True,
+    if network == "resnet18" and not checkpoint:
+        coarse = torch.rand(batch, 3, 6, 6, generator=torch.Generator().manual_seed(42))
+        targets = F.interpolate(coarse, size=(size, size), mode="bicubic").clamp(0, 1)
+    else:
+        digits, _ = balanced_targets(-(-batch // 10))
+        targets = F.interpolate(digits[:batch], size=(spec.input_size,) * 2, mode="bilinear").clamp(0, 1)
+    return loaded, targets.to(device)
+
+
+def bench_one(network: str, size: int, layer: str, *, batch: int, steps: int, repeats: int, device,
+              precision: str = "auto", faithful: bool = False, yardstick: bool = False,
+              checkpoint: str | None = None) -> dict:
+    """One row (see the module docstring)."""
+    loaded, targets = _setup(network, size, batch, device, checkpoint)
+    plain, stats = plain_copy(loaded), {"mean": loaded.spec.mean, "std": loaded.spec.std}
+    seeds = make_seeds("super-noise", shape=tuple(targets.shape), shared=True,
                        generator=torch.Generator().manual_seed(7)).to(device)
-    gen_spec = GenerationSpec(layers=(layer,), iterations=steps, step_size=1.0, precision=precision)
+    spec = GenerationSpec(layers=(layer,), iterations=steps, step_size=1.0, precision=precision)
 
-    def engine(n: int) -> torch.Tensor:
-        return generate(loaded, targets, replace(gen_spec, iterations=n), layer=layer, device=device,
-                        generator=torch.Generator().manual_seed(0), seeds=seeds).iris.to(device)
+    def engine(n: int = steps) -> torch.Tensor:
+        return generate(loaded, targets, GenerationSpec.from_dict({**spec.to_dict(), "iterations": n}), layer=layer,
+                        device=device, generator=torch.Generator().manual_seed(0), seeds=seeds).iris.to(device)
 
-    def baseline(n: int) -> torch.Tensor:
-        return baseline_generate(plain, layer, targets, seeds, n, extra_forward=faithful)
+    def baseline(n: int = steps, model=plain) -> torch.Tensor:
+        return baseline_generate(model, layer, targets, seeds, n, extra_forward=faithful, **stats)
 
-    engine(2)  # warm-up: allocator, oneDNN kernels, the engine's extractor cache
+    engine(2)  # warm-up: allocator, kernels, the engine's extractor cache
     baseline(2)
-    row = {"size": size, "layer": layer, "batch": batch, "steps": steps,
-           "baseline_rep": _rep_loss(plain, layer, targets, baseline(steps)),
-           "engine_rep": _rep_loss(plain, layer, targets, engine(steps))}
-    chunk = min(chunk, steps)
-    row.update(_speeds(engine, baseline, batch=batch, chunk=chunk, pairs=repeats * (steps // chunk), device=device))
-    reordered = copy.deepcopy(plain).to(memory_format=torch.channels_last)
-    with_reordering = baseline_generate(reordered, layer, targets.contiguous(memory_format=torch.channels_last),
-                                        seeds.contiguous(memory_format=torch.channels_last), steps,
-                                        extra_forward=faithful)
-    row["reorder_spread"] = abs(_rep_loss(plain, layer, targets, with_reordering) - row["baseline_rep"])
-    row["verdict"] = _verdict(row["engine_rep"], row["baseline_rep"], row["reorder_spread"])
-    # How much of the speed-up fewer operations explain; the rest is precision, layout and overhead.
-    engine_flops = _flops_per_step(engine)
-    row["flop_ratio"] = _flops_per_step(baseline) / engine_flops
-    # Achieved rate, to set beside the device's peak (a step's FLOPs cover the whole batch).
-    row["engine_gflops"] = engine_flops * row["engine_ips"] / batch / 1e9
+    times, kept = {"baseline": [], "engine": []}, {}
+    for _ in range(repeats):
+        for name, run in (("baseline", baseline), ("engine", engine)):
+            seconds, kept[name] = _seconds(run, device)
+            times[name].append(seconds)
+    losses = {name: rep_losses(plain, layer, targets, images, **stats) for name, images in kept.items()}
+    row = {"network": checkpoint or network, "size": loaded.spec.input_size, "layer": layer, "batch": len(targets),
+           "steps": steps, "baseline_rep": float(losses["baseline"].mean()),
+           "engine_rep": float(losses["engine"].mean()), **paired(losses["engine"], losses["baseline"]),
+           **_speed(times, len(targets) * steps)}
+    row["verdict"] = verdict(losses["engine"], losses["baseline"], row["p"])
+    if yardstick:
+        # The same network in channels_last: the same arithmetic, summed in another order.
+        reordered = copy.deepcopy(plain).to(memory_format=torch.channels_last)
+        row["yardstick"] = paired(rep_losses(plain, layer, targets, baseline(model=reordered), **stats),
+                                  losses["baseline"])
+    row["engine_gflops"] = _flops_per_step(engine) * row["engine_ips"] / len(targets) / 1e9
     return row
 
 
-def _speeds(engine, baseline, *, batch: int, chunk: int, pairs: int, device) -> dict:
-    """Image-iterations per second of each loop and the engine's speed-up, from ``pairs`` pairs of
-    ``chunk``-step runs, baseline then engine. A shared machine has slow spells lasting seconds to
-    minutes; short runs side by side put both loops of a pair in the same spell, and the median of
-    the pair ratios ignores the pairs a spell split. Each run includes its set-up and final
-    evaluation, as a job's batch does."""
-    seconds = {"baseline": [], "engine": []}
-    for _ in range(pairs):
-        seconds["baseline"].append(_seconds(lambda: baseline(chunk), device))
-        seconds["engine"].append(_seconds(lambda: engine(chunk), device))
-    ratios = [b / e for b, e in zip(seconds["baseline"], seconds["engine"], strict=True)]
-    return {"baseline_ips": batch * chunk / statistics.median(seconds["baseline"]),
-            "engine_ips": batch * chunk / statistics.median(seconds["engine"]),
+def _speed(times: dict, image_iterations: int) -> dict:
+    ratios = [b / e for b, e in zip(times["baseline"], times["engine"], strict=True)]
+    return {"baseline_ips": image_iterations / statistics.median(times["baseline"]),
+            "engine_ips": image_iterations / statistics.median(times["engine"]),
             "speedup": statistics.median(ratios), "speedup_low": min(ratios), "speedup_high": max(ratios)}
 
 
 def _flops_per_step(run_for) -> float:
-    """Convolution and matmul FLOPs of one step of ``run_for(steps)``, forward and backward, counted
-    by torch's FlopCounterMode: the difference between 4 and 2 steps, halved, so the set-up and the
-    final evaluation cancel out. Counting, not timing: it says how much work each loop asks for."""
+    """Convolution and matmul FLOPs of one engine step, forward and backward (torch's
+    FlopCounterMode): the difference between 4 and 2 steps, halved, so set-up cancels out."""
     from torch.utils.flop_counter import FlopCounterMode
 
     totals = []
@@ -222,29 +240,30 @@ def _flops_per_step(run_for) -> float:
     return (totals[1] - totals[0]) / 2
 
 
-def _verdict(engine_rep: float, baseline_rep: float, spread: float) -> str:
-    """Compare final L_rep: "lower", "equal" (within the reordering spread, at least 0.5%) or "HIGHER"."""
-    tolerance = max(spread, 0.005 * baseline_rep)
-    if engine_rep < baseline_rep - tolerance:
-        return "lower"
-    return "equal" if engine_rep <= baseline_rep + tolerance else "HIGHER"
-
-
-def _table(rows: list[dict]) -> str:
-    header = ("size", "layer", "batch", "steps", "baseline img-it/s", "engine img-it/s", "speedup (range)",
-              "FLOP ratio", "engine GFLOP/s", "baseline L_rep", "engine L_rep", "fp32 reorder spread",
-              "L_rep verdict")
+def _table(rows: list[dict], peak_tflops: float | None) -> str:
+    header = ["network", "size", "layer", "batch", "steps", "baseline img-it/s", "engine img-it/s",
+              "speed-up (range)", "baseline L_rep", "engine L_rep", "engine lower", "mean rel. diff.",
+              "p (Wilcoxon)", "verdict", "engine GFLOP/s"]
+    if peak_tflops:
+        header.append("share of bf16 peak")
+    if any("yardstick" in r for r in rows):
+        header.append("reorder yardstick: rel. diff., p")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
-        cells = (f"{r['size']}", r["layer"], f"{r['batch']}", f"{r['steps']}", f"{r['baseline_ips']:.1f}",
-                 f"{r['engine_ips']:.1f}", f"{r['speedup']:.2f}x ({r['speedup_low']:.2f}-{r['speedup_high']:.2f})", f"{r['flop_ratio']:.2f}x",
-                 f"{r['engine_gflops']:.0f}", f"{r['baseline_rep']:.4f}", f"{r['engine_rep']:.4f}",
-                 f"{r['reorder_spread']:.4f}", r["verdict"])
+        cells = [r["network"], f"{r['size']}", r["layer"], f"{r['batch']}", f"{r['steps']}",
+                 f"{r['baseline_ips']:.1f}", f"{r['engine_ips']:.1f}",
+                 f"{r['speedup']:.2f}x ({r['speedup_low']:.2f}-{r['speedup_high']:.2f})",
+                 f"{r['baseline_rep']:.4f}", f"{r['engine_rep']:.4f}", f"{r['lower']}/{r['n']}",
+                 f"{100 * r['relative']:+.2f}%", f"{r['p']:.3g}", r["verdict"], f"{r['engine_gflops']:.0f}"]
+        if peak_tflops:
+            cells.append(f"{100 * r['engine_gflops'] / (1000 * peak_tflops):.1f}%")
+        if "yardstick" in r:
+            cells.append(f"{100 * r['yardstick']['relative']:+.2f}%, {r['yardstick']['p']:.3g}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _hardware(device: torch.device) -> str:
+def hardware(device: torch.device) -> str:
     """What the figures were measured on, including whether "auto" precision means bf16 there."""
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
@@ -252,6 +271,14 @@ def _hardware(device: torch.device) -> str:
         name = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")),
                     "unknown CPU")
     return f"{name}, native bf16: {'yes' if bf16_pays(device) else 'no'}"
+
+
+def peak_tflops(device: torch.device, override: float | None) -> float | None:
+    """The GPU's dense bf16 peak (TFLOP/s) from BF16_PEAK_TFLOPS or ``override``; None on CPUs."""
+    if override or device.type != "cuda":
+        return override
+    name = torch.cuda.get_device_name(device)
+    return next((peak for key, peak in BF16_PEAK_TFLOPS.items() if key in name), None)
 
 
 def _cpuinfo() -> list[str]:
@@ -263,35 +290,39 @@ def _cpuinfo() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.engine", description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 224])
-    parser.add_argument("--layers", nargs="+", default=["layer3", "avgpool"])
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=2, help="timed pairs per chunk the steps hold")
-    parser.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, help="steps per timed run")
+    parser = argparse.ArgumentParser(prog="python -m bench engine", description=__doc__.split("\n")[0])
+    parser.add_argument("--networks", nargs="+", default=["standard", "robust"],
+                        help="standard, robust (trained controls), resnet18 (random init)")
+    parser.add_argument("--checkpoint", help="a ModelSpec JSON file to bench instead of --networks")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64], help="input sizes for resnet18")
+    parser.add_argument("--layers", nargs="+", default=["avgpool"])
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=1, help="alternated pairs of whole runs timed")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads (default: torch's)")
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32"],
-                        help="the engine's precision (auto: bf16 where the device has it natively)")
-    parser.add_argument("--faithful", action="store_true",
-                        help="give the baseline the reference's second, discarded forward per step")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32"])
+    parser.add_argument("--faithful", action="store_true", help="the reference's discarded forward per step")
+    parser.add_argument("--yardstick", action="store_true", help="also measure how far fp32 reordering moves L_rep")
+    parser.add_argument("--peak-tflops", type=float, default=None, help="the GPU's dense bf16 peak, if not known")
     args = parser.parse_args(argv)
     device = pick_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"device={device} ({_hardware(device)}) threads={torch.get_num_threads()} torch={torch.__version__} "
-          f"batch={args.batch} steps={args.steps} precision={args.precision} "
-          f"timed: median of {args.repeats * max(1, args.steps // args.chunk)} pairs of {args.chunk}-step runs"
-          f"{' faithful baseline (2 forwards/step)' if args.faithful else ''}", flush=True)
+    peak = peak_tflops(device, args.peak_tflops)
+    print(f"device={device} ({hardware(device)}) threads={torch.get_num_threads()} torch={torch.__version__} "
+          f"batch={args.batch} steps={args.steps} precision={args.precision} repeats={args.repeats}"
+          f"{f' bf16 peak={peak:g} TFLOP/s' if peak else ''}{' faithful baseline' if args.faithful else ''}", flush=True)
     rows = []
-    for size in args.sizes:
-        for layer in args.layers:
-            rows.append(bench_one(size, layer, batch=args.batch, steps=args.steps, repeats=args.repeats,
-                                  chunk=args.chunk, device=device, faithful=args.faithful,
-                                  precision=args.precision))
-            print(f"  done {size}px {layer}: {rows[-1]['speedup']:.2f}x", flush=True)
-    print(_table(rows))
+    networks = [args.checkpoint] if args.checkpoint else args.networks
+    for network in networks:
+        for size in (args.sizes if network == "resnet18" else [0]):
+            for layer in args.layers:
+                rows.append(bench_one(network, size, layer, batch=args.batch, steps=args.steps, repeats=args.repeats,
+                                      device=device, precision=args.precision, faithful=args.faithful,
+                                      yardstick=args.yardstick, checkpoint=args.checkpoint))
+                print(f"  done {network} {layer}: {rows[-1]['speedup']:.2f}x, {rows[-1]['verdict']}", flush=True)
+    print(_table(rows, peak))
     return 0
 
 

@@ -130,6 +130,11 @@ class _Run:
 def _evaluate(run: _Run, variable: torch.Tensor, generator: torch.Generator) -> tuple[LossValues, torch.Tensor]:
     """Objective at ``variable``; returns the loss values and the (graph-carrying) image."""
     image = run.param.to_image(variable)
+    return _evaluate_image(run, image, generator), image
+
+
+def _evaluate_image(run: _Run, image: torch.Tensor, generator: torch.Generator) -> LossValues:
+    """Objective at ``image`` (B, 3, H, W) in [0, 1], with the loop's current extractor."""
     reference = None
     if run.objective.reference is not None:
         reference = run.targets if run.objective.reference == "target" else run.seeds
@@ -143,9 +148,8 @@ def _evaluate(run: _Run, variable: torch.Tensor, generator: torch.Generator) -> 
     features = run.extractor.flat(net_input, run.layer)
     pair = None if reference is None else (net_input, reference)
     factor = None if run.constraint is None else run.constraint.factor
-    values = run.objective(image=image, features=features, target_features=run.target_features,
-                           perceptual_pair=pair, scale_factor=factor)
-    return values, image
+    return run.objective(image=image, features=features, target_features=run.target_features,
+                         perceptual_pair=pair, scale_factor=factor)
 
 
 class _Best:
@@ -271,6 +275,41 @@ def generate(loaded: LoadedModel, targets: torch.Tensor, spec: GenerationSpec, *
         adversarial_scale=run.objective.scale if run.objective.reference else None, curve_steps=steps)
 
 
+# precision="auto" with bf16 (docs/engine/option-precision.md): the network runs in bf16 while
+# the loss falls fast, then in fp32 to the end: every DESCENT_WINDOW steps the batch's mean loss
+# is compared with its value a window earlier, and once it fell by less than DESCENT_GAIN (a
+# fraction of itself) the run switches, for good. Measured with bench/engine.py on trained
+# networks: in the slow phase bf16's rounding costs final L_rep (the best iterate is picked on a
+# noisy loss, and the step directions are noisier); in the fast phase it costs nothing.
+DESCENT_WINDOW = 25
+DESCENT_GAIN = 0.05
+
+
+class _Descent:
+    """Watches the mean loss; ``over`` once a window's relative improvement drops below DESCENT_GAIN."""
+
+    def __init__(self) -> None:
+        self.over, self._previous = False, None
+
+    def observe(self, step: int, total: torch.Tensor) -> None:
+        if step % DESCENT_WINDOW:
+            return
+        mean = float(total.detach().mean())  # one host sync per window
+        if self._previous is not None and not mean < (1 - DESCENT_GAIN) * self._previous:
+            self.over = True
+        self._previous = mean
+
+
+def _finish_in_fp32(run: _Run, best: _Best, generator: torch.Generator) -> _Best:
+    """Switch the loop to the fp32 extractor and re-judge the kept iterates in fp32, so that the
+    final choice compares fp32 values only."""
+    run.extractor = run.exact_extractor
+    rescored = _Best(best.images)
+    with torch.no_grad():
+        rescored.update(best.images, *run.kept_key(_evaluate_image(run, best.images, generator)))
+    return rescored
+
+
 def _optimize(run: _Run, spec: GenerationSpec, generator: torch.Generator,
               progress: Callable[[Progress], bool | None] | None) -> tuple[torch.Tensor, list, list]:
     """The loop; returns the kept images (B,3,H,W), the loss curve and its step numbers."""
@@ -282,8 +321,13 @@ def _optimize(run: _Run, spec: GenerationSpec, generator: torch.Generator,
     record_every = max(1, math.ceil(total / MAX_CURVE_POINTS))
     report_every = max(1, math.ceil(total / PROGRESS_CALLS))
     best, curve, steps = _Best(run.seeds), [], []
+    descent = _Descent() if run.extractor is not run.exact_extractor else None
     for step in range(total):
+        if descent is not None and descent.over:
+            best, descent = _finish_in_fp32(run, best, generator), None
         values, image = _evaluate(run, variable, generator)
+        if descent is not None:
+            descent.observe(step, values.total)
         (grad,) = torch.autograd.grad(values.total.sum(), variable)
         if spec.keep == "best":
             best.update(image, *run.kept_key(values))
@@ -299,6 +343,8 @@ def _optimize(run: _Run, spec: GenerationSpec, generator: torch.Generator,
         if due and progress(Progress(step=step + 1, total=total, loss=float(values.total.detach().mean()))) is False:
             raise GenerationCancelled(f"cancelled at step {step + 1} of {total}")
     with torch.no_grad():
+        if descent is not None:  # the run was all descent: the final choice is still made in fp32
+            best = _finish_in_fp32(run, best, generator)
         values, image = _evaluate(run, variable, generator)
     curve.append(values.rep)
     steps.append(total)

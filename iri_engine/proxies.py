@@ -101,6 +101,16 @@ class PerceptualDistance:
         return cls(loaded, layers, heads=heads, name=name or f"lpips-{net}:{(loaded.checkpoint_sha256 or 'random')[:12]}")
 
 
+class PixelDistance:
+    """Euclidean distance between the images themselves, ``||x - y||_2`` per example: the proxy
+    that knows nothing about vision, reported beside the learned ones. (B, 3, H, W) x2 -> (B,)."""
+
+    name = "pixel-l2"
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return (x - y).flatten(1).norm(dim=1)
+
+
 def _close(a: Sequence[float], b: Sequence[float], tol: float = 1e-3) -> bool:
     return len(a) == len(b) and all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
 
