@@ -86,6 +86,27 @@ def write_controls(directory: str | Path | None = None) -> dict[str, Control]:
     return controls
 
 
+def write_control_manifest(directory: str | Path) -> Path:
+    """Copy the controls into ``directory`` with the ``models.json`` that ``python -m
+    iri_engine.reproduce`` reads (the two controls as subjects, the observer as reader and as
+    perceptual distance); returns the manifest's path."""
+    controls = write_controls(directory)
+    stages = ["layer1", "layer2", "layer3", PENULTIMATE]
+
+    def entry(name: str, role: str, layers: list[str], as_name: str | None = None) -> dict:
+        spec = controls[name].spec
+        return {"name": as_name or name, "architecture": spec.architecture, "weights": Path(spec.weights_path).name,
+                "input_size": spec.input_size, "mean": list(spec.mean), "std": list(spec.std),
+                "num_classes": spec.num_classes, "layers": layers, "role": role}
+
+    entries = [entry("standard", "subject", stages), entry("robust", "subject", stages),
+               entry("observer", "observer", [PENULTIMATE]),
+               entry("observer", "distance", ["layer1", "layer2"], as_name="observer-distance")]
+    path = Path(directory) / "models.json"
+    path.write_text(json.dumps(entries, indent=2) + "\n")
+    return path
+
+
 def digits(split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """scikit-learn's digits as (N, 3, 32, 32) images in [0, 1] and (N,) labels.
 
