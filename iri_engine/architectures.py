@@ -11,7 +11,9 @@
 - ``torchscript`` (handled by ``iri_engine.models``: the archive is the architecture).
 
 Every builder runs under a forked RNG seeded with ``init_seed``, so a random init depends on
-nothing else and leaves the caller's random state untouched.
+nothing else and leaves the caller's random state untouched. Importing this module loads no
+torch (``installed_names`` reads package metadata only), so the web process may list what the
+workers can build.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
 TIMM_PREFIX = "timm:"
 INSTALLED_PREFIX = "installed:"
@@ -58,6 +61,9 @@ def build_architecture(name: str, *, num_classes: int | None, init_seed: int) ->
 
     Raises ArchitectureError for an unknown name (close names listed) or a failed build.
     """
+    import torch  # heavy; only workers build networks
+    from torch import nn
+
     build = _builder(name)
     kwargs = {} if num_classes is None else {"num_classes": num_classes}
     with torch.random.fork_rng(devices=[]):

@@ -1,10 +1,10 @@
 """The representation g_l(x) at named layers, computing nothing past the deepest one.
 
-science.md §1: "Computing past the target layer is wasted work." torchvision's
+docs/method.md §1: "Computing past the target layer is wasted work." torchvision's
 ``create_feature_extractor`` traces the network with torch.fx and keeps only the nodes the
 requested outputs depend on, so the forward stops at the deepest requested layer.
 
-"Fake ReLU" (science.md §1, both papers): the ReLU that produces the matched layer's output is
+"Fake ReLU" (docs/method.md §1, both papers): the ReLU that produces the matched layer's output is
 replaced by one whose forward is ``relu`` and whose backward is the identity, so units that are
 dead at the current iterate still pass gradient.
 """
@@ -25,7 +25,7 @@ from iri_engine.models import OUTPUT_LAYER, LoadedModel, check_layers
 
 
 class FakeReLU(torch.autograd.Function):
-    """relu forward, identity backward (Engstrom et al.'s robustness library; science.md §1)."""
+    """relu forward, identity backward (Engstrom et al.'s robustness library; docs/method.md §1)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
@@ -208,7 +208,7 @@ class FeatureExtractor:
         return {name: out[name].float() for name in self.layers}
 
     def flat(self, x: torch.Tensor, layer: str | None = None) -> torch.Tensor:
-        """g_l(x) flattened per example: (B, D) float32 (science.md §1 notation)."""
+        """g_l(x) flattened per example: (B, D) float32 (docs/method.md §1 notation)."""
         layer = layer or self.layers[0]
         return self(x)[layer].flatten(1)
 

@@ -1,8 +1,8 @@
 """Images as bytes in, bytes out: target preprocessing and the stored 8-bit PNG form.
 
 No paths here: callers (Django storage, tests) decide where bytes go. Targets are preprocessed
-deterministically (science.md §5: resize the short side, centre crop; no training augmentation),
-and the PNG is the form participants see and proxies score (science.md §5).
+deterministically (docs/method.md §5: resize the short side, centre crop; no training augmentation),
+and the PNG is the form participants see and proxies score (docs/method.md §5).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def _pil_to_tensor(image: Image.Image) -> torch.Tensor:
 
 
 def load_target(data: bytes, *, size: int) -> torch.Tensor:
-    """Decode image bytes into a model-ready target (science.md §5, target preprocessing).
+    """Decode image bytes into a model-ready target (docs/method.md §5, target preprocessing).
 
     Converts to RGB (EXIF orientation applied, transparency over white), resizes the short side
     to ``size`` with antialiased bilinear resampling, centre-crops to ``size`` x ``size``.

@@ -1,4 +1,4 @@
-"""Loss terms and the named presets of science.md §1.
+"""Loss terms and the named presets of docs/method.md §1.
 
 Every term is a small function returning one value per example, shape (B,):
 - ``representation_loss(f, f_t) = ||f - f_t||_2 / ||f_t||_2`` on flattened activations;
@@ -27,7 +27,7 @@ DEFAULT_SEED_SCALE = 10.0
 
 
 def representation_loss(features: torch.Tensor, target_features: torch.Tensor) -> torch.Tensor:
-    """L_rep (science.md §1): (B, D), (B, D) -> (B,) normalised L2 distance, unitless."""
+    """L_rep (docs/method.md §1): (B, D), (B, D) -> (B,) normalised L2 distance, unitless."""
     features, target_features = features.flatten(1), target_features.flatten(1)
     target_norm = target_features.norm(dim=1)
     # A zero target activation makes L_rep undefined; the tiny floor turns it into a huge,
@@ -36,7 +36,7 @@ def representation_loss(features: torch.Tensor, target_features: torch.Tensor) -
 
 
 def total_variation(images: torch.Tensor, beta: float = 2.0) -> torch.Tensor:
-    """TV_beta (science.md §1): (B, C, H, W) -> (B,) = (sum dx^2 + sum dy^2)^(beta/2)."""
+    """TV_beta (docs/method.md §1): (B, C, H, W) -> (B,) = (sum dx^2 + sum dy^2)^(beta/2)."""
     dy = images[..., 1:, :] - images[..., :-1, :]
     dx = images[..., :, 1:] - images[..., :, :-1]
     return (dy.pow(2).sum(dim=(1, 2, 3)) + dx.pow(2).sum(dim=(1, 2, 3))).pow(beta / 2.0)
@@ -55,7 +55,7 @@ def blur3x3(images: torch.Tensor) -> torch.Tensor:
 
 
 def blur_loss(images: torch.Tensor) -> torch.Tensor:
-    """Blur regulariser (science.md §1): (B, C, H, W) -> (B,) = 0.5 sum (x - blur(x))^2, where
+    """Blur regulariser (docs/method.md §1): (B, C, H, W) -> (B,) = 0.5 sum (x - blur(x))^2, where
     the blurred copy carries no gradient (it is a moving target, not part of the objective)."""
     with torch.no_grad():
         blurred = blur3x3(images)
@@ -63,12 +63,12 @@ def blur_loss(images: torch.Tensor) -> torch.Tensor:
 
 
 def l1_loss(images: torch.Tensor, center: float = 0.5) -> torch.Tensor:
-    """L1_c (science.md §1): (B, ...) -> (B,) = sum |x - c|."""
+    """L1_c (docs/method.md §1): (B, ...) -> (B,) = sum |x - c|."""
     return (images - center).abs().flatten(1).sum(dim=1)
 
 
 def lp_norm(images: torch.Tensor, p: float = 6.0) -> torch.Tensor:
-    """p-norm (science.md §1, Mahendran & Vedaldi p = 6): (B, ...) -> (B,) = ||x||_p."""
+    """p-norm (docs/method.md §1, Mahendran & Vedaldi p = 6): (B, ...) -> (B,) = ||x||_p."""
     return torch.linalg.vector_norm(images.flatten(1), ord=p, dim=1)
 
 
@@ -121,7 +121,7 @@ def get_preset(name: str) -> Preset:
     return _PRESETS[name]()
 
 
-# The reference weights (science.md §1 table; Nanda et al.'s LOSSES_MAPPING).
+# The reference weights (docs/method.md §1 table; Nanda et al.'s LOSSES_MAPPING).
 @register_preset("reg_free")
 def _reg_free() -> Preset:
     return Preset({"rep": 1.0})
@@ -177,7 +177,7 @@ class LossValues:
 
 @dataclass
 class Objective:
-    """``L(x) = w_rep L_rep + sum_k w_k R_k(x) [-/+ s D(x, ref)]`` (science.md §1).
+    """``L(x) = w_rep L_rep + sum_k w_k R_k(x) [-/+ s D(x, ref)]`` (docs/method.md §1).
 
     ``scale`` is ``s``; when None and the perceptual reference is the target it is fixed at the
     first call as ``mean(L_rep) / mean(D)`` (both terms start equal) and then kept.
@@ -220,7 +220,7 @@ class Objective:
                                      "the target is 0 at the first step (seed equals target?); "
                                      "set adversarial_scale")
                 self.scale = float(rep.detach().mean()) / mean_distance
-        # science.md §1: L_rep - s D(x, x_t) pushes away from the target; + s D(x, x_0) stays near x_0.
+        # docs/method.md §1: L_rep - s D(x, x_t) pushes away from the target; + s D(x, x_0) stays near x_0.
         return -self.scale if self.reference == "target" else self.scale
 
 

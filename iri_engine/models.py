@@ -4,7 +4,7 @@ Loading never executes code from a checkpoint: TorchScript archives go through `
 ``.safetensors`` through safetensors, and anything else through
 ``torch.load(weights_only=True)``, whose restricted unpickler refuses arbitrary Python objects
 (a pickled whole model, or a payload with a malicious ``__reduce__``) before running any of it.
-The model's mean/std normalisation is applied inside the forward (science.md §5), so the rest of
+The model's mean/std normalisation is applied inside the forward (docs/method.md §5), so the rest of
 the engine works in [0, 1] pixel space.
 """
 
@@ -85,7 +85,7 @@ class LoadedModel:
     extractor_cache: dict = field(default_factory=dict, repr=False)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) in [0, 1] -> (x - mean) / std, same shape (science.md §5)."""
+        """(B, 3, H, W) in [0, 1] -> (x - mean) / std, same shape (docs/method.md §5)."""
         return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

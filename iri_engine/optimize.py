@@ -1,4 +1,4 @@
-"""The batched optimisation loop that turns targets into IRIs (science.md §1 and §5).
+"""The batched optimisation loop that turns targets into IRIs (docs/method.md §1 and §5).
 
 Each example of the batch is optimised independently (eval-mode network, per-example losses and
 per-example step norms), so a batch of B targets gives the same IRIs as B runs of one target with
@@ -8,7 +8,7 @@ the same seeds. The step rules:
   first (Feather: 8 stages, last iterate kept);
 - ``adam``: torch.optim.Adam with learning rate ``step_size``, then the same projection.
 With ``keep="best"`` each example keeps its lowest-loss iterate, the loss being evaluated once
-more after the last step before choosing (science.md §5).
+more after the last step before choosing (docs/method.md §5).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from iri_engine.seeds import make_seeds
 from iri_engine.spec import GenerationSpec
 from iri_engine.transforms import Transform, lucid_transforms
 
-GRAD_NORM_EPS = 1e-10  # science.md §5: the normalised step divides by ||grad|| + 1e-10
+GRAD_NORM_EPS = 1e-10  # docs/method.md §5: the normalised step divides by ||grad|| + 1e-10
 MAX_CURVE_POINTS = 200  # loss-curve points kept per run, evenly spaced
 PROGRESS_CALLS = 100  # the progress callback is called at most about this often per run
 
@@ -52,8 +52,8 @@ class GenerationResult:
 
     ``final_rep_loss`` (B,): L_rep of the kept iterate, recomputed in fp32 without transforms.
     ``loss_curve``: per recorded step (at most ~200, evenly spaced, the last after the final
-    step), the per-example L_rep at that step, in the loop's precision (bf16 under "auto" where
-    it pays). ``adversarial_scale``: the ``s`` used, if any.
+    step), the per-example L_rep at that step, in the loop's precision at that step (bf16 in the
+    first, fast phase under "auto" where the device has it; fp32 from ``fp32_from_step``). ``adversarial_scale``: the ``s`` used, if any.
     """
 
     iris: torch.Tensor
@@ -65,6 +65,9 @@ class GenerationResult:
     layer: str = ""
     adversarial_scale: float | None = None
     curve_steps: list[int] = field(default_factory=list)
+    # Under precision "auto" with bf16: the step from which the network ran in fp32 (None: it
+    # never ran in bf16). Provenance worth storing beside the configuration.
+    fp32_from_step: int | None = None
 
 
 StepRule = Callable[[torch.Tensor, torch.Tensor, int], None]
@@ -72,7 +75,7 @@ StepRule = Callable[[torch.Tensor, torch.Tensor, int], None]
 
 def normalized_step(variable: torch.Tensor, grad: torch.Tensor, eta: float) -> None:
     """In place: ``variable -= eta * grad / (||grad||_2 + 1e-10)``, norm per example over all
-    remaining dimensions (science.md §1, §5). variable, grad: (B, ...)."""
+    remaining dimensions (docs/method.md §1, §5). variable, grad: (B, ...)."""
     norms = torch.linalg.vector_norm(grad.flatten(1), dim=1)
     shape = (-1,) + (1,) * (grad.ndim - 1)
     variable.sub_(grad * (eta / (norms + GRAD_NORM_EPS)).view(shape))
@@ -140,7 +143,7 @@ def _evaluate_image(run: _Run, image: torch.Tensor, generator: torch.Generator) 
         reference = run.targets if run.objective.reference == "target" else run.seeds
     net_input = image
     if run.transform is not None:
-        # Network and perceptual inputs only (science.md §1); one draw for image and reference,
+        # Network and perceptual inputs only (docs/method.md §1); one draw for image and reference,
         # so the perceptual distance compares aligned views.
         stacked = image if reference is None else torch.cat([image, reference])
         stacked = run.transform(stacked, generator)
@@ -181,7 +184,7 @@ class _Best:
         self.key = torch.where(self.found, key.detach(), self.key)
 
 
-# The IRI constraint of the adversarial presets (docs/engine/criterion.md): per example, s is
+# The IRI constraint of the adversarial presets (docs/engine/option-criterion.md): per example, s is
 # multiplied by SCALE_DOWN after each step whose L_rep is above the bound and by SCALE_UP (up to
 # the preset's s) after each step below it, never under SCALE_FLOOR times s. The loop aims at
 # CONSTRAINT_MARGIN times the bound: rounding the kept image to 8 bits moves its L_rep a little.
@@ -251,7 +254,7 @@ def generate(loaded: LoadedModel, targets: torch.Tensor, spec: GenerationSpec, *
              device: torch.device, generator: torch.Generator, seeds: torch.Tensor | None = None,
              perceptual: PerceptualDistance | None = None,
              progress: Callable[[Progress], bool | None] | None = None) -> GenerationResult:
-    """Make one IRI per target at ``layer`` (science.md §1).
+    """Make one IRI per target at ``layer`` (docs/method.md §1).
 
     targets: (B, 3, H, W) in [0, 1], H = W = the model's input size. ``seeds`` (same shape):
     the starting points to use; otherwise they are drawn from ``spec.seed_type`` with
@@ -266,13 +269,14 @@ def generate(loaded: LoadedModel, targets: torch.Tensor, spec: GenerationSpec, *
                            generator=generator)
     targets, seeds = targets.to(device, torch.float32), seeds.to(device, torch.float32)
     run = _prepare(loaded, targets, seeds, spec, layer, perceptual)
-    images, curve, steps = _optimize(run, spec, generator, progress)
+    images, tracker = _optimize(run, spec, generator, progress)
     final_rep = _exact_rep_loss(run, images)
     return GenerationResult(
         iris=images.detach().clamp(0, 1).cpu(), seeds=seeds.detach().cpu(),
-        final_rep_loss=final_rep.cpu(), loss_curve=curve, optimizer=spec.optimizer,
-        wall_seconds=time.perf_counter() - started, layer=layer,
-        adversarial_scale=run.objective.scale if run.objective.reference else None, curve_steps=steps)
+        final_rep_loss=final_rep.cpu(), loss_curve=torch.stack(tracker.curve).cpu().tolist(),
+        optimizer=spec.optimizer, wall_seconds=time.perf_counter() - started, layer=layer,
+        adversarial_scale=run.objective.scale if run.objective.reference else None, curve_steps=tracker.steps,
+        fp32_from_step=tracker.fp32_from_step)
 
 
 # precision="auto" with bf16 (docs/engine/option-precision.md): the network runs in bf16 while
@@ -289,14 +293,14 @@ class _Descent:
     """Watches the mean loss; ``over`` once a window's relative improvement drops below DESCENT_GAIN."""
 
     def __init__(self) -> None:
-        self.over, self._previous = False, None
+        self.over, self._previous, self.ended_at = False, None, None
 
     def observe(self, step: int, total: torch.Tensor) -> None:
         if step % DESCENT_WINDOW:
             return
         mean = float(total.detach().mean())  # one host sync per window
         if self._previous is not None and not mean < (1 - DESCENT_GAIN) * self._previous:
-            self.over = True
+            self.over, self.ended_at = True, step + 1
         self._previous = mean
 
 
@@ -310,45 +314,70 @@ def _finish_in_fp32(run: _Run, best: _Best, generator: torch.Generator) -> _Best
     return rescored
 
 
+class _Tracker:
+    """What the loop keeps between steps: the kept iterates, the loss curve, the precision phase."""
+
+    def __init__(self, run: _Run, spec: GenerationSpec) -> None:
+        self.run, self.keep_best = run, spec.keep == "best"
+        self.best, self.curve, self.steps = _Best(run.seeds), [], []
+        self.record_every = max(1, math.ceil(spec.iterations / MAX_CURVE_POINTS))
+        self.descent = _Descent() if run.extractor is not run.exact_extractor else None
+        self.fp32_from_step = None
+
+    def before_step(self, step: int, generator: torch.Generator) -> None:
+        if self.descent is not None and self.descent.over:
+            self.best, self.descent = _finish_in_fp32(self.run, self.best, generator), None
+            self.fp32_from_step = step
+
+    def after_evaluation(self, step: int, values: LossValues, image: torch.Tensor) -> None:
+        if self.descent is not None:
+            self.descent.observe(step, values.total)
+        if self.keep_best:
+            self.best.update(image, *self.run.kept_key(values))
+        if self.run.constraint is not None:
+            self.run.constraint.update(values.rep)
+        if step % self.record_every == 0:
+            self.curve.append(values.rep)
+            self.steps.append(step)
+
+    def finish(self, variable: torch.Tensor, total: int, generator: torch.Generator) -> torch.Tensor:
+        """Evaluate once more after the last step (docs/method.md §5), in fp32, and choose."""
+        with torch.no_grad():
+            if self.descent is not None:
+                self._all_descent(total, generator)
+            values, image = _evaluate(self.run, variable, generator)
+        self.curve.append(values.rep)
+        self.steps.append(total)
+        if not self.keep_best:
+            return image.detach()
+        self.best.update(image, *self.run.kept_key(values))
+        return self.best.images.detach()
+
+    def _all_descent(self, total: int, generator: torch.Generator) -> None:
+        # The loss still fell fast at the end: the final choice is made in fp32 all the same.
+        self.best, self.descent = _finish_in_fp32(self.run, self.best, generator), None
+        self.fp32_from_step = total
+
+
 def _optimize(run: _Run, spec: GenerationSpec, generator: torch.Generator,
-              progress: Callable[[Progress], bool | None] | None) -> tuple[torch.Tensor, list, list]:
-    """The loop; returns the kept images (B,3,H,W), the loss curve and its step numbers."""
+              progress: Callable[[Progress], bool | None] | None) -> tuple[torch.Tensor, _Tracker]:
+    """The loop; returns the kept images (B,3,H,W) and the tracker (loss curve, precision phase)."""
     # One leaf for the whole run: gradients come from autograd.grad (nothing accumulates in
     # .grad) and updates happen in place under no_grad, so optimisers keep a stable handle.
     variable = run.param.init(run.seeds).requires_grad_(True)
     step_rule = make_step_rule(spec, variable)
     total = spec.iterations
-    record_every = max(1, math.ceil(total / MAX_CURVE_POINTS))
     report_every = max(1, math.ceil(total / PROGRESS_CALLS))
-    best, curve, steps = _Best(run.seeds), [], []
-    descent = _Descent() if run.extractor is not run.exact_extractor else None
+    tracker = _Tracker(run, spec)
     for step in range(total):
-        if descent is not None and descent.over:
-            best, descent = _finish_in_fp32(run, best, generator), None
+        tracker.before_step(step, generator)
         values, image = _evaluate(run, variable, generator)
-        if descent is not None:
-            descent.observe(step, values.total)
         (grad,) = torch.autograd.grad(values.total.sum(), variable)
-        if spec.keep == "best":
-            best.update(image, *run.kept_key(values))
-        if run.constraint is not None:
-            run.constraint.update(values.rep)
-        if step % record_every == 0:
-            curve.append(values.rep)
-            steps.append(step)
+        tracker.after_evaluation(step, values, image)
         with torch.no_grad():
             step_rule(variable, grad, step)
             run.param.project(variable)
         due = progress is not None and ((step + 1) % report_every == 0 or step + 1 == total)
         if due and progress(Progress(step=step + 1, total=total, loss=float(values.total.detach().mean()))) is False:
             raise GenerationCancelled(f"cancelled at step {step + 1} of {total}")
-    with torch.no_grad():
-        if descent is not None:  # the run was all descent: the final choice is still made in fp32
-            best = _finish_in_fp32(run, best, generator)
-        values, image = _evaluate(run, variable, generator)
-    curve.append(values.rep)
-    steps.append(total)
-    if spec.keep == "best":
-        best.update(image, *run.kept_key(values))
-        image = best.images
-    return image.detach(), torch.stack(curve).cpu().tolist(), steps
+    return tracker.finish(variable, total, generator), tracker

@@ -1,4 +1,4 @@
-"""Image parameterisations: what the optimiser actually moves (science.md §1 and §5).
+"""Image parameterisations: what the optimiser actually moves (docs/method.md §1 and §5).
 
 A parameterisation maps a variable to an image in [0, 1]:
 - ``PixelParam``: the variable is the image; after each step it is clamped to [0, 1].
@@ -6,7 +6,7 @@ A parameterisation maps a variable to an image in [0, 1]:
   (B, 3, H, W//2+1, 2) (odd W: W//2+2) and
   ``image = sigmoid(decorrelate(irfft2(scale * spectrum, norm="ortho") / 4))`` with
   ``scale = 1 / max(f, 1/max(H, W))``. The spectrum is never clamped (the reference clamps it,
-  a bug science.md §5 tells us not to copy).
+  a bug docs/method.md §5 tells us not to copy).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Protocol
 
 import torch
 
-# Square-root colour correlation of ImageNet (lucid), columns normalised below (science.md §5).
+# Square-root colour correlation of ImageNet (lucid), columns normalised below (docs/method.md §5).
 _COLOR_CORRELATION_SQRT = ((0.26, 0.09, 0.02), (0.27, 0.00, -0.05), (0.27, -0.09, 0.03))
 _LOGIT_EPS = 1e-3  # keeps logit finite when inverting black/white seed pixels
 
@@ -51,7 +51,7 @@ class PixelParam:
 
 
 def color_decorrelation_matrix(device=None, dtype=torch.float32) -> torch.Tensor:
-    """(3, 3) lucid colour matrix divided by its largest column norm (science.md §5)."""
+    """(3, 3) lucid colour matrix divided by its largest column norm (docs/method.md §5)."""
     matrix = torch.tensor(_COLOR_CORRELATION_SQRT, device=device, dtype=dtype)
     return matrix / matrix.norm(dim=0).max()
 
@@ -62,7 +62,7 @@ def spectrum_columns(width: int) -> int:
 
 
 def fourier_scale(height: int, width: int, *, device=None, dtype=torch.float32) -> torch.Tensor:
-    """(H, cols, 1) spectrum weights 1 / max(f, 1/max(H, W)) (decay power 1, science.md §5)."""
+    """(H, cols, 1) spectrum weights 1 / max(f, 1/max(H, W)) (decay power 1, docs/method.md §5)."""
     fy = torch.fft.fftfreq(height, device=device, dtype=dtype)[:, None]
     # lucid takes the first W//2+1 (even W) or W//2+2 (odd W) entries of fftfreq(W), with their
     # signs, and only uses them through their square.
@@ -72,7 +72,7 @@ def fourier_scale(height: int, width: int, *, device=None, dtype=torch.float32) 
 
 
 class FourierParam:
-    """lucid's decorrelated Fourier parameterisation (science.md §5), unclamped spectrum."""
+    """lucid's decorrelated Fourier parameterisation (docs/method.md §5), unclamped spectrum."""
 
     name = "fourier"
 
@@ -105,7 +105,7 @@ class FourierParam:
         return torch.view_as_real(spectrum).div(scale).contiguous()
 
     def project(self, variable: torch.Tensor) -> None:
-        # Deliberately nothing: the reference clamps the spectrum, which science.md §5 calls a bug.
+        # Deliberately nothing: the reference clamps the spectrum, which docs/method.md §5 calls a bug.
         return None
 
 

@@ -1,11 +1,11 @@
-"""Automatic stand-ins for humans (science.md §3): perceptual-distance proxy alignment and
+"""Automatic stand-ins for humans (docs/method.md §3): perceptual-distance proxy alignment and
 model-to-model recognition.
 
 ``PerceptualDistance`` is LPIPS-style over any loaded model: activations at several layers,
 each unit-normalised over channels, squared differences, a 1x1 linear head per layer (the lpips
 package's calibrated v0.1 heads via ``from_lpips_heads``) or a plain channel sum, spatial mean,
 summed over layers. Proxy alignment scores the 8-bit images as participants see them
-(science.md §5) and refuses the distance that generated adversarial IRIs (science.md §1).
+(docs/method.md §5) and refuses the distance that generated adversarial IRIs (docs/method.md §1).
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def _alignment(distance: PerceptualDistance, iris, targets, seeds) -> dict:
 
 def model_to_model(loaded_other: LoadedModel, iris: torch.Tensor, target_classes, *,
                    generator: torch.Generator | None = None, bootstrap: int = 1000) -> dict:
-    """Another model's accuracy on a model's IRIs (Feather; science.md §3), bootstrap SEM.
+    """Another model's accuracy on a model's IRIs (Feather; docs/method.md §3), bootstrap SEM.
 
     iris: (B, 3, H, W) in [0, 1], rounded to 8 bits and resized (bilinear, antialiased) to the
     other model's input size if needed; target_classes: (B,) class indices of the targets.

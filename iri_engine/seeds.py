@@ -1,4 +1,4 @@
-"""Starting points x_0 of the optimisation (science.md §1, "Starting points").
+"""Starting points x_0 of the optimisation (docs/method.md §1, "Starting points").
 
 Each seed type is a small function registered by name; ``make_seeds`` draws with the caller's
 ``torch.Generator`` only, so a run is reproducible from (seed_type, shape, generator state).

@@ -1,11 +1,11 @@
 """Typed, frozen specifications of a model and of a generation request.
 
 Both round-trip through JSON (``to_dict()`` / ``from_dict()``). ``from_dict`` is the edge where
-untrusted configuration is validated once (house-style rule 9): every problem raises ``SpecError``
+untrusted configuration is validated once (docs/conventions.md): every problem raises ``SpecError``
 naming the offending field. This module imports no torch, so the web process can validate specs
 without loading it.
 
-The option values mirror shared/docs/science.md §1 (loss presets, seed types, optimisers) and §5.
+The option values mirror docs/method.md §1 (loss presets, seed types, optimisers) and §5.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-# Names of the loss presets of science.md §1; iri_engine.losses registers one builder per name
+# Names of the loss presets of docs/method.md §1; iri_engine.losses registers one builder per name
 # (a test keeps the two in step, so this torch-free list can be used for validation).
 LOSS_PRESETS = (
     "reg_free",
@@ -28,7 +28,7 @@ LOSS_PRESETS = (
     "adversarial_seed",
 )
 # Terms whose weight ``loss_weights`` may set; the perceptual terms are scaled by
-# ``adversarial_scale`` instead (science.md §1).
+# ``adversarial_scale`` instead (docs/method.md §1).
 LOSS_TERMS = ("rep", "tv", "blur", "l1", "l6")
 SEED_TYPES = ("super-noise", "light-noise", "feather", "black", "white", "uniform", "image")
 OPTIMIZERS = ("ngd", "ngd_staged", "adam")
@@ -40,7 +40,7 @@ PRECISIONS = ("auto", "fp32")
 # their own), or a separate reference set the caller passes.
 NULL_KINDS = ("different_category", "targets", "reference")
 # An IRI's L_rep (on its stored 8-bit PNG) must be at most this by default: 10% of the target
-# activation's norm, i.e. a dB-SNR of at least 10 dB (docs/engine/criterion.md).
+# activation's norm, i.e. a dB-SNR of at least 10 dB (docs/engine/option-criterion.md).
 DEFAULT_MAX_REP_LOSS = 0.1
 
 # ImageNet's per-channel normalisation (docs/method.md §5): the usual mean/std of a registered model.
@@ -109,7 +109,7 @@ def _triple(field: str, value: Any, *, positive: bool) -> tuple[float, float, fl
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Which network to load and how its inputs are normalised (science.md §5, normalisation).
+    """Which network to load and how its inputs are normalised (docs/method.md §5, normalisation).
 
     ``architecture`` is a torchvision classification model name or ``"torchscript"``;
     ``weights_path`` a local TorchScript archive, ``.safetensors`` file or state_dict
@@ -164,7 +164,7 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class IriCriterion:
-    """When a generated image counts as an IRI (docs/engine/criterion.md; docs/method.md §1).
+    """When a generated image counts as an IRI (docs/engine/option-criterion.md; docs/method.md §1).
 
     ``max_rep_loss``: the largest L_rep of the stored image (None: no bound); ``validity``:
     Feather's null test must pass (Spearman, Pearson and dB-SNR above the null's maxima);
@@ -197,11 +197,11 @@ class IriCriterion:
 
 @dataclass(frozen=True)
 class GenerationSpec:
-    """How to make IRIs (science.md §1): loss preset, seed, optimiser, parameterisation, options.
+    """How to make IRIs (docs/method.md §1): loss preset, seed, optimiser, parameterisation, options.
 
     ``layers`` are feature-extraction node names (or module names) of the model; ``iterations``
     counts gradient steps; ``step_size`` is eta of the normalised step (the learning rate for
-    Adam); ``adversarial_scale`` is ``s`` (None: fixed at the first step, science.md §1).
+    Adam); ``adversarial_scale`` is ``s`` (None: fixed at the first step, docs/method.md §1).
     """
 
     layers: tuple[str, ...]

@@ -1,9 +1,9 @@
-"""Transformation robustness: random jitter / scale / rotate (lucid defaults, science.md §1, §5).
+"""Transformation robustness: random jitter / scale / rotate (lucid defaults, docs/method.md §1, §5).
 
 Each transform is a small callable ``(images, generator) -> images`` on (B, 3, H, W) tensors in
 [0, 1]; one random draw per call applies to the whole batch (as lucid's batch ops do). They are
 applied only to the input of the network and of perceptual terms, before normalisation; the
-pixel regularisers see the untransformed image (science.md §1).
+pixel regularisers see the untransformed image (docs/method.md §1).
 
 Jitter and scale change the image size; ``fit_to_size`` closes the default pipeline by padding
 (0.5 grey) or centre-cropping back to the model's input size without resampling, so spatial
@@ -23,7 +23,7 @@ Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 # lucid's random_scale choices: 1 + (i - 5) / 50 for i in 0..10, i.e. 0.90 .. 1.10.
 LUCID_SCALES = tuple(1 + (i - 5) / 50 for i in range(11))
 LUCID_ANGLES = tuple(range(-10, 11))  # degrees
-ZERO_ANGLE_WEIGHT = 5.0  # science.md §5: "zero five times as likely" as any other angle
+ZERO_ANGLE_WEIGHT = 5.0  # docs/method.md §5: "zero five times as likely" as any other angle
 IMAGENET_PAD = 12  # lucid pads ImageNet-sized inputs by 12 with 0.5 first
 IMAGENET_MIN_SIZE = 128  # inputs at least this wide get the ImageNet pad
 
@@ -87,7 +87,7 @@ def rotate(images: torch.Tensor, degrees: float) -> torch.Tensor:
 
 
 def random_rotate(angles: Sequence[int] = LUCID_ANGLES, zero_weight: float = ZERO_ANGLE_WEIGHT) -> Transform:
-    """Rotate by an integer angle drawn with ``angle_probabilities`` (science.md §5)."""
+    """Rotate by an integer angle drawn with ``angle_probabilities`` (docs/method.md §5)."""
     angles = tuple(angles)
     probabilities = angle_probabilities(angles, zero_weight).float()
 
@@ -123,7 +123,7 @@ def compose(transforms: Sequence[Transform]) -> Transform:
 
 
 def lucid_transforms(input_size: int) -> Transform:
-    """The reference pipeline (science.md §1): [pad 12 with 0.5 for ImageNet-sized inputs],
+    """The reference pipeline (docs/method.md §1): [pad 12 with 0.5 for ImageNet-sized inputs],
     jitter 8, random scale 0.90..1.10, random rotate -10..10 degrees, jitter 4, then
     ``fit_to_size(input_size)``."""
     steps: list[Transform] = []

@@ -2,7 +2,7 @@
 
 An IRI counts only if its activation at the matched layer is closer to the target's than the
 activations of two *different* natural images ever are: Spearman rho, Pearson r and dB-SNR
-(``10 log10(||a_t|| / ||a_t - a*||)``, on amplitudes as published, science.md §5) must each exceed
+(``10 log10(||a_t|| / ||a_t - a*||)``, on amplitudes as published, docs/method.md §5) must each exceed
 the maximum over random pairs of different natural images; for classifiers the IRI's predicted
 class must also equal the target's.
 """
@@ -160,7 +160,7 @@ def _classes(loaded: LoadedModel, images: torch.Tensor) -> list[int] | None:
 
 def measure(loaded: LoadedModel, layer: str, targets: torch.Tensor, iris: torch.Tensor,
             null: NullDistribution | None) -> list[dict]:
-    """Validity measures of each IRI against its target (science.md §1), one dict per IRI.
+    """Validity measures of each IRI against its target (docs/method.md §1), one dict per IRI.
 
     targets, iris: (B, 3, H, W) in [0, 1]; both are rounded to 8 bits first, so what is measured
     is the stored PNG. Keys: spearman, pearson, db_snr, rep_loss, passes (None without a null),
@@ -198,7 +198,7 @@ def judge(row: dict, *, criterion: IriCriterion, null: NullDistribution | None) 
     """The verdict on one IRI from its ``measure`` row: {"passes", "reasons", "criterion", "null"}.
 
     ``reasons`` lists every part of ``criterion`` the IRI fails (empty when it passes); the
-    criterion and the null it was judged against are recorded beside them (docs/engine/criterion.md).
+    criterion and the null it was judged against are recorded beside them (docs/engine/option-criterion.md).
     """
     reasons = []
     bound = criterion.max_rep_loss

@@ -1,4 +1,4 @@
-"""The engine's code version, stored with every IRI (science.md §1, "Store with every IRI").
+"""The engine's code version, stored with every IRI (docs/method.md §1, "Store with every IRI").
 
 Bump ENGINE_VERSION whenever a change can alter a generated image or a score, so stored stimuli
 can always be traced back to the code that made them.

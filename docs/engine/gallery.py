@@ -28,7 +28,7 @@ from iri_engine.models import load_model
 from iri_engine.optimize import generate
 from iri_engine.proxies import PerceptualDistance
 from iri_engine.seeds import make_seeds
-from iri_engine.spec import LOSS_PRESETS, GenerationSpec, ModelSpec
+from iri_engine.spec import LOSS_PRESETS, GenerationSpec, IriCriterion, ModelSpec
 
 FIGURES = Path(__file__).resolve().parent / "figures"
 PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png")
@@ -91,6 +91,9 @@ def figures() -> list[Figure]:
         Figure("option-adversarial_scale", [Variant("s fixed at step 1", _spec(loss="adversarial")),
                                             Variant("s = 0.1", _spec(loss="adversarial", adversarial_scale=0.1)),
                                             Variant("s = 1", _spec(loss="adversarial", adversarial_scale=1.0))]),
+        Figure("option-criterion", [Variant("adversarial, no bound", _spec(loss="adversarial",
+                                                                            criterion=IriCriterion(max_rep_loss=None))),
+                                    Variant("adversarial, bound 0.1", _spec(loss="adversarial"))]),
         Figure("option-random_seed", [Variant("random_seed 0", _spec(random_seed=0)),
                                       Variant("random_seed 1", _spec(random_seed=1))]),
     ]

@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny CPU models whose answers are known (house-style rule 14).
+"""Shared fixtures: tiny CPU models whose answers are known (docs/conventions.md).
 
 No Django here: these tests run with ``-p no:django`` and must never import it.
 """

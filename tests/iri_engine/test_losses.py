@@ -1,4 +1,4 @@
-"""Every loss term: its value on hand-computable inputs and its gradient (science.md §1)."""
+"""Every loss term: its value on hand-computable inputs and its gradient (docs/method.md §1)."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def test_it_differentiates_l1_and_the_p_norm():
     assert gradcheck(lambda x: lp_norm(x, p=6.0), (_double(2, 3, 3, 3).requires_grad_(),))
 
 
-def test_it_registers_the_science_presets_with_the_reference_weights():
+def test_it_registers_the_method_presets_with_the_reference_weights():
     assert set(LOSS_PRESETS) <= {"reg_free", "freq", "freq_tv", "freq_blur", "freq_lp", "freq_tv_l6",
                                  "adversarial", "adversarial_seed"}
     assert get_preset("reg_free").weights == {"rep": 1.0}

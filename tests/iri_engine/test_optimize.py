@@ -181,3 +181,14 @@ def test_the_adversarial_preset_keeps_an_iterate_that_is_still_an_iri(tiny_model
                     optimizer="adam", step_size=0.02)
     with torch.no_grad():  # ... and it is still adversarial: farther from the target than a reg_free IRI
         assert (distance(result.iris, targets) > distance(reg_free.iris, targets)).all()
+
+
+@pytest.mark.skipif(not bf16_pays(CPU), reason="auto uses bf16 only where the CPU has it natively")
+def test_auto_precision_finishes_in_fp32_once_the_loss_stops_falling_fast(tiny_model, targets, generator):
+    result = _run(tiny_model, targets, generator, iterations=300, layer="layer3")
+    assert result.fp32_from_step is not None and 0 < result.fp32_from_step < 300
+    # From the switch on, the curve is fp32: its minimum over the fp32 phase is what was kept.
+    curve, steps = torch.tensor(result.loss_curve), torch.tensor(result.curve_steps)
+    fp32_phase = curve[steps >= result.fp32_from_step]
+    assert (result.final_rep_loss <= fp32_phase.min(dim=0).values + 1e-5).all()
+    assert _run(tiny_model, targets, generator, iterations=5, precision="fp32").fp32_from_step is None

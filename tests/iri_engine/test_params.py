@@ -1,4 +1,4 @@
-"""Pixel and Fourier parameterisations (science.md §5)."""
+"""Pixel and Fourier parameterisations (docs/method.md §5)."""
 
 from __future__ import annotations
 

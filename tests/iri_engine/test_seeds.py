@@ -1,4 +1,4 @@
-"""Starting points are reproducible from the caller's generator (science.md §1)."""
+"""Starting points are reproducible from the caller's generator (docs/method.md §1)."""
 
 from __future__ import annotations
 

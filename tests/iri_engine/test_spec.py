@@ -77,7 +77,7 @@ def test_it_refuses_a_non_object():
         GenerationSpec.from_dict(["avgpool"])
 
 
-def test_it_lists_every_preset_of_the_science_table():
+def test_it_lists_every_preset_of_the_method_table():
     assert set(LOSS_PRESETS) == {"reg_free", "freq", "freq_tv", "freq_blur", "freq_lp", "freq_tv_l6",
                                  "adversarial", "adversarial_seed"}
 

@@ -1,4 +1,4 @@
-"""Transformation robustness with lucid's defaults (science.md §5)."""
+"""Transformation robustness with lucid's defaults (docs/method.md §5)."""
 
 from __future__ import annotations
 

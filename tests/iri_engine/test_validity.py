@@ -1,4 +1,4 @@
-"""Feather's validity test on constructed cases (science.md §1)."""
+"""Feather's validity test on constructed cases (docs/method.md §1)."""
 
 from __future__ import annotations
 
