@@ -6,16 +6,18 @@
 
 import sys
 
-from bench import engine, scoring
+from bench import engine, precision, scoring
 
+# `make bench` runs these; `python -m bench precision` (slow, a study) only when named.
 BENCHMARKS = {"engine": engine.main, "scoring": scoring.main}
+STUDIES = {"precision": precision.main}
 
 
 def main(argv: list[str]) -> int:
-    if argv and argv[0] in BENCHMARKS:
-        return BENCHMARKS[argv[0]](argv[1:])
+    if argv and argv[0] in {**BENCHMARKS, **STUDIES}:
+        return {**BENCHMARKS, **STUDIES}[argv[0]](argv[1:])
     if argv:
-        print(f"unknown benchmark {argv[0]!r}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
+        print(f"unknown benchmark {argv[0]!r}; choose from {', '.join({**BENCHMARKS, **STUDIES})}", file=sys.stderr)
         return 2
     status = 0
     for name, run in BENCHMARKS.items():

@@ -34,3 +34,11 @@ def test_it_names_the_hardware_and_knows_gpu_peaks_only_on_gpus():
     assert "native bf16: " in hardware(torch.device("cpu"))
     assert peak_tflops(torch.device("cpu"), None) is None
     assert peak_tflops(torch.device("cpu"), 100.0) == 100.0
+
+
+def test_the_precision_study_separates_gradients_from_the_choice_of_iterate(capsys):
+    from bench.precision import VARIANTS, main
+
+    assert main(["--steps", "3", "--per-class", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert all(f"| {label} |" in printed for label in VARIANTS)
