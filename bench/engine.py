@@ -49,10 +49,8 @@ from iri_engine.devices import bf16_pays, pick_device
 from iri_engine.models import LoadedModel, load_model
 from iri_engine.optimize import generate
 from iri_engine.seeds import make_seeds
-from iri_engine.spec import GenerationSpec, ModelSpec
+from iri_engine.spec import IMAGENET_MEAN, IMAGENET_STD, GenerationSpec, ModelSpec
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 INIT_SEED = 0
 # Hook targets of the baseline where the engine's layer name is a graph node, not a module.
 BASELINE_MODULES = {"flatten": "avgpool"}

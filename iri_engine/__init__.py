@@ -1,6 +1,6 @@
 """IRIS engine: generate identically represented inputs (model metamers) and score them.
 
-A plain PyTorch library (README.md, Architecture): no Django, no import-time device or
+A plain PyTorch library (docs/architecture.md; docs/conventions.md §12): no Django, no import-time device or
 global state; callers pass the device and the ``torch.Generator``.
 
 This ``__init__`` deliberately imports nothing heavy: the web process imports ``iri_engine.spec``

@@ -1,7 +1,7 @@
 """Typed, frozen specifications of a model and of a generation request.
 
 Both round-trip through JSON (``to_dict()`` / ``from_dict()``). ``from_dict`` is the edge where
-untrusted configuration is validated once (docs/conventions.md): every problem raises ``SpecError``
+untrusted configuration is validated once (docs/conventions.md §8): every problem raises ``SpecError``
 naming the offending field. This module imports no torch, so the web process can validate specs
 without loading it.
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny CPU models whose answers are known (docs/conventions.md).
+"""Shared fixtures: tiny CPU models whose answers are known (docs/conventions.md §16).
 
 No Django here: these tests run with ``-p no:django`` and must never import it.
 """
