@@ -111,7 +111,8 @@ def _triple(field: str, value: Any, *, positive: bool) -> tuple[float, float, fl
 class ModelSpec:
     """Which network to load and how its inputs are normalised (docs/method.md §5, normalisation).
 
-    ``architecture`` is a torchvision classification model name or ``"torchscript"``;
+    ``architecture`` is a torchvision classification model name, ``"timm:<name>"``,
+    ``"installed:<entry point>"`` (``iri_engine.architectures``) or ``"torchscript"``;
     ``weights_path`` a local TorchScript archive, ``.safetensors`` file or state_dict
     (``.pt``/``.pth``), or None for a random init from ``init_seed`` (demos and tests);
     ``input_size`` the square side in pixels; ``mean``/``std`` per RGB channel on [0, 1] pixels.
