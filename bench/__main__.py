@@ -1,15 +1,15 @@
 """`make bench`: every benchmark, each against its baseline run side by side.
 
-    python -m bench            # engine, then scoring
+    python -m bench            # engine, scoring, then the analyses' coverage study
     python -m bench engine ... # one of them, with its own options (--help)
 """
 
 import sys
 
-from bench import engine, precision, scoring
+from bench import analyses, engine, precision, scoring
 
 # `make bench` runs these; `python -m bench precision` (slow, a study) only when named.
-BENCHMARKS = {"engine": engine.main, "scoring": scoring.main}
+BENCHMARKS = {"engine": engine.main, "scoring": scoring.main, "analyses": analyses.main}
 STUDIES = {"precision": precision.main}
 
 

@@ -58,13 +58,23 @@ def study_results(request: HttpRequest, study_id: int) -> HttpResponse:
     report = study_report_cached(study=study)
     return render(request, "scoring/results.html", {
         "study": study, "report": report, "plots": list(PLOTS), "rows": _result_rows(report),
-        "comparisons": _comparison_rows(report)})
+        "comparisons": _comparison_rows(report), "analysis_rows": _analysis_rows(report)})
 
 
 def _comparison_rows(report: StudyReport) -> list[tuple]:
     """(with exclusions, the same pair without) for each compared pair."""
     without = {(c.a, c.b): c for c in report.comparisons_all}
     return [(c, without.get((c.a, c.b))) for c in report.comparisons]
+
+
+def _analysis_rows(report: StudyReport) -> list[dict]:
+    """Per condition: its mixed-model estimate, d′ (2AFC) and response times, for the analyses table."""
+    analyses = report.analyses
+    mixed = {c.condition_id: c for c in analyses.mixed.conditions}
+    d_prime = {d.condition_id: d for d in analyses.d_prime}
+    times = {t.condition_id: t for t in analyses.response_times}
+    return [{"score": s, "mixed": mixed.get(s.condition_id), "d_prime": d_prime.get(s.condition_id),
+             "rt": times.get(s.condition_id)} for s in report.conditions]
 
 
 def _result_rows(report: StudyReport) -> list[dict]:

@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # before anything asks for a GUI backend; the web server has no display
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from surveys.scoring.selectors import StudyReport
@@ -63,20 +64,46 @@ def alignment_figure(report: StudyReport) -> Figure:
     return figure
 
 
+def _layer_lines(axes, scores, points: dict[int, tuple[float, float, float]]) -> None:
+    """One line per generation job (model x loss x starting point) over its layers, in the job's own
+    order (conditions are made in that order); points: condition id -> (value, low, high)."""
+    by_job: dict = {}
+    for score in scores:
+        if score.condition_id in points:
+            by_job.setdefault(score.job_id, []).append(score)
+    for job_id, rows in by_job.items():
+        value, low, high = (np.array([points[s.condition_id][k] for s in rows]) for k in range(3))
+        label = _short(" / ".join(part for i, part in enumerate(rows[0].label.split(" / ")) if i != 1))
+        axes.errorbar([s.layer for s in rows], value, yerr=[value - low, high - value], marker="o", capsize=3,
+                      label=f"job {job_id}: {label}")
+    axes.set_xlabel("layer (network order)")
+
+
 def layers_figure(report: StudyReport) -> Figure:
-    """Score against layer, one line per generation job (model x loss x starting point)."""
+    """Score against layer with its 95% bootstrap CI, one line per generation job: the figure these
+    papers are read for."""
     figure = Figure(figsize=(7.5, 4), layout="constrained")
     axes = figure.add_subplot()
-    by_job: dict = {}
-    for score in report.conditions:
-        by_job.setdefault(score.job_id, []).append(score)
-    for job_id, scores in by_job.items():
-        values, low, high = _errors(scores)
-        label = _short(" / ".join(part for i, part in enumerate(scores[0].label.split(" / ")) if i != 1))
-        axes.errorbar([s.layer for s in scores], values, yerr=[low, high], marker="o", capsize=3,
-                      label=f"job {job_id}: {label}")
-    axes.set_xlabel("layer")
-    _score_axis(axes, report, vertical=False, label=report.measure, title="Alignment per layer")
+    _layer_lines(axes, report.conditions, {s.condition_id: (s.alignment, s.ci_low, s.ci_high)
+                                           for s in report.conditions if s.alignment is not None})
+    _score_axis(axes, report, vertical=False, label=f"{report.measure} (95% bootstrap CI)",
+                title="Alignment per layer")
+    return figure
+
+
+def mixed_figure(report: StudyReport) -> Figure:
+    """The mixed model's condition estimates against layer (probability scale, or rating), 95% intervals."""
+    figure = Figure(figsize=(7.5, 4), layout="constrained")
+    axes = figure.add_subplot()
+    model = report.analyses.mixed
+    binary = model.scale == "log-odds"
+    points = {c.condition_id: ((c.probability, c.probability_low, c.probability_high) if binary
+                               else (c.estimate, c.low, c.high)) for c in model.conditions}
+    _layer_lines(axes, report.conditions, points)
+    if not model.fitted:
+        axes.text(0.5, 0.5, model.method, ha="center", va="center", transform=axes.transAxes)
+    scale = "P(right) for a typical participant and item" if binary else "rating for a typical participant and item"
+    _score_axis(axes, report, vertical=False, label=f"{scale} (95% interval)", title="Mixed model per layer")
     return figure
 
 
@@ -104,7 +131,7 @@ def proxy_figure(report: StudyReport) -> Figure:
 
 
 PLOTS: dict[str, Callable[[StudyReport], Figure]] = {
-    "alignment": alignment_figure, "layers": layers_figure, "proxy": proxy_figure}
+    "alignment": alignment_figure, "layers": layers_figure, "mixed": mixed_figure, "proxy": proxy_figure}
 
 
 def plot_render(*, report: StudyReport, name: str, fmt: str) -> bytes:

@@ -24,4 +24,5 @@ def report_as_dict(report: StudyReport) -> dict:
         "exclusions": [asdict(e) for e in report.exclusions],
         "proxies": [asdict(p) for p in report.proxies],
         "proxy_agreement": [asdict(a) for a in report.proxy_agreement],
+        "analyses": asdict(report.analyses),
     }

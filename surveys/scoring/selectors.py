@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.db.models import Count, Max, Q, QuerySet
 
 from surveys.generation.models import GenerationJob
+from surveys.scoring.analyses import Analyses, study_analyses
 from surveys.scoring.bootstrap import DEFAULT_RESAMPLES, bootstrap_sem
 from surveys.scoring.data import ResponseTable, response_table
 from surveys.scoring.exclusions import Rules, exclusion_reasons
@@ -64,6 +65,7 @@ class StudyReport:
     proxies: list[ConditionProxy]
     proxy_agreement: list[ProxyAgreement]
     target_ci_width: float | None
+    analyses: Analyses  # mixed model, d′ (2AFC), response times; exclusions applied
 
     @property
     def excluded_ids(self) -> set[int]:
@@ -185,7 +187,7 @@ def study_report(*, study: Study, resamples: int = DEFAULT_RESAMPLES) -> StudyRe
         condition_reliability=condition_reliabilities(kept, [m.condition_id for m in metas], paradigm=paradigm,
                                                       seed=BOOTSTRAP_SEED),
         exclusions=inputs.exclusions, proxies=proxies, proxy_agreement=agreement,
-        target_ci_width=inputs.options["target_width"])
+        target_ci_width=inputs.options["target_width"], analyses=study_analyses(kept, scores, paradigm=paradigm))
 
 
 # The results page asks for the report once per figure; the same data gives the same report.

@@ -52,7 +52,7 @@ def test_it_shows_the_owner_the_scores_table(client, researcher, answered):
     assert 'id="exclusions"' in page and 'id="comparisons"' in page
 
 
-@pytest.mark.parametrize("name", ["alignment", "layers", "proxy"])
+@pytest.mark.parametrize("name", ["alignment", "layers", "mixed", "proxy"])
 def test_it_draws_each_plot_as_png_and_svg(client, researcher, answered, name):
     client.force_login(researcher)
 
