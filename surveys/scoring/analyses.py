@@ -184,6 +184,8 @@ def mixed_model(rows: ResponseTable, *, paradigm: str) -> MixedModel:
     ids = np.unique(rows.condition).tolist()
     if len(np.unique(rows.participant)) < 2 or len(np.unique(rows.item)) < 2:
         return MixedModel("not fitted: fewer than two participants or items", scale, False)
+    if not rated and len(np.unique(rows.correct)) < 2:  # no variation: the log-odds are unbounded
+        return MixedModel("not fitted: every answer is the same", scale, False)
     with warnings.catch_warnings():  # convergence notes go to the report's numbers, not the log
         warnings.simplefilter("ignore")
         return (_rated_mixed if rated else _binary_mixed)(_frame(rows, paradigm=paradigm), ids)

@@ -64,6 +64,14 @@ def test_it_refuses_to_fit_with_a_single_participant():
     assert not model.fitted and "fewer than two participants" in model.method
 
 
+def test_it_refuses_to_fit_when_every_answer_is_the_same():
+    table = simulate_responses(Truth((50.0,), 0.0, 0.0, participants=3, items=4), seed=0)
+
+    model = mixed_model(table, paradigm="2afc")
+
+    assert not model.fitted and "every answer is the same" in model.method
+
+
 def test_it_summarises_response_times_per_condition_and_per_participant():
     rt = np.array([100.0, 200.0, 300.0, 400.0, np.nan, 1000.0])
     n = len(rt)
