@@ -6,12 +6,12 @@ import pytest
 from django.conf import settings
 from PIL import Image
 
+from surveys.scoring.plots import PLOTS
 from tests.surveys import factories
 from tests.surveys.browser import chromium
 from tests.surveys.scoring import planting
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
-PLOTS = ("alignment", "layers", "proxy")
 
 
 def signed_in_context(browser, client, user, base_url: str):
