@@ -175,8 +175,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# Generation and checkpoint inspection need the engine (torch, a GPU): only gpu workers take them.
-CELERY_TASK_ROUTES = {"generation.batch_run": {"queue": "gpu"}, "generation.checkpoint_inspect": {"queue": "gpu"}}
+# Generation and checkpoint inspection need the engine (torch): gpu workers take batches, inspect workers
+# inspections, on a queue of their own so a registration never waits behind a batch of hours.
+CELERY_TASK_ROUTES = {"generation.batch_run": {"queue": "gpu"}, "generation.checkpoint_inspect": {"queue": "inspect"}}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -234,6 +235,9 @@ LOGGING = {
 # Participant endpoints are rate-limited per address (django-ratelimit, on the shared cache).
 IRIS_PARTICIPANT_RATE = env_str("IRIS_PARTICIPANT_RATE", "240/m")
 IRIS_IMAGE_RATE = env_str("IRIS_IMAGE_RATE", "1200/m")
+# Behind a front server every request comes from its address: name the header that carries the
+# client's own (HTTP_X_REAL_IP, which docker/nginx.conf sets), so limits stay per participant.
+RATELIMIT_IP_META_KEY = env_str("IRIS_CLIENT_IP_META_KEY", "REMOTE_ADDR")
 RATELIMIT_ENABLE = env_bool("IRIS_RATELIMIT", True)
 # The embedded default runs one web process, where a per-process cache is shared enough.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from surveys import health
 from surveys.console import urls as console
 
 admin.site.site_header = "IRIS: identically represented input surveys"
@@ -14,6 +15,7 @@ api = [
 ]
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
     path("researcher/", include(console.researcher_urlpatterns)),

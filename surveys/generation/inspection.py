@@ -2,9 +2,10 @@
 
 Where the engine is installed beside the web app (the embedded default), its inspector runs in a
 subprocess (``python -m iri_engine.inspect``). Where it is not (the torch-free web image of a
-deployment), a GPU worker inspects the file through the ``generation.checkpoint_inspect`` task and
-the form waits for its answer. Either way the checkpoint is loaded safely, its layer names are
-listed and its SHA-256 taken, and a broken file, a pickled model or a mismatched state_dict is
+deployment), an engine worker inspects the file through the ``generation.checkpoint_inspect`` task
+on the ``inspect`` queue (its own, so it never waits behind generation batches) and the form waits
+for its answer. Either way the checkpoint is loaded safely, its layer names are listed and its
+SHA-256 taken, and a broken file, a pickled model or a mismatched state_dict is
 reported to the researcher here, not as a crash in a worker later.
 """
 
@@ -63,7 +64,7 @@ def _inspect_on_worker(model_spec: dict) -> dict:
         return result.get(timeout=INSPECTION_TIMEOUT_S)
     except CeleryTimeout:
         raise ValidationError(f"No GPU worker inspected the model within {INSPECTION_TIMEOUT_S} s: "
-                              "is a worker on the gpu queue running?") from None
+                              "is a worker on the inspect queue running?") from None
     finally:
         if incoming:
             default_storage.delete(incoming)

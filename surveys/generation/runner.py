@@ -9,6 +9,7 @@ import os
 import socket
 import tempfile
 import time
+import uuid
 from collections import OrderedDict
 from pathlib import Path
 
@@ -254,7 +255,8 @@ def _local_checkpoint(model: RegisteredModel) -> str:
         data = _read(model.weights.name)
         if hashlib.sha256(data).hexdigest() != model.checkpoint_sha256:
             raise ValueError(f"The stored checkpoint of {model.name} does not match its registered SHA-256.")
-        partial = local.with_suffix(".partial")
+        # Written under a name of its own, then renamed: GPU workers share this cache (a volume).
+        partial = local.with_name(f"{local.name}.{uuid.uuid4().hex}.partial")
         partial.write_bytes(data)
         partial.replace(local)
     return str(local)

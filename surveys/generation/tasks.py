@@ -1,12 +1,18 @@
 """Celery tasks of the generation app: interfaces that take ids (docs/conventions.md §6).
 
-Both run on gpu workers (CELERY_TASK_ROUTES); the web process only enqueues them.
+Batches run on gpu workers, inspection on inspect workers (CELERY_TASK_ROUTES); the web process only
+enqueues them.
 """
+
+import importlib.util
+import logging
 
 from celery import shared_task
 from django.conf import settings
 
 from surveys.generation.models import Claim
+
+logger = logging.getLogger(__name__)
 
 # One batch of targets at one layer; generous because reference runs take 5000-24000 steps.
 BATCH_SOFT_TIME_LIMIT_S = 6 * 3600
@@ -31,3 +37,19 @@ def generation_checkpoint_inspect(model_spec: dict, weights_name: str | None) ->
     from surveys.generation import runner  # lazy: loads torch, which only a worker that runs this may pay for
 
     return runner.checkpoint_inspect_stored(model_spec=model_spec, weights_name=weights_name)
+
+
+def worker_device_check() -> None:
+    """Stop, before it takes a task, a worker whose IRIS_DEVICE it does not have (``cuda`` without CUDA):
+    otherwise it would fail every batch it is given, or, were it to fall back, generate on the CPU
+    unnoticed. ``auto`` finding no GPU is allowed and said once, as a warning."""
+    if importlib.util.find_spec("torch") is None:
+        return  # a worker without the engine (the web image) generates nothing
+    from iri_engine.devices import pick_device
+
+    try:
+        device = pick_device(settings.IRIS_DEVICE)
+    except ValueError as error:
+        raise SystemExit(f"IRIS_DEVICE={settings.IRIS_DEVICE}: {error}. This worker does not start.") from None
+    if settings.IRIS_DEVICE == "auto" and device.type == "cpu":
+        logger.warning("IRIS_DEVICE=auto found no CUDA device: this worker generates on the CPU")

@@ -42,7 +42,7 @@ def database_url() -> str:
 
 @contextlib.contextmanager
 def celery_worker(*, extra_env: dict | None = None, fresh_broker: bool = True):
-    """A real `celery worker` process on the gpu and default queues, sharing this test's database and media.
+    """A real `celery worker` process on the gpu, inspect and default queues, sharing this test's database and media.
 
     ``fresh_broker`` empties the broker first, so no message of an earlier test is delivered; a
     worker that must pick up what another left behind keeps it.
@@ -54,7 +54,7 @@ def celery_worker(*, extra_env: dict | None = None, fresh_broker: bool = True):
     # The worker writes its own copy of the descriptor; ours can close once it has started.
     with tempfile.NamedTemporaryFile(prefix="celery-worker-", suffix=".log", delete=False) as log:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "surveys", "worker", "-Q", "gpu,default", "-c", "1",
+            [sys.executable, "-m", "celery", "-A", "surveys", "worker", "-Q", "gpu,inspect,default", "-c", "1",
              "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"test{time.time_ns()}@%h"],
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     worker.log_path = log.name

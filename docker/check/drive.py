@@ -1,0 +1,352 @@
+"""make deploy-check's driver: uses the running compose stack from outside, as an operator, a researcher
+and participants would, then injects faults and checks that nothing acknowledged is lost or doubled.
+
+docker/check/run.sh builds and starts the stack and tears it down; this only talks to it: HTTP through
+the front server (the REST API with a token, admin forms, participant pages in Debian's Chromium), and
+`docker` for what an operator does by hand (manage.py commands, killing and restarting containers).
+Reads go through psql in the postgres container only to count what is stored.
+"""
+
+import csv
+import io
+import json
+import os
+import random
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+from playwright.sync_api import sync_playwright
+
+from tests.surveys.browser import CHROMIUM, CHROMIUM_ARGS
+
+COMPOSE = shlex.split(os.environ["IRIS_COMPOSE"])
+BASE_URL = os.environ.get("IRIS_CHECK_URL", "http://127.0.0.1:23080")
+PASSWORD = "deploy-check-operator-pw"
+RESULTS: dict = {}
+
+
+def log(message: str) -> None:
+    print(f"[deploy-check {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def compose(*args: str, env: dict | None = None) -> str:
+    done = subprocess.run([*COMPOSE, *args], check=False, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def manage(*args: str, env: dict | None = None) -> str:
+    flags = [f"-e{name}={value}" for name, value in (env or {}).items()]
+    return compose("exec", "-T", *flags, "web", "python", "manage.py", *args)
+
+
+def sql(query: str) -> list[list[str]]:
+    out = compose("exec", "-T", "postgres", "psql", "-U", "iris", "-d", "iris", "-At", "-F", "\t", "-c", query)
+    return [line.split("\t") for line in out.splitlines() if line]
+
+
+def container(service: str) -> str:
+    return compose("ps", "-q", service).strip()
+
+
+def wait_for(what: str, probe, *, timeout_s: float, every_s: float = 1.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(every_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+# --- the operator and the researcher ------------------------------------------------------------------
+
+def operator_token() -> str:
+    manage("createsuperuser", "--noinput", "--username", "operator", "--email", "operator@example.org",
+           env={"DJANGO_SUPERUSER_PASSWORD": PASSWORD})
+    return re.search(r"Generated token (\w+)", manage("drf_create_token", "operator")).group(1)
+
+
+def register_model(api, *, name: str) -> tuple[dict, float]:
+    from iri_engine.demo import write_demo_checkpoint
+
+    with tempfile.TemporaryDirectory() as scratch:
+        spec = write_demo_checkpoint(Path(scratch) / "demo.pt")
+        weights = Path(spec.weights_path).read_bytes()
+    form = {"name": name, "architecture": spec.architecture, "input_size": str(spec.input_size),
+            "num_classes": str(spec.num_classes),
+            "weights": {"name": "demo.pt", "mimeType": "application/octet-stream", "buffer": weights}}
+    form |= {f"mean[{i}]": str(v) for i, v in enumerate(spec.mean)} | {f"std[{i}]": str(v) for i, v in enumerate(spec.std)}
+    started = time.monotonic()
+    answer = api.post("/api/models/", multipart=form, timeout=120_000)
+    assert answer.status == 201, f"{answer.status} {answer.text()[:500]}"
+    return answer.json(), time.monotonic() - started
+
+
+def targets_zip(count: int) -> bytes:
+    """PNG targets in two category folders (the upload form takes a zip whose folders name categories)."""
+    buffer = io.BytesIO()
+    rng = random.Random(count)
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for index in range(count):
+            image = Image.new("RGB", (64, 64), tuple(rng.randrange(30, 226) for _ in range(3)))
+            png = io.BytesIO()
+            image.save(png, format="PNG")
+            archive.writestr(f"{('warm', 'cool')[index % 2]}/target-{index}.png", png.getvalue())
+    return buffer.getvalue()
+
+
+def admin_session(playwright):
+    session = playwright.request.new_context(base_url=BASE_URL)
+    session.get("/admin/login/")
+    answer = session.post("/admin/login/?next=/admin/", form={
+        "csrfmiddlewaretoken": csrf(session), "username": "operator", "password": PASSWORD, "next": "/admin/"})
+    assert answer.url.endswith("/admin/"), f"admin login failed: {answer.url}"
+    return session
+
+
+def csrf(session) -> str:
+    return next(c["value"] for c in session.storage_state()["cookies"] if c["name"] == "csrftoken")
+
+
+def upload_targets(admin, *, name: str, count: int) -> int:
+    # TO BE REPLACED by the target-set API once it exists: today only the admin form uploads targets.
+    admin.get("/admin/generation/targetset/add/")
+    answer = admin.post("/admin/generation/targetset/add/", multipart={
+        "csrfmiddlewaretoken": csrf(admin), "name": name,
+        "files": {"name": f"{name}.zip", "mimeType": "application/zip", "buffer": targets_zip(count)}})
+    found = re.search(r'/admin/generation/targetset/(\d+)/change/">' + re.escape(name), answer.text())
+    assert answer.ok and found, f"target upload failed: {answer.status} {answer.text()[-800:]}"
+    return int(found.group(1))
+
+
+def submit_job(api, *, model: int, target_set: int, iterations: int) -> int:
+    answer = api.post("/api/jobs/", data={"model": model, "target_set": target_set,
+                                          "config": {"layers": ["layer2"], "iterations": iterations}})
+    assert answer.status == 201, f"{answer.status} {answer.text()[:500]}"
+    return answer.json()["id"]
+
+
+def wait_for_job(api, job_id: int, *, timeout_s: float) -> dict:
+    def finished():
+        job = api.get(f"/api/jobs/{job_id}/").json()
+        return job if job["status"] in ("done", "failed", "cancelled") else None
+
+    job = wait_for(f"job {job_id}", finished, timeout_s=timeout_s, every_s=2)
+    assert job["status"] == "done", f"job {job_id} ended {job['status']}: {job['error']}"
+    return job
+
+
+def create_study(admin, job_id: int) -> tuple[int, str]:
+    admin.get("/admin/generation/generationjob/")
+    answer = admin.post("/admin/generation/generationjob/", form={
+        "csrfmiddlewaretoken": csrf(admin), "action": "create_study", "select_across": "0", "index": "0",
+        "_selected_action": str(job_id)})
+    study = re.search(r"/admin/studies/study/(\d+)/change/", answer.url)
+    link = re.search(r"(/s/[\w-]+/)", answer.text())
+    assert study and link, f"study action failed: {answer.url}"
+    return int(study.group(1)), link.group(1)
+
+
+def stored_once(job_id: int, *, expected: int) -> dict:
+    [[rows, distinct]] = sql(f"SELECT count(*), count(DISTINCT (target_id, layer)) FROM generation_stimulus "
+                             f"WHERE job_id = {job_id}")
+    keys = compose("exec", "-T", "minio", "python", "-c",
+                   "import boto3; s3 = boto3.client('s3', endpoint_url='http://127.0.0.1:9000', region_name='us-east-1');"
+                   f"print(sum(1 for p in s3.get_paginator('list_objects_v2').paginate(Bucket='iris', Prefix='stimuli/job{job_id}/')"
+                   " for _ in p.get('Contents', [])))")
+    result = {"expected": expected, "rows": int(rows), "distinct": int(distinct), "s3_files": int(keys)}
+    assert result["rows"] == result["distinct"] == expected, result
+    return result
+
+
+# --- participants ------------------------------------------------------------------------------------
+
+SCREEN = """() => document.querySelector("#completion-code, #outcome, .iris-page h1") ? "end"
+    : document.querySelector(".iris-message") ? "message"
+    : document.querySelector(".iris-trial[data-shown]") ? "trial" : null"""
+
+
+@dataclass
+class Participant:
+    """A scripted participant in Chromium: answers at random, remembers what it answered and what the
+    server acknowledged (a 2xx to its POST), to compare with what the study stored."""
+
+    name: str
+    seed: int
+    answered: dict = field(default_factory=dict)  # trial id -> choice
+    acknowledged: list = field(default_factory=list)  # trial ids, one per 2xx answer
+    server_errors: int = 0
+
+    def watch(self, page) -> None:
+        def seen(response):
+            posted = response.request.method == "POST" and response.url.endswith("/responses")
+            if posted and response.status < 300:
+                self.acknowledged.append(json.loads(response.request.post_data)["trial"])
+            if response.status >= 500:
+                self.server_errors += 1
+
+        page.on("response", seen)
+
+    def take(self, page, link: str, *, wait_ms: int = 200) -> str:
+        rng = random.Random(self.seed)
+        self.watch(page)
+        page.goto(f"{BASE_URL}{link}?PROLIFIC_PID={self.name}&STUDY_ID=deploy-check&SESSION_ID={self.name}")
+        page.click("#begin")
+        page.click("#agree")
+        page.click("#jspsych-instructions-next", timeout=30_000)
+        for _ in range(200):
+            page.wait_for_function(f"({SCREEN})() !== null", timeout=60_000)
+            screen = page.evaluate(SCREEN)
+            if screen == "end":
+                page.wait_for_selector("#completion-code", timeout=60_000)
+                return page.inner_text("#completion-code")
+            if screen == "message":
+                button = page.query_selector("#jspsych-html-button-response-btngroup button")
+                button.click() if button else page.wait_for_timeout(150)
+                continue
+            src = page.get_attribute(".iris-option img", "src")
+            trial = re.search(r"/img/([^/]+)/", src).group(1)
+            choice = rng.randrange(2)
+            page.wait_for_timeout(wait_ms)
+            page.click(f".iris-option[data-choice='{choice}']")
+            self.answered[trial] = choice
+            page.wait_for_function(f"!document.querySelector(\"[src*='{trial}']\")")
+        raise AssertionError(f"{self.name}: the study did not end")
+
+
+def responses(api, study_id: int) -> list[dict]:
+    answer = api.get(f"/api/studies/{study_id}/responses.csv")
+    assert answer.ok, answer.status
+    return list(csv.DictReader(io.StringIO(answer.text())))
+
+
+def compare(participant: Participant, rows: list[dict]) -> dict:
+    mine = [r for r in rows if r["recruitment_id"] == participant.name]
+    stored = {r["trial_id"]: int(r["choice"]) for r in mine}
+    result = {"answered": len(participant.answered), "acknowledged": len(set(participant.acknowledged)),
+              "stored": len(mine), "duplicates": len(mine) - len(stored),
+              "lost": len(set(participant.acknowledged) - set(stored)), "server_errors_seen": participant.server_errors}
+    assert stored == participant.answered, f"{participant.name}: stored answers differ from given ones: {result}"
+    assert result["duplicates"] == 0 and result["lost"] == 0, result
+    return result
+
+
+# --- the check ---------------------------------------------------------------------------------------
+
+def check_front(playwright) -> None:
+    plain = playwright.request.new_context(base_url=BASE_URL)
+    assert plain.get("/healthz").json() == {"status": "ok"}
+    static = plain.get("/static/iris/runner.js")
+    assert static.ok and static.headers.get("server", "").startswith("nginx"), static.headers
+    RESULTS["static_served_by"] = static.headers["server"]
+
+
+def first_study(playwright, api, admin, model_id: int) -> None:
+    target_set = upload_targets(admin, name="colours", count=4)
+    started = time.monotonic()
+    job = submit_job(api, model=model_id, target_set=target_set, iterations=30)
+    wait_for_job(api, job, timeout_s=600)
+    RESULTS["first_job_s"] = round(time.monotonic() - started, 1)
+    RESULTS["first_job_stored"] = stored_once(job, expected=4)
+    study_id, link = create_study(admin, job)
+    log(f"job {job} done in {RESULTS['first_job_s']} s; study {study_id} at {link}")
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    participant = Participant(name="check-p0", seed=0)
+    participant.take(browser.new_page(), link)
+    browser.close()
+    rows = responses(api, study_id)
+    RESULTS["participant"] = compare(participant, rows)
+    [score] = api.get(f"/api/studies/{study_id}/scores/").json()
+    scored = [int(r["chose_target"]) for r in rows if r["scored"] == "1"]
+    assert scored and abs(score["alignment"] - sum(scored) / len(scored)) < 1e-9, (score, scored)
+    RESULTS["score"] = {k: score[k] for k in ("alignment", "ci_low", "ci_high")}
+    log(f"participant done; score {RESULTS['score']}")
+
+
+def killed_worker_and_two_hosts(api, model_id: int, target_set: int) -> int:
+    """Two worker containers ("hosts") share one job; one is SIGKILLed mid-batch and restarted."""
+    job = submit_job(api, model=model_id, target_set=target_set, iterations=300)
+    running = "SELECT id, claimed_by FROM generation_generationbatch WHERE job_id = {} AND status = 'running' AND steps_done > 0"
+    victim_batch = wait_for("a batch running on host-a", lambda: [
+        row for row in sql(running.format(job)) if row[1].startswith("host-a")], timeout_s=300, every_s=0.5)[0][0]
+    compose("kill", "-s", "SIGKILL", "worker-host-a")
+    log(f"SIGKILLed worker-host-a during batch {victim_batch}")
+    model, seconds = register_model(api, name="registered-while-a-host-is-down")
+    RESULTS["registration_during_job_s"] = round(seconds, 1)
+    compose("start", "worker-host-a")
+    wait_for_job(api, job, timeout_s=900)
+    hosts = {row[0].split(":")[0] for row in sql(f"SELECT claimed_by FROM generation_generationbatch WHERE job_id = {job}")}
+    [[attempts]] = sql(f"SELECT attempts FROM generation_generationbatch WHERE id = {victim_batch}")
+    RESULTS["kill"] = {"job": job, "killed_batch_attempts": int(attempts), "hosts": sorted(hosts),
+                       **stored_once(job, expected=len(sql(f"SELECT id FROM generation_targetimage WHERE target_set_id = {target_set}")))}
+    assert int(attempts) >= 2 and hosts == {"host-a", "host-b"}, RESULTS["kill"]
+    log(f"killed-worker job: {RESULTS['kill']}")
+    return job
+
+
+def postgres_restart_under_traffic(api, admin, job: int) -> None:
+    """Two participants answer while the PostgreSQL container restarts; the runner's outbox retries."""
+    study_id, link = create_study(admin, job)
+    people = [Participant(name=f"check-p{i}", seed=i) for i in (1, 2)]
+    failures = []
+
+    def take(person: Participant) -> None:
+        # Playwright's sync API belongs to one thread: each participant has its own.
+        with sync_playwright() as own:
+            browser = own.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            try:
+                person.take(browser.new_page(), link, wait_ms=400)
+            except Exception as error:  # reported below, with the participant's name
+                failures.append(f"{person.name}: {error}")
+            finally:
+                browser.close()
+
+    threads = [threading.Thread(target=take, args=(person,)) for person in people]
+    for thread in threads:
+        thread.start()
+    wait_for("participants answering", lambda: all(len(p.acknowledged) >= 2 for p in people) or failures,
+             timeout_s=180, every_s=0.2)
+    started = time.monotonic()
+    compose("restart", "postgres")
+    RESULTS["postgres_restart_s"] = round(time.monotonic() - started, 1)
+    log(f"restarted postgres in {RESULTS['postgres_restart_s']} s while participants answered")
+    for thread in threads:
+        thread.join(timeout=600)
+    assert not failures, failures
+    rows = responses(api, study_id)
+    RESULTS["postgres_restart"] = {p.name: compare(p, rows) for p in people}
+    log(f"postgres restart: {RESULTS['postgres_restart']}")
+
+
+def main() -> None:
+    with sync_playwright() as playwright:
+        check_front(playwright)
+        token = operator_token()
+        api = playwright.request.new_context(base_url=BASE_URL, extra_http_headers={"Authorization": f"Token {token}"})
+        admin = admin_session(playwright)
+        model, seconds = register_model(api, name="demo")
+        RESULTS["registration_s"] = round(seconds, 1)
+        log(f"registered model {model['id']} over the API in {seconds:.1f} s ({len(model['layer_names'])} layers)")
+        first_study(playwright, api, admin, model["id"])
+        target_set = upload_targets(admin, name="shared", count=8)
+        job = killed_worker_and_two_hosts(api, model["id"], target_set)
+        postgres_restart_under_traffic(api, admin, job)
+    web_log = compose("logs", "--no-color", "web")
+    RESULTS["static_requests_in_web_log"] = web_log.count("GET /static/")
+    assert RESULTS["static_requests_in_web_log"] == 0
+    print("DEPLOY-CHECK RESULTS " + json.dumps(RESULTS, sort_keys=True), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

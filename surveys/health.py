@@ -1,0 +1,48 @@
+"""The health endpoint (/healthz) and the probe that container healthchecks run against it.
+
+The endpoint answers 200 once this process reaches the database, 503 otherwise; it sits on the
+normal request path, so Django's host check applies. The probe therefore sends a host that
+DJANGO_ALLOWED_HOSTS accepts, as a real client would: ``python -m surveys.health URL``.
+"""
+
+import sys
+import urllib.request
+
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as error:  # any database failure means "not ready", never a 500 page
+        return JsonResponse({"status": "unavailable", "database": type(error).__name__}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+def allowed_host() -> str:
+    """A host name that DJANGO_ALLOWED_HOSTS accepts: its first entry ('.x.org' accepts x.org itself)."""
+    from surveys.env import env_list
+
+    entries = env_list("DJANGO_ALLOWED_HOSTS", [])
+    host = entries[0].lstrip(".") if entries else "localhost"
+    return "localhost" if host == "*" else host
+
+
+def probe(url: str) -> int:
+    request = urllib.request.Request(url, headers={"Host": allowed_host()})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return 0 if answer.status == 200 else 1
+    except OSError as error:
+        print(f"{url}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(probe(sys.argv[1]))
