@@ -9,7 +9,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) CELERY_RESULT_BACKEND=$(TEST_BROKER_URL) DJANGO_SECRET_KEY=tests-only-not-secret
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-all bench docs-figures lint clean
+.PHONY: install demo test test-all bench docs-figures lint clean deploy-check
 
 $(VENV)/.installed: pyproject.toml package.json package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,8 +39,13 @@ docs-figures: install
 	$(PY) docs/engine/gallery.py
 
 lint: install
-	$(VENV)/bin/ruff check surveys iri_engine tests bench docs
+	$(VENV)/bin/ruff check surveys iri_engine tests bench docs docker
 	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+# Build every image of docker-compose.yml from a local Debian base, run the stack, use it as an operator
+# and participants would, inject faults, tear it down (docs/deploy.md; needs docker and debootstrap).
+deploy-check: install
+	PY=$(PY) bash docker/check/run.sh
 
 clean:
 	rm -rf var media node_modules $(VENV)
