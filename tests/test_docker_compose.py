@@ -120,7 +120,7 @@ def test_torch_is_pinned_in_pyproject_alone():
     dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
 
     assert "torch==" not in dockerfile and "torchvision==" not in dockerfile
-    assert "python requirements.py engine" in dockerfile
+    assert "python requirements.py engine" in dockerfile and "pip install -r engine.txt" in dockerfile
 
 
 def test_every_service_reads_real_services_from_the_environment(project):

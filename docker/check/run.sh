@@ -43,7 +43,7 @@ trap finish EXIT
 docker/check/base-image.sh
 # pip and npm inside the builds reach their registries through this machine's extra CAs, if it has any.
 cp /usr/local/share/ca-certificates/*.crt docker/certs/ 2>/dev/null || true
-say "building images (the s3 stand-in starts from iris-web, so web first)"
+say "building images"
 for service in migrate front worker-inspect postgres redis minio; do
   "${compose[@]}" build "$service" >/tmp/iris-check-build-"$service".log 2>&1 \
     || { tail -40 /tmp/iris-check-build-"$service".log; exit 1; }
@@ -54,7 +54,8 @@ docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^iris' 
 say "the GPU image: torch and torchvision as pinned in pyproject.toml, a CUDA build"
 docker run --rm iris-gpu python -c "
 import tomllib, torch, torchvision
-pins = {r.split('==')[0]: r.split('==')[1] for r in tomllib.load(open('/app/pyproject.toml', 'rb'))['project']['optional-dependencies']['engine'] if '==' in r}
+engine = tomllib.load(open('/app/pyproject.toml', 'rb'))['project']['optional-dependencies']['engine']
+pins = dict(r.split('==') for r in engine if r.startswith(('torch==', 'torchvision==')))
 found = {'torch': torch.__version__.split('+')[0], 'torchvision': torchvision.__version__.split('+')[0]}
 assert found == pins, (found, pins)
 assert torch.version.cuda, 'not a CUDA build of torch'

@@ -40,10 +40,10 @@ def test_a_worker_told_to_use_cuda_refuses_to_start_without_it(settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_inspection_is_answered_by_a_worker_on_the_inspect_queue_alone(settings, tmp_path, monkeypatch):
+    import redis
+
     from iri_engine.demo import write_demo_checkpoint
     from tests.surveys.browser import database_url
-
-    import redis
 
     settings.IRIS_INSPECT_ON_WORKER = True
     monkeypatch.setattr(inspection, "INSPECTION_TIMEOUT_S", 60)
