@@ -31,9 +31,12 @@ finish() {
     say "FAILED; the last lines of each service's log:"
     "${compose[@]}" logs --no-color --tail=40 2>&1 | tail -400 || true
   fi
-  say "tearing down (containers, networks, volumes)"
-  "${compose[@]}" down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true
-  docker image prune -f >/dev/null 2>&1 || true  # superseded layers only; tagged images stay cached
+  if [ "${IRIS_CHECK_KEEP:-0}" = 1 ]; then
+    say "left running (IRIS_CHECK_KEEP=1); tear down with: COMPOSE_PROJECT_NAME=$COMPOSE_PROJECT_NAME ${compose[*]} down -v"
+  else
+    say "tearing down (containers, networks, volumes)"
+    "${compose[@]}" down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true
+  fi
   if [ -n "$dockerd_pid" ]; then kill "$dockerd_pid"; wait "$dockerd_pid" || true; fi
   say "finished with status $status"
 }
@@ -44,12 +47,17 @@ docker/check/base-image.sh
 # pip and npm inside the builds reach their registries through this machine's extra CAs, if it has any.
 cp /usr/local/share/ca-certificates/*.crt docker/certs/ 2>/dev/null || true
 say "building images"
+previous=$(docker image ls -q --filter reference='iris*' | sort -u)
 for service in migrate front worker-inspect postgres redis minio; do
   "${compose[@]}" build "$service" >/tmp/iris-check-build-"$service".log 2>&1 \
     || { tail -40 /tmp/iris-check-build-"$service".log; exit 1; }
   say "built $service"
 done
 docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^iris' | sort | sed 's/^/  image /'
+# Images that these builds superseded (no tag left) go; the untagged stages the builds reuse stay.
+for id in $previous; do
+  [ "$(docker image inspect -f '{{len .RepoTags}}' "$id" 2>/dev/null)" = 0 ] && docker rmi "$id" >/dev/null 2>&1 || true
+done
 
 say "the GPU image: torch and torchvision as pinned in pyproject.toml, a CUDA build"
 docker run --rm iris-gpu python -c "
