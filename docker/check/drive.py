@@ -234,7 +234,7 @@ def responses(api, study_id: int) -> list[dict]:
 
 
 def compare(participant: Participant, rows: list[dict]) -> dict:
-    mine = [r for r in rows if r["recruitment_id"] == participant.name]
+    mine = [r for r in rows if r["session"] == participant.name]  # the SESSION_ID it arrived with
     stored = {r["trial_id"]: int(r["choice"]) for r in mine}
     result = {"answered": len(participant.answered), "acknowledged": len(set(participant.acknowledged)),
               "stored": len(mine), "duplicates": len(mine) - len(stored),
