@@ -7,7 +7,6 @@ the front server (the REST API with a token, admin forms, participant pages in D
 Reads go through psql in the postgres container only to count what is stored.
 """
 
-import base64
 import csv
 import io
 import json
@@ -78,18 +77,24 @@ def operator_token() -> str:
     return re.search(r"Generated token (\w+)", manage("drf_create_token", "operator")).group(1)
 
 
-def register_model(api, *, name: str) -> tuple[dict, float]:
+def register_model(api, *, name: str, weights: bool = True) -> tuple[dict, float]:
+    """POST /api/models/ with the demo network's checkpoint (45 MB), or with none (seeded random weights,
+    still inspected by the inspect worker); answers the model and how long the request took."""
     from iri_engine.demo import write_demo_checkpoint
 
     with tempfile.TemporaryDirectory() as scratch:
         spec = write_demo_checkpoint(Path(scratch) / "demo.pt")
-        weights = Path(spec.weights_path).read_bytes()
-    form = {"name": name, "architecture": spec.architecture, "input_size": str(spec.input_size),
-            "num_classes": str(spec.num_classes),
-            "weights": {"name": "demo.pt", "mimeType": "application/octet-stream", "buffer": weights}}
-    form |= {f"mean[{i}]": str(v) for i, v in enumerate(spec.mean)} | {f"std[{i}]": str(v) for i, v in enumerate(spec.std)}
+        checkpoint = Path(spec.weights_path).read_bytes()
+    fields = {"name": name, "architecture": spec.architecture, "input_size": spec.input_size,
+              "num_classes": spec.num_classes, "mean": list(spec.mean), "std": list(spec.std)}
     started = time.monotonic()
-    answer = api.post("/api/models/", multipart=form, timeout=120_000)
+    if weights:
+        form = {k: str(v) for k, v in fields.items() if not isinstance(v, list)}
+        form |= {f"{k}[{i}]": str(x) for k in ("mean", "std") for i, x in enumerate(fields[k])}
+        form["weights"] = {"name": "demo.pt", "mimeType": "application/octet-stream", "buffer": checkpoint}
+        answer = api.post("/api/models/", multipart=form, timeout=200_000)
+    else:
+        answer = api.post("/api/models/", data=fields, timeout=200_000)
     assert answer.status == 201, f"{answer.status} {answer.text()[:500]}"
     return answer.json(), time.monotonic() - started
 
@@ -120,16 +125,16 @@ def csrf(session) -> str:
     return next(c["value"] for c in session.storage_state()["cookies"] if c["name"] == "csrftoken")
 
 
-def upload_targets(*, name: str, count: int) -> int:
-    # TO BE REPLACED by the target-set API once it exists. The admin's upload form answers 500 today
-    # (TargetSetAdmin: 'OwnedUploadForm' object has no attribute 'save_m2m'), so, as an operator would,
-    # this calls the same service through `manage.py shell` inside the web container.
-    code = ("import base64; from django.contrib.auth import get_user_model; "
-            "from surveys.generation.services import target_set_create; "
-            f"data = base64.b64decode('{base64.b64encode(targets_zip(count)).decode()}'); "
-            "owner = get_user_model().objects.get(username='operator'); "
-            f"print('target set', target_set_create(owner=owner, name='{name}', uploads=[('{name}.zip', data)]).pk)")
-    return int(re.search(r"target set (\d+)", manage("shell", "-c", code)).group(1))
+def upload_targets(admin, *, name: str, count: int) -> int:
+    """Through the admin's upload form, as a researcher would. (There is no target-set API yet; once
+    there is one, the check should use it.)"""
+    admin.get("/admin/generation/targetset/add/")
+    answer = admin.post("/admin/generation/targetset/add/", multipart={
+        "csrfmiddlewaretoken": csrf(admin), "name": name,
+        "files": {"name": f"{name}.zip", "mimeType": "application/zip", "buffer": targets_zip(count)}})
+    found = re.search(r'/admin/generation/targetset/(\d+)/change/">' + re.escape(name), answer.text())
+    assert answer.ok and found, f"target upload failed: {answer.status} {answer.text()[-800:]}"
+    return int(found.group(1))
 
 
 def submit_job(api, *, model: int, target_set: int, iterations: int) -> int:
@@ -255,7 +260,7 @@ def check_front(playwright) -> None:
 
 
 def first_study(playwright, api, admin, model_id: int) -> None:
-    target_set = upload_targets(name="colours", count=4)
+    target_set = upload_targets(admin, name="colours", count=4)
     started = time.monotonic()
     job = submit_job(api, model=model_id, target_set=target_set, iterations=30)
     wait_for_job(api, job, timeout_s=600)
@@ -279,7 +284,7 @@ def first_study(playwright, api, admin, model_id: int) -> None:
 def killed_worker_and_two_hosts(api, model_id: int, target_set: int) -> int:
     """Two worker containers ("hosts") share one job, each running a batch of it at once; then one is
     SIGKILLed mid-batch and restarted, and the job still ends with each IRI stored once."""
-    job = submit_job(api, model=model_id, target_set=target_set, iterations=300)
+    job = submit_job(api, model=model_id, target_set=target_set, iterations=150)
     running = f"SELECT id, claimed_by FROM generation_generationbatch WHERE job_id = {job} AND status = 'running'"
 
     def both_hosts_running() -> str | None:
@@ -290,7 +295,7 @@ def killed_worker_and_two_hosts(api, model_id: int, target_set: int) -> int:
     victim_batch = wait_for("a batch running on each host", both_hosts_running, timeout_s=300, every_s=0.5)
     compose("kill", "-s", "SIGKILL", "worker-host-a")
     log(f"SIGKILLed worker-host-a during batch {victim_batch}")
-    model, seconds = register_model(api, name="registered-while-a-host-is-down")
+    model, seconds = register_model(api, name="registered-while-a-host-is-down", weights=False)
     RESULTS["registration_during_job_s"] = round(seconds, 1)
     compose("start", "worker-host-a")
     wait_for_job(api, job, timeout_s=900)
@@ -347,7 +352,7 @@ def main() -> None:
         RESULTS["registration_s"] = round(seconds, 1)
         log(f"registered model {model['id']} over the API in {seconds:.1f} s ({len(model['layer_names'])} layers)")
         first_study(playwright, api, admin, model["id"])
-        target_set = upload_targets(name="shared", count=8)
+        target_set = upload_targets(admin, name="shared", count=8)
         job = killed_worker_and_two_hosts(api, model["id"], target_set)
         postgres_restart_under_traffic(api, admin, job)
     web_log = compose("logs", "--no-color", "web")

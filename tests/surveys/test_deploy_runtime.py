@@ -16,7 +16,7 @@ from surveys import health
 from surveys.generation import inspection, services
 from tests.surveys import factories
 from tests.surveys.browser import stop_worker
-from tests.surveys.test_generation import DEMO_SPEC
+from tests.surveys.factories import DEMO_SPEC
 
 
 def start_worker(*, queues: str, env: dict) -> subprocess.Popen:
