@@ -298,7 +298,7 @@ def killed_worker_and_two_hosts(api, model_id: int, target_set: int) -> int:
     model, seconds = register_model(api, name="registered-while-a-host-is-down", weights=False)
     RESULTS["registration_during_job_s"] = round(seconds, 1)
     compose("start", "worker-host-a")
-    wait_for_job(api, job, timeout_s=900)
+    wait_for_job(api, job, timeout_s=1500)
     [[attempts]] = sql(f"SELECT attempts FROM generation_generationbatch WHERE id = {victim_batch}")
     [[targets]] = sql(f"SELECT count(*) FROM generation_targetimage WHERE target_set_id = {target_set}")
     RESULTS["kill"] = {"job": job, "killed_batch": int(victim_batch), "killed_batch_attempts": int(attempts),
@@ -319,7 +319,7 @@ def postgres_restart_under_traffic(api, admin, job: int) -> None:
         with sync_playwright() as own:
             browser = own.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             try:
-                person.take(browser.new_page(), link, wait_ms=400)
+                person.take(browser.new_page(), link, wait_ms=1500)
             except Exception as error:  # reported below, with the participant's name
                 failures.append(f"{person.name}: {error}")
             finally:
