@@ -26,11 +26,13 @@ from pathlib import Path
 from PIL import Image
 from playwright.sync_api import sync_playwright
 
-from tests.surveys.browser import CHROMIUM, CHROMIUM_ARGS
-
 COMPOSE = shlex.split(os.environ["IRIS_COMPOSE"])
 BASE_URL = os.environ.get("IRIS_CHECK_URL", "http://127.0.0.1:23080")
 PASSWORD = "deploy-check-operator-pw"
+# Debian's Chromium, as the suite drives it (tests/surveys/browser.py, which needs Django set up).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update"]
 RESULTS: dict = {}
 
 
