@@ -1,9 +1,11 @@
 """Loading a network from a ModelSpec, safely, and describing its layers.
 
-Loading never executes code from a checkpoint: TorchScript archives go through ``torch.jit.load``,
-``.safetensors`` through safetensors, and anything else through
-``torch.load(weights_only=True)``, whose restricted unpickler refuses arbitrary Python objects
-(a pickled whole model, or a payload with a malicious ``__reduce__``) before running any of it.
+Loading a weights-only checkpoint never executes code from it: ``.safetensors`` go through
+safetensors, and anything else through ``torch.load(weights_only=True)``, whose restricted
+unpickler refuses arbitrary Python objects (a pickled whole model, or a payload with a malicious
+``__reduce__``) before running any of it. A TorchScript archive is code (its operators read and
+write files): it is loaded only with ``allow_code=True``, which only the confined child of
+``iri_engine.sandbox`` passes.
 The model's mean/std normalisation is applied inside the forward (docs/method.md §5), so the rest of
 the engine works in [0, 1] pixel space.
 """
@@ -210,7 +212,7 @@ def _few(items: list[str], limit: int = 8) -> str:
     return ", ".join(items[:limit]) + more
 
 
-def _build_network(spec: ModelSpec) -> tuple[nn.Module, str | None]:
+def _build_network(spec: ModelSpec, *, allow_code: bool) -> tuple[nn.Module, str | None]:
     path = spec.weights_path
     if path is None:
         return _build_architecture(spec), None
@@ -218,6 +220,9 @@ def _build_network(spec: ModelSpec) -> tuple[nn.Module, str | None]:
         raise ModelLoadError(f"Checkpoint file not found: {path}")
     digest = sha256_file(path)
     if spec.architecture == TORCHSCRIPT:
+        if not allow_code:
+            raise ModelLoadError(f"{os.path.basename(path)} is a TorchScript archive, which is code: it is "
+                                 f"loaded only inside the sandbox (iri_engine.sandbox).")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)  # "torch.jit is deprecated" noise
@@ -244,13 +249,14 @@ def _probe_output(network: nn.Module, spec: ModelSpec, device: torch.device) -> 
     return False, None
 
 
-def load_model(spec: ModelSpec, *, device: torch.device) -> LoadedModel:
+def load_model(spec: ModelSpec, *, device: torch.device, allow_code: bool = False) -> LoadedModel:
     """Build and load the model of ``spec`` on ``device``: eval mode, parameters frozen.
 
     Raises ModelLoadError with a user-facing message for an unknown architecture, a missing,
-    unreadable, unsafe (pickled objects) or mismatched checkpoint, or a model that cannot run.
+    unreadable, unsafe (pickled objects) or mismatched checkpoint, a model that cannot run, or a
+    TorchScript archive without ``allow_code`` (only a confined process may run its code).
     """
-    network, digest = _build_network(spec)
+    network, digest = _build_network(spec, allow_code=allow_code)
     network = network.eval().to(device)
     for param in network.parameters():
         param.requires_grad_(False)

@@ -76,9 +76,18 @@ def test_it_loads_a_torchscript_archive_whose_only_layer_is_its_output(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script is deprecated upstream
         torch.jit.save(torch.jit.script(reference), str(path))
-    loaded = load_model(tiny_spec(str(path), architecture="torchscript"), device=CPU)
+    loaded = load_model(tiny_spec(str(path), architecture="torchscript"), device=CPU, allow_code=True)
     assert loaded.layer_names() == ["output"] and loaded.is_classifier and loaded.num_outputs == 10
     assert _same_outputs(loaded, reference)
+
+
+def test_it_runs_no_torchscript_unless_the_caller_is_the_sandbox(tmp_path):
+    path = tmp_path / "model.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script is deprecated upstream
+        torch.jit.save(torch.jit.script(_resnet()), str(path))
+    with pytest.raises(ModelLoadError, match="only inside the sandbox"):
+        load_model(tiny_spec(str(path), architecture="torchscript"), device=CPU)
 
 
 def test_it_refuses_a_pickled_whole_model_and_says_how_to_export(tmp_path):
