@@ -194,6 +194,12 @@ IRIS_BATCH_LEASE_S = env_int("IRIS_BATCH_LEASE_S", 120, minimum=1)
 IRIS_DEVICE = env_str("IRIS_DEVICE", "auto")
 # How many target images one generation task takes; several GPU workers share a job by batches.
 IRIS_BATCH_SIZE = env_int("IRIS_BATCH_SIZE", 8, minimum=1)
+# Code-bearing models (TorchScript) are inspected and run only in a confined child process
+# (iri_engine.sandbox): its address space, and its wall time when inspected and per batch. Its CPU
+# time is the wall time times its threads (one).
+IRIS_SANDBOX_MEMORY_MB = env_int("IRIS_SANDBOX_MEMORY_MB", 8192, minimum=512)
+IRIS_SANDBOX_INSPECT_S = env_int("IRIS_SANDBOX_INSPECT_S", 120, minimum=1)
+IRIS_SANDBOX_BATCH_S = env_int("IRIS_SANDBOX_BATCH_S", 6 * 3600, minimum=1)
 # Where a worker keeps local copies of checkpoints that live in remote storage (S3), keyed by hash.
 IRIS_CHECKPOINT_CACHE = Path(env_str("IRIS_CHECKPOINT_CACHE", str(Path.home() / ".cache" / "iris" / "checkpoints")))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -6,7 +6,9 @@ deployment), an engine worker inspects the file through the ``generation.checkpo
 on the ``inspect`` queue (its own, so it never waits behind generation batches) and the form waits
 for its answer. Either way the checkpoint is loaded safely, its layer names are listed and its
 SHA-256 taken, and a broken file, a pickled model or a mismatched state_dict is
-reported to the researcher here, not as a crash in a worker later.
+reported to the researcher here, not as a crash in a worker later. A code-bearing model
+(TorchScript) is inspected in the engine's sandbox instead (``iri_engine.sandbox``), whose refusals
+are fixed messages that never carry what the model wrote.
 """
 
 import json
@@ -21,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 
+from iri_engine.sandbox import SandboxError, SandboxLimits, inspect_confined, is_code_bearing
 from surveys.generation.tasks import generation_checkpoint_inspect
 
 INSPECTION_TIMEOUT_S = 180
@@ -28,10 +31,30 @@ INSPECTION_TIMEOUT_S = 180
 
 def checkpoint_inspect(*, model_spec: dict) -> dict:
     """Return the engine's ModelInfo as a dict, or raise ValidationError with the engine's message."""
-    answer = _inspect_on_worker(model_spec) if settings.IRIS_INSPECT_ON_WORKER else _inspect_here(model_spec)
+    if settings.IRIS_INSPECT_ON_WORKER:
+        answer = _inspect_on_worker(model_spec)
+    elif is_code_bearing(model_spec["architecture"]):
+        answer = code_model_inspect(model_spec=model_spec)
+    else:
+        answer = _inspect_here(model_spec)
     if "error" in answer:
         raise ValidationError(answer["error"])
     return answer
+
+
+def sandbox_limits(*, wall_s: int) -> SandboxLimits:
+    """The sandbox's limits from the settings, for a run of at most ``wall_s`` seconds."""
+    return SandboxLimits(memory_mb=settings.IRIS_SANDBOX_MEMORY_MB, cpu_s=wall_s, wall_s=wall_s)
+
+
+def code_model_inspect(*, model_spec: dict) -> dict:
+    """A code-bearing model's ModelInfo, inspected confined, or {"error": <a fixed message>}."""
+    if not model_spec.get("weights_path"):
+        return {"error": "A TorchScript model needs its archive file."}
+    try:
+        return inspect_confined(model_spec=model_spec, limits=sandbox_limits(wall_s=settings.IRIS_SANDBOX_INSPECT_S))
+    except SandboxError as error:
+        return {"error": str(error)}
 
 
 def _inspect_here(model_spec: dict) -> dict:

@@ -51,6 +51,8 @@ class RegisteredModel(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["owner", "name"], name="unique_model_name_per_owner")]
         verbose_name = "registered model"
+        # A TorchScript archive is code: registering one needs this (runs confined even then).
+        permissions = [("register_code_model", "Can register code-bearing models (TorchScript)")]
 
     def __str__(self) -> str:
         return self.name

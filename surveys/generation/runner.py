@@ -22,11 +22,14 @@ from iri_engine.devices import pick_device
 from iri_engine.models import LoadedModel, ModelLoadError, inspect_model, load_model
 from iri_engine.optimize import GenerationCancelled, generate
 from iri_engine.proxies import PerceptualDistance, model_to_model, proxy_alignment
+from iri_engine.sandbox import SandboxCancelled, is_code_bearing
+from iri_engine.sandboxed import generate_confined
 from iri_engine.seeds import make_seeds
 from iri_engine.spec import GenerationSpec, ModelSpec, SpecError
 from iri_engine.validity import NullDistribution, measure, null_distribution
 from iri_engine.version import code_version
 from surveys.generation import services
+from surveys.generation.inspection import code_model_inspect, sandbox_limits
 from surveys.generation.models import (
     Claim,
     GenerationBatch,
@@ -74,7 +77,6 @@ def _batch_generate(batch: GenerationBatch) -> None:
     job = batch.job
     spec = job.spec
     device = pick_device(settings.IRIS_DEVICE)
-    loaded = _loaded_model(job.model, device=device)
     stored = set(Stimulus.objects.filter(job=job, layer=batch.layer).values_list("target_id", flat=True))
     targets = [t for t in TargetImage.objects.filter(pk__in=batch.target_ids).order_by("pk") if t.pk not in stored]
     if not targets:
@@ -82,11 +84,11 @@ def _batch_generate(batch: GenerationBatch) -> None:
     size = job.model.input_size
     images = torch.stack([_target_tensor(t, size=size) for t in targets])
     seeds = torch.cat([_seed_for(spec, target_id=t.pk, size=size) for t in targets])
-    perceptual = _distance(job.perceptual, device=device) if job.perceptual else None
-    results = _generate_halving_on_oom(loaded, images, seeds, spec, batch=batch, device=device, perceptual=perceptual)
+    # A code-bearing model (TorchScript) is code: it runs only in the sandbox, never in this process.
+    generate_batch = _generate_confined if is_code_bearing(job.model.architecture) else _generate_here
+    results, validity = generate_batch(batch, images, seeds, device=device)
     iris = torch.stack([result.iris[row] for result, row in results])
     used_seeds = torch.stack([result.seeds[row] for result, row in results])
-    validity = measure(loaded, batch.layer, images, iris, _null_for(job, layer=batch.layer, loaded=loaded))
     proxy = _proxy_rows(job, iris=iris, targets=images, seeds=used_seeds, device=device)
     recognition = _recognition_rows(job, iris=iris, targets=images, device=device)
     for index, target in enumerate(targets):
@@ -106,9 +108,41 @@ def _batch_generate(batch: GenerationBatch) -> None:
                 "optimizer": result.optimizer,
                 "config": job.config,
                 "code_version": code_version(),
-                "checkpoint_sha256": loaded.checkpoint_sha256 or "",
+                "checkpoint_sha256": job.model.checkpoint_sha256,
             },
         )
+
+
+def _generate_here(batch: GenerationBatch, images, seeds, *, device) -> tuple[list, list[dict]]:
+    """(result, row) per target and its validity, generated in this process (weights-only models)."""
+    job = batch.job
+    loaded = _loaded_model(job.model, device=device)
+    perceptual = _distance(job.perceptual, device=device) if job.perceptual else None
+    results = _generate_halving_on_oom(loaded, images, seeds, job.spec, batch=batch, device=device,
+                                       perceptual=perceptual)
+    iris = torch.stack([result.iris[row] for result, row in results])
+    return results, measure(loaded, batch.layer, images, iris, _null_for(job, layer=batch.layer, loaded=loaded))
+
+
+def _generate_confined(batch: GenerationBatch, images, seeds, *, device) -> tuple[list, list[dict]]:
+    """The same for a code-bearing model, in the sandbox (iri_engine.sandbox): it gets the checkpoint,
+    targets and seeds in a scratch folder and hands back IRIs, validity and the null, which is cached here."""
+    job = batch.job
+    cached = NullDistributionCache.objects.filter(model=job.model, layer=batch.layer, target_set=job.target_set).first()
+    report = _progress_reporter(batch_id=batch.pk, chunks=1)
+    try:
+        result, validity, null = generate_confined(
+            model_spec=services.model_spec_of(job.model, weights_path=_local_checkpoint(job.model)),
+            spec=job.spec, layer=batch.layer, images=images, seeds=seeds,
+            naturals=None if cached else _naturals(job), null=cached.data if cached else None,
+            device=str(device), generator_seed=job.spec.random_seed + 7919 * batch.index,
+            limits=sandbox_limits(wall_s=settings.IRIS_SANDBOX_BATCH_S), progress=lambda p: report(0, p))
+    except SandboxCancelled:
+        raise GenerationCancelled() from None
+    if null is not None:
+        NullDistributionCache.objects.get_or_create(model=job.model, layer=batch.layer, target_set=job.target_set,
+                                                    defaults={"data": null})
+    return [(result, row) for row in range(len(result.iris))], validity
 
 
 def _recognition_rows(job, *, iris, targets, device) -> list[dict]:
@@ -138,14 +172,21 @@ def _null_for(job, *, layer: str, loaded: LoadedModel) -> NullDistribution | Non
     cached = NullDistributionCache.objects.filter(model=job.model, layer=layer, target_set=job.target_set).first()
     if cached:
         return NullDistribution.from_dict(cached.data)
-    naturals = list(job.target_set.images.order_by("pk")[:NULL_MAX_IMAGES])
-    if len(naturals) < 2:
+    images = _naturals(job)
+    if images is None:
         return None
-    images = torch.stack([_target_tensor(t, size=job.model.input_size) for t in naturals])
     null = null_distribution(loaded, layer, images, generator=torch.Generator().manual_seed(0))
     NullDistributionCache.objects.get_or_create(model=job.model, layer=layer, target_set=job.target_set,
                                                 defaults={"data": null.to_dict()})
     return null
+
+
+def _naturals(job) -> torch.Tensor | None:
+    """(N, 3, H, W): the job's first natural targets, which validity's null pairs; None under two."""
+    naturals = list(job.target_set.images.order_by("pk")[:NULL_MAX_IMAGES])
+    if len(naturals) < 2:
+        return None
+    return torch.stack([_target_tensor(t, size=job.model.input_size) for t in naturals])
 
 
 def _distance(config: dict, *, device: torch.device) -> PerceptualDistance:
@@ -235,6 +276,8 @@ def checkpoint_inspect_stored(*, model_spec: dict, weights_name: str | None) -> 
         if weights_name:
             weights_path = str(Path(scratch) / Path(weights_name).name)
             Path(weights_path).write_bytes(_read(weights_name))
+        if is_code_bearing(model_spec["architecture"]):
+            return code_model_inspect(model_spec={**model_spec, "weights_path": weights_path})
         try:
             spec = ModelSpec.from_dict({**model_spec, "weights_path": weights_path})
             return inspect_model(spec).to_dict()

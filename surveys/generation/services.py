@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from iri_engine.sandbox import is_code_bearing
 from iri_engine.spec import GenerationSpec, SpecError
 from surveys.generation import images as image_checks
 from surveys.generation.inspection import checkpoint_inspect
@@ -33,6 +34,12 @@ from surveys.generation.tasks import generation_batch_run
 logger = logging.getLogger(__name__)
 
 MODEL_SPEC_FIELDS = ("architecture", "input_size", "mean", "std", "num_classes", "init_seed")
+CODE_MODEL_PERMISSION = "generation.register_code_model"
+CODE_MODEL_REFUSED = (
+    "A TorchScript model is code: registering one needs the permission 'Can register code-bearing models "
+    "(TorchScript)', which your account does not have. Upload the weights as a state_dict (.pt) or "
+    ".safetensors with a named architecture instead, or ask an administrator."
+)
 
 
 def model_spec_of(model: RegisteredModel, *, weights_path: str | None) -> dict:
@@ -61,7 +68,12 @@ def model_register(
     num_classes: int | None = None,
     init_seed: int = 0,
 ) -> RegisteredModel:
-    """Inspect the checkpoint in a subprocess, then save the model; bad input saves nothing."""
+    """Inspect the checkpoint in a subprocess, then save the model; bad input saves nothing.
+
+    A code-bearing architecture (TorchScript) needs CODE_MODEL_PERMISSION and is inspected in the
+    sandbox (surveys/generation/inspection.py)."""
+    if is_code_bearing(architecture) and not owner.has_perm(CODE_MODEL_PERMISSION):
+        raise ValidationError(CODE_MODEL_REFUSED)
     _check_normalisation(mean=mean, std=std)
     if RegisteredModel.objects.filter(owner=owner, name=name).exists():
         raise ValidationError(f"You already have a model named {name!r}.")
@@ -138,6 +150,9 @@ def distance_check(*, owner, distance: dict, role: str) -> dict:
     model = RegisteredModel.objects.filter(pk=model_id, owner=owner).first()
     if model is None:
         raise ValidationError(f"{role}: you have no model with id {model_id}.")
+    if is_code_bearing(model.architecture):
+        raise ValidationError(f"{role}: {model.name} is a TorchScript model, which runs only in its own sandbox, "
+                              f"so it cannot measure other models' IRIs.")
     unknown = [layer for layer in layers if layer not in model.layer_names]
     if not layers or unknown:
         raise ValidationError(f"{role}: {model.name} has no layer named {unknown[0] if unknown else '(none given)'}.")
@@ -162,6 +177,9 @@ def _recognizers_check(*, owner, recognizers: Sequence[int]) -> list[int]:
             raise ValidationError(f"Recognizer: you have no model with id {model_id}.")
         if not models[model_id].is_classifier:
             raise ValidationError(f"Recognizer: {models[model_id].name} is not a classifier.")
+        if is_code_bearing(models[model_id].architecture):
+            raise ValidationError(f"Recognizer: {models[model_id].name} is a TorchScript model, which runs only in "
+                                  f"its own sandbox, so it cannot read other models' IRIs.")
     return list(dict.fromkeys(recognizers))
 
 
@@ -173,6 +191,9 @@ def job_submit(*, owner, model: RegisteredModel, target_set: TargetSet, config: 
         raise ValidationError("You can only use your own models and target sets.")
     spec = generation_config_check(config=config, model=model)
     perceptual, proxies = _distances_check(owner=owner, spec=spec, perceptual=perceptual, proxies=list(proxies))
+    if perceptual and is_code_bearing(model.architecture):
+        raise ValidationError("A TorchScript model runs alone in its sandbox: it cannot be generated against a "
+                              "perceptual distance (the adversarial losses).")
     recognizers = _recognizers_check(owner=owner, recognizers=recognizers)
     target_ids = list(target_set.images.values_list("id", flat=True))
     if not target_ids:
