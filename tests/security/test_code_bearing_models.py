@@ -1,0 +1,263 @@
+"""A TorchScript archive is code. Each test is an attack a researcher's upload once made (the payload is
+built here with torch.jit), then what must not happen: the model reads the password file or a
+secret and sends it back in the error, writes outside its scratch folder or a `.pth` into the
+worker's site-packages, connects to a socket, eats memory or loops for ever; an account without
+the permission registers one at all. A permitted account's benign model still registers and
+generates through a real worker, in the sandbox (docs/security.md, "Uploaded models")."""
+
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from iri_engine.sandbox import FAILURES, SandboxLimits, engine_root
+from surveys.generation import services
+from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, Stimulus
+from tests.surveys import factories
+from tests.surveys.browser import celery_worker, wait_for_job
+
+pytestmark = pytest.mark.django_db
+SIZE = 16
+MODEL_FIELDS = {"architecture": "torchscript", "input_size": SIZE, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}
+
+
+class Leak(torch.nn.Module):
+    """Reads a file with torch.from_file and raises with its contents (the issue's first attack)."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+
+    def forward(self, x):
+        data = torch.from_file(self.path, False, 24, dtype=torch.uint8)
+        values: list[int] = data.to(torch.int64).tolist()
+        chars: list[str] = []
+        for value in values:
+            chars.append(chr(value))
+        raise RuntimeError("LEAK:" + "".join(chars))
+
+
+class Plant(torch.nn.Module):
+    """Writes ``text`` to ``path`` through a shared torch.from_file mapping."""
+
+    def __init__(self, path: str, text: str):
+        super().__init__()
+        self.path = path
+        self.payload = torch.tensor(list(text.encode()), dtype=torch.uint8)
+
+    def forward(self, x):
+        mapped = torch.from_file(self.path, True, self.payload.numel(), dtype=torch.uint8)
+        mapped.copy_(self.payload)
+        return torch.zeros(1, 4) + mapped.sum().float() * 0  # used, so the write is not optimised away
+
+
+class Sleeper(torch.nn.Module):
+    """A classifier on the blank image registration probes it with; on any other input, a Plant."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.classifier = Classifier()
+        self.plant = Plant(path, "owned")
+
+    def forward(self, x):
+        if bool(x.std() > 0.01):
+            return self.classifier(x) + self.plant(x).sum()
+        return self.classifier(x)
+
+
+class Hog(torch.nn.Module):
+    """Asks for 16 GiB of address space (never touched: harmless unconfined)."""
+
+    def forward(self, x):
+        big = torch.empty(1 << 34, dtype=torch.uint8)
+        return torch.zeros(1, 4) + float(big.numel() > 0)
+
+
+class Spin(torch.nn.Module):
+    def forward(self, x):
+        count = 0
+        while count >= 0:
+            count = (count + 1) % 1000
+        return x
+
+
+class Classifier(torch.nn.Module):
+    """Benign: a linear classifier of 16x16 images into 5 classes."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = torch.nn.Linear(3 * SIZE * SIZE, 5)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+
+
+def archive(module: torch.nn.Module, name: str = "model.pt") -> SimpleUploadedFile:
+    path = Path(f"/tmp/iris-test-{uuid.uuid4().hex}.pt")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated upstream
+            torch.jit.save(torch.jit.script(module), str(path))
+        return SimpleUploadedFile(name, path.read_bytes())
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def coder(researcher):
+    """A researcher given the permission to register code-bearing models."""
+    researcher.user_permissions.add(Permission.objects.get(codename="register_code_model"))
+    return type(researcher).objects.get(pk=researcher.pk)
+
+
+def register(api, module: torch.nn.Module, name: str = "net"):
+    return api.post("/api/models/", {"name": name, "weights": archive(module), **MODEL_FIELDS}, format="multipart")
+
+
+@pytest.mark.parametrize("target", ["/etc/passwd", "secret"])
+def test_a_model_cannot_send_back_a_file_it_reads(api_as, coder, tmp_path, target):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET-7f3a9c-do-not-leak\n")
+    path = str(secret) if target == "secret" else target
+
+    response = register(api_as(coder), Leak(path))
+
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "root:" not in body and "SECRET-7f3a9c" not in body and "LEAK" not in body
+    assert response.json()["detail"] == [FAILURES["run_failed"]]
+    assert not RegisteredModel.objects.exists()
+
+
+def test_a_model_cannot_write_outside_its_scratch_folder(api_as, coder, tmp_path):
+    outside = tmp_path / "written-by-the-model.txt"
+
+    register(api_as(coder), Plant(str(outside), "owned"))
+
+    assert not outside.exists()
+
+
+def test_a_model_cannot_plant_a_pth_file_in_site_packages(api_as, coder, tmp_path):
+    site_packages = Path(sysconfig.get_paths()["purelib"])
+    planted = site_packages / f"iris-attack-{uuid.uuid4().hex}.pth"
+    marker = tmp_path / "ran-at-python-start"
+    try:
+        register(api_as(coder), Plant(str(planted), f"import pathlib; pathlib.Path({str(marker)!r}).touch()\n"))
+        subprocess.run([sys.executable, "-c", "pass"], check=True, timeout=60)
+
+        assert not planted.exists()
+        assert not marker.exists()
+    finally:
+        planted.unlink(missing_ok=True)
+
+
+def test_confined_code_cannot_connect_to_a_listening_socket_or_write_into_python(tmp_path):
+    """TorchScript has no socket operator, so this payload is Python code run confined, as the
+    sandbox's own last line: what any code-bearing model could at worst do."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(3)
+    port = listener.getsockname()[1]
+    planted = Path(sysconfig.get_paths()["purelib"]) / f"iris-attack-{uuid.uuid4().hex}.pth"
+    payload = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from iri_engine.sandbox import confine, SandboxLimits;"
+        f"confine(scratch={str(tmp_path)!r}, engine_root=sys.argv[1], limits=SandboxLimits());"
+        "import socket, contextlib\n"
+        f"with contextlib.suppress(OSError): socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'hi')\n"
+        f"with contextlib.suppress(OSError): open({str(planted)!r}, 'w').write('import os')\n"
+    )
+    try:
+        subprocess.run([sys.executable, "-I", "-c", payload, engine_root()], check=True, timeout=60)
+        with pytest.raises(TimeoutError):
+            listener.accept()
+        assert not planted.exists()
+    finally:
+        listener.close()
+        planted.unlink(missing_ok=True)
+
+
+def test_a_memory_hog_is_stopped_at_the_memory_limit(api_as, coder, settings):
+    settings.IRIS_SANDBOX_MEMORY_MB = 6144
+
+    response = register(api_as(coder), Hog())
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == [FAILURES["memory_limit"].format(**SandboxLimits(memory_mb=6144).to_dict())]
+
+
+@pytest.mark.timeout(240)
+def test_an_endless_loop_is_stopped_at_the_time_limit(api_as, coder, settings):
+    settings.IRIS_SANDBOX_INSPECT_S = 20
+    started = time.monotonic()
+
+    response = register(api_as(coder), Spin())
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == [FAILURES["time_limit"].format(**SandboxLimits(wall_s=20).to_dict())]
+    assert time.monotonic() - started < 60
+
+
+def test_an_account_without_the_permission_is_refused_by_the_api(api_as, researcher, settings):
+    response = register(api_as(researcher), Classifier())
+
+    assert response.status_code == 400
+    assert "Can register code-bearing models" in response.json()["detail"][0]
+    assert not RegisteredModel.objects.exists()
+    assert not list((Path(settings.MEDIA_ROOT) / "checkpoints").glob("*"))
+
+
+def test_an_account_without_the_permission_is_refused_by_the_admin_form(client, researcher, settings):
+    client.force_login(researcher)
+
+    response = client.post("/admin/generation/registeredmodel/add/", {
+        "name": "net", "architecture": "torchscript", "weights": archive(Classifier()), "input_size": SIZE,
+        "mean_text": "0.5, 0.5, 0.5", "std_text": "0.5, 0.5, 0.5", "init_seed": 0})
+
+    assert response.status_code == 200
+    assert "Can register code-bearing models" in response.content.decode()
+    assert not RegisteredModel.objects.exists()
+    assert not list((Path(settings.MEDIA_ROOT) / "checkpoints").glob("*"))
+
+
+def job_posted(api, model_id: int, target_set_id: int) -> GenerationJob:
+    submitted = api.post("/api/jobs/", {"model": model_id, "target_set": target_set_id,
+                                        "config": {"layers": ["output"], "iterations": 30}}, format="json")
+    assert submitted.status_code == 201, submitted.content
+    return GenerationJob.objects.get(pk=submitted.json()["id"])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(600)
+def test_a_permitted_accounts_models_register_and_generate_confined_through_a_worker(api_as, coder, tmp_path):
+    """A benign model makes its IRIs; one that attacks only on real images (registration probes it
+    with a blank one) fails its batch with the sandbox's message and writes nothing."""
+    api = api_as(coder)
+    outside = tmp_path / "written-while-generating.txt"
+    benign, sleeper = register(api, Classifier(), name="benign"), register(api, Sleeper(str(outside)), name="sleeper")
+    assert (benign.status_code, sleeper.status_code) == (201, 201), (benign.content, sleeper.content)
+    assert benign.json()["layer_names"] == ["output"] and benign.json()["is_classifier"] is True
+    targets = services.target_set_create(owner=coder, name="t", uploads=[
+        (f"{i}.png", factories.png_bytes((60 * i, 200 - 40 * i, 90), size=SIZE)) for i in range(3)])
+
+    with celery_worker() as worker:
+        good, bad = job_posted(api, benign.json()["id"], targets.pk), job_posted(api, sleeper.json()["id"], targets.pk)
+        good, bad = wait_for_job(good, timeout_s=400, worker=worker), wait_for_job(bad, timeout_s=400, worker=worker)
+
+    assert good.status == JobStatus.DONE, good.error
+    stimuli = Stimulus.objects.filter(job=good)
+    assert stimuli.count() == 3
+    assert all(s.validity["passes"] is not None and s.checkpoint_sha256 == benign.json()["checkpoint_sha256"]
+               for s in stimuli)
+    assert bad.status == JobStatus.FAILED
+    assert bad.error == f"batch 0: SandboxError: {FAILURES['run_failed']}"
+    assert not outside.exists()
