@@ -1,10 +1,13 @@
 """docker-compose.yml is valid and describes the deployment docs/deploy.md promises. (`make deploy-check`
 builds and runs it; these checks read what compose makes of the file, in seconds.)"""
 
+import importlib.metadata
 import json
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -116,11 +119,31 @@ def test_every_image_builds_from_the_base_given_as_argument(project):
     assert {b["target"] for b in built.values()} == {"web", "front", "gpu"}
 
 
+# The one torch of IRIS. 2.6.0 fixed torch.load(weights_only=True) running code (CVE-2025-32434);
+# registration relies on weights_only for every uploaded state_dict.
+TORCH_PIN, TORCH_FIRST_SAFE = "2.14.1", (2, 6)
+TORCH_VERSION_NAMED = r"torch(vision)?\s*[=<>~]=\s*\d|pytorch/pytorch:"  # a requirement or a base image
+
+
 def test_torch_is_pinned_in_pyproject_alone():
     dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
 
     assert "torch==" not in dockerfile and "torchvision==" not in dockerfile
     assert "python requirements.py engine" in dockerfile and "pip install -r engine.txt" in dockerfile
+
+
+def test_one_torch_free_of_the_weights_only_flaw_is_pinned_for_pyproject_the_images_and_the_tests():
+    engine = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["engine"]
+    image_requirements = subprocess.run([sys.executable, "docker/requirements.py", "engine"], cwd=ROOT, check=True,
+                                        capture_output=True, text=True).stdout.splitlines()
+    elsewhere = [str(path.relative_to(ROOT)) for path in ROOT.joinpath("docker").rglob("*")
+                 if path.is_file() and re.search(TORCH_VERSION_NAMED, path.read_text(errors="ignore"))]
+
+    assert f"torch=={TORCH_PIN}" in engine
+    assert f"torch=={TORCH_PIN}" in image_requirements  # what every image installs
+    assert elsewhere == []  # no image names a torch of its own
+    assert importlib.metadata.version("torch").split("+")[0] == TORCH_PIN  # the one the tests run
+    assert tuple(int(part) for part in TORCH_PIN.split(".")[:2]) >= TORCH_FIRST_SAFE
 
 
 def test_every_service_reads_real_services_from_the_environment(project):
