@@ -11,10 +11,13 @@ with the import path given explicitly; the child confines itself before it impor
   a loopback that is down: no route anywhere);
 - Landlock (kernel ABI >= 4): every file-system access is refused except reading the interpreter,
   its libraries and the engine, and reading and writing the scratch folder; TCP bind and connect
-  are refused; from ABI 6, abstract UNIX sockets and signals outside the sandbox too.
+  are refused; from ABI 6, abstract UNIX sockets and signals outside the sandbox too;
+- a seccomp filter under which socket(2) fails: no socket of any family (Landlock does not cover
+  named UNIX sockets).
 
-Without Landlock the child refuses to run (fails closed), and so does the parent before it starts
-one. The parent never reads the child's stdout or stderr: the answer is a JSON file in scratch,
+Without Landlock or seccomp the child refuses to run (fails closed), and so does the parent
+before it starts one where Landlock is missing. The hand-written ctypes calls stand in for a
+binding: the one on PyPI is a pre-release without the network rules. The parent never reads the child's stdout or stderr: the answer is a JSON file in scratch,
 checked field by field, and a failure is one of the fixed categories of ``FAILURES``, so no text
 a model wrote (a file's contents, its exception's message) reaches a researcher. This module does
 not import torch, so the web process can use it.
@@ -191,6 +194,37 @@ def _landlock_allow(ruleset: int, path: str, access: int) -> None:
         os.close(fd)
 
 
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+# seccomp's view of the syscall: (audit architecture, socket(2)'s number) per machine.
+_SECCOMP_ARCH = {"x86_64": (0xC000003E, 41), "aarch64": (0xC00000B7, 198)}
+_BPF_LD_W_ABS, _BPF_JEQ, _BPF_JGE, _BPF_RET = 0x20, 0x15, 0x35, 0x06
+_SECCOMP_KILL, _SECCOMP_EPERM, _SECCOMP_ALLOW = 0x80000000, 0x00050000 | 1, 0x7FFF0000
+_X32_BIT = 0x40000000
+_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
+
+
+def _refuse_sockets() -> None:
+    """A seccomp filter: socket(2) fails with EPERM, so no socket of any family (a named UNIX
+    socket included, which Landlock does not cover) can be opened; another architecture's calls kill."""
+    arch, socket_nr = _SECCOMP_ARCH.get(os.uname().machine, (None, None))
+    if arch is None:
+        raise OSError(f"no seccomp socket filter for {os.uname().machine}")
+    program = [(_BPF_LD_W_ABS, 0, 0, 4), (_BPF_JEQ, 1, 0, arch), (_BPF_RET, 0, 0, _SECCOMP_KILL),
+               (_BPF_LD_W_ABS, 0, 0, 0), (_BPF_JGE, 1, 0, _X32_BIT), (_BPF_JEQ, 0, 1, socket_nr),
+               (_BPF_RET, 0, 0, _SECCOMP_EPERM), (_BPF_RET, 0, 0, _SECCOMP_ALLOW)]
+    filters = (_SockFilter * len(program))(*[_SockFilter(*step) for step in program])
+    fprog = _SockFprog(len(program), filters)
+    if ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")
+
+
 def _set_limits(limits: SandboxLimits) -> None:
     mb = 1 << 20
     for which, value in ((resource.RLIMIT_AS, limits.memory_mb * mb), (resource.RLIMIT_FSIZE, limits.file_mb * mb),
@@ -211,18 +245,19 @@ def readable_places(engine_root: str) -> list[str]:
     shared libraries. ``engine_root`` is the folder holding the ``iri_engine`` package."""
     places = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
               os.path.join(engine_root, "iri_engine"), *_SYSTEM_READ}
+    # The engine's parent folder is listed (imports scan it); only its iri_engine is read.
     places |= {os.path.realpath(path) for path in list(places)}
     places |= {path for path in sys.path if path and os.path.isdir(path)}
-    return sorted(places)
+    return sorted(places | {engine_root})
 
 
-def confine(*, scratch: str, engine_root: str, limits: SandboxLimits, devices: Sequence[str] = ()) -> None:
+def confine(*, scratch: str, engine_root: str, limits: SandboxLimits) -> None:
     """Confine the calling (single-threaded, torch-free) process for good; raise OSError if
-    Landlock cannot be applied. ``devices``: device files it may also use (a GPU's)."""
+    Landlock or the socket filter cannot be applied. No device files: a confined model runs on
+    the CPU (a GPU driver's ioctls are a large kernel surface to hand to uploaded code)."""
     _leave_the_network()
-    # The engine's parent folder is listed (imports scan it) but only the package itself is read.
-    _landlock_restrict(readable=[*readable_places(engine_root), engine_root],
-                       writable=[scratch, *devices])
+    _landlock_restrict(readable=readable_places(engine_root), writable=[scratch])
+    _refuse_sockets()
     _set_limits(limits)
     os.chdir(scratch)
 

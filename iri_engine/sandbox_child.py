@@ -15,19 +15,14 @@ from pathlib import Path
 
 from iri_engine.sandbox import ANSWER_FILE, REQUEST_FILE, SandboxLimits, confine
 
-# CUDA's device files, which a child generating on a GPU reads and writes (ioctl) and nothing else.
-_GPU_DEVICES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia0", "/dev/nvidia1",
-                "/dev/nvidia2", "/dev/nvidia3", "/dev/nvidia4", "/dev/nvidia5", "/dev/nvidia6", "/dev/nvidia7")
-
 
 def main() -> int:
     """Entry point; the exit status is 0 with an answer, 3 with a failure category."""
     engine_root, scratch = sys.argv[1], sys.argv[2]
     request = json.loads(Path(scratch, REQUEST_FILE).read_text())
     limits = SandboxLimits.from_dict(request["limits"])
-    devices = _GPU_DEVICES if str(request.get("device", "cpu")).startswith("cuda") else ()
     try:
-        confine(scratch=scratch, engine_root=engine_root, limits=limits, devices=devices)
+        confine(scratch=scratch, engine_root=engine_root, limits=limits)
     except OSError:
         return _write(scratch, {"failure": "sandbox_unavailable"}, status=3)
     from iri_engine import sandboxed  # lazy: torch may start threads, and confinement had to come first

@@ -123,6 +123,7 @@ def generate_confined(*, model_spec: dict, spec: GenerationSpec, layer: str, ima
     ``null`` (a NullDistribution dict) is not known yet. ``progress`` gets the child's progress
     and may answer False to cancel (SandboxCancelled). Returns the result, one validity dict per
     IRI and the null computed in the child (or None). Raises SandboxError with a fixed message.
+    ``device``: "cpu" (the sandbox opens no device files).
     """
     with sandbox_scratch() as scratch:
         weights = Path(model_spec["weights_path"])

@@ -19,7 +19,7 @@ from django.core.files.storage import default_storage
 
 from iri_engine import io as engine_io
 from iri_engine.devices import pick_device
-from iri_engine.models import LoadedModel, ModelLoadError, inspect_model, load_model
+from iri_engine.models import LoadedModel, ModelLoadError, inspect_model, load_model, sha256_file
 from iri_engine.optimize import GenerationCancelled, generate
 from iri_engine.proxies import PerceptualDistance, model_to_model, proxy_alignment
 from iri_engine.sandbox import SandboxCancelled, is_code_bearing
@@ -86,7 +86,7 @@ def _batch_generate(batch: GenerationBatch) -> None:
     seeds = torch.cat([_seed_for(spec, target_id=t.pk, size=size) for t in targets])
     # A code-bearing model (TorchScript) is code: it runs only in the sandbox, never in this process.
     generate_batch = _generate_confined if is_code_bearing(job.model.architecture) else _generate_here
-    results, validity = generate_batch(batch, images, seeds, device=device)
+    results, validity, checkpoint_sha256 = generate_batch(batch, images, seeds, device=device)
     iris = torch.stack([result.iris[row] for result, row in results])
     used_seeds = torch.stack([result.seeds[row] for result, row in results])
     proxy = _proxy_rows(job, iris=iris, targets=images, seeds=used_seeds, device=device)
@@ -108,41 +108,45 @@ def _batch_generate(batch: GenerationBatch) -> None:
                 "optimizer": result.optimizer,
                 "config": job.config,
                 "code_version": code_version(),
-                "checkpoint_sha256": job.model.checkpoint_sha256,
+                "checkpoint_sha256": checkpoint_sha256,
             },
         )
 
 
-def _generate_here(batch: GenerationBatch, images, seeds, *, device) -> tuple[list, list[dict]]:
-    """(result, row) per target and its validity, generated in this process (weights-only models)."""
+def _generate_here(batch: GenerationBatch, images, seeds, *, device) -> tuple[list, list[dict], str]:
+    """(result, row) per target, their validity and the checkpoint's SHA-256, generated in this
+    process (weights-only models)."""
     job = batch.job
     loaded = _loaded_model(job.model, device=device)
     perceptual = _distance(job.perceptual, device=device) if job.perceptual else None
     results = _generate_halving_on_oom(loaded, images, seeds, job.spec, batch=batch, device=device,
                                        perceptual=perceptual)
     iris = torch.stack([result.iris[row] for result, row in results])
-    return results, measure(loaded, batch.layer, images, iris, _null_for(job, layer=batch.layer, loaded=loaded))
+    validity = measure(loaded, batch.layer, images, iris, _null_for(job, layer=batch.layer, loaded=loaded))
+    return results, validity, loaded.checkpoint_sha256 or ""
 
 
-def _generate_confined(batch: GenerationBatch, images, seeds, *, device) -> tuple[list, list[dict]]:
+def _generate_confined(batch: GenerationBatch, images, seeds, *, device) -> tuple[list, list[dict], str]:
     """The same for a code-bearing model, in the sandbox (iri_engine.sandbox): it gets the checkpoint,
-    targets and seeds in a scratch folder and hands back IRIs, validity and the null, which is cached here."""
+    targets and seeds in a scratch folder and hands back IRIs, validity and the null, which is cached here.
+    It runs on the CPU whatever ``device`` this worker has: the sandbox opens no device files."""
     job = batch.job
     cached = NullDistributionCache.objects.filter(model=job.model, layer=batch.layer, target_set=job.target_set).first()
     report = _progress_reporter(batch_id=batch.pk, chunks=1)
+    weights_path = _local_checkpoint(job.model)
     try:
         result, validity, null = generate_confined(
-            model_spec=services.model_spec_of(job.model, weights_path=_local_checkpoint(job.model)),
+            model_spec=services.model_spec_of(job.model, weights_path=weights_path),
             spec=job.spec, layer=batch.layer, images=images, seeds=seeds,
             naturals=None if cached else _naturals(job), null=cached.data if cached else None,
-            device=str(device), generator_seed=job.spec.random_seed + 7919 * batch.index,
+            device="cpu", generator_seed=job.spec.random_seed + 7919 * batch.index,
             limits=sandbox_limits(wall_s=settings.IRIS_SANDBOX_BATCH_S), progress=lambda p: report(0, p))
     except SandboxCancelled:
         raise GenerationCancelled() from None
     if null is not None:
         NullDistributionCache.objects.get_or_create(model=job.model, layer=batch.layer, target_set=job.target_set,
                                                     defaults={"data": null})
-    return [(result, row) for row in range(len(result.iris))], validity
+    return [(result, row) for row in range(len(result.iris))], validity, sha256_file(weights_path)
 
 
 def _recognition_rows(job, *, iris, targets, device) -> list[dict]:

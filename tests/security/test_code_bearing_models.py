@@ -163,26 +163,38 @@ def test_a_model_cannot_plant_a_pth_file_in_site_packages(api_as, coder, tmp_pat
 
 def test_confined_code_cannot_connect_to_a_listening_socket_or_write_into_python(tmp_path):
     """TorchScript has no socket operator, so this payload is Python code run confined, as the
-    sandbox's own last line: what any code-bearing model could at worst do."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(3)
-    port = listener.getsockname()[1]
+    sandbox's own last line: what any code-bearing model could at worst do. It tries TCP and a
+    named UNIX socket (which Landlock alone does not cover)."""
+    tcp = socket.create_server(("127.0.0.1", 0))
+    unix = socket.socket(socket.AF_UNIX)
+    unix.bind(str(tmp_path / "listening.sock"))
+    unix.listen()
     planted = Path(sysconfig.get_paths()["purelib"]) / f"iris-attack-{uuid.uuid4().hex}.pth"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
     payload = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "from iri_engine.sandbox import confine, SandboxLimits;"
-        f"confine(scratch={str(tmp_path)!r}, engine_root=sys.argv[1], limits=SandboxLimits());"
+        f"confine(scratch={str(scratch)!r}, engine_root=sys.argv[1], limits=SandboxLimits());"
         "import socket, contextlib\n"
-        f"with contextlib.suppress(OSError): socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'hi')\n"
+        "with contextlib.suppress(OSError):"
+        f" socket.create_connection(('127.0.0.1', {tcp.getsockname()[1]}), timeout=2).sendall(b'hi')\n"
+        "with contextlib.suppress(OSError):"
+        f" s = socket.socket(socket.AF_UNIX); s.connect({str(tmp_path / 'listening.sock')!r}); s.sendall(b'hi')\n"
         f"with contextlib.suppress(OSError): open({str(planted)!r}, 'w').write('import os')\n"
+        "open('done', 'w').write('ran to the end')\n"
     )
     try:
         subprocess.run([sys.executable, "-I", "-c", payload, engine_root()], check=True, timeout=60)
-        with pytest.raises(TimeoutError):
-            listener.accept()
+        for listener in (tcp, unix):
+            listener.settimeout(1)
+            with pytest.raises(TimeoutError):
+                listener.accept()
         assert not planted.exists()
+        assert (scratch / "done").read_text() == "ran to the end"  # the payload did run, confined
     finally:
-        listener.close()
+        tcp.close()
+        unix.close()
         planted.unlink(missing_ok=True)
 
 
@@ -261,3 +273,24 @@ def test_a_permitted_accounts_models_register_and_generate_confined_through_a_wo
     assert bad.status == JobStatus.FAILED
     assert bad.error == f"batch 0: SandboxError: {FAILURES['run_failed']}"
     assert not outside.exists()
+
+
+JOB_FORM = {"loss": "reg_free", "seed_type": "super-noise", "optimizer": "ngd", "iterations": 10, "step_size": 1.0,
+            "keep": "best", "parameterization": "pixel", "precision": "auto", "random_seed": 0, "perceptual": ""}
+
+
+@pytest.mark.parametrize("role", ["recognizers", "proxies"])
+def test_a_torchscript_model_cannot_judge_another_jobs_iris_where_it_would_run_unconfined(client, coder, role):
+    client.force_login(coder)
+    weights_only = factories.registered_model(coder)
+    scripted = RegisteredModel.objects.create(owner=coder, name="scripted", architecture="torchscript", input_size=SIZE,
+                                              layer_names=["output"], is_classifier=True, num_outputs=5)
+    targets = services.target_set_create(owner=coder, name="t", uploads=[("a.png", factories.png_bytes((1, 2, 3)))])
+    judge = {"recognizers": [scripted.pk]} if role == "recognizers" else {"proxies": "scripted: output"}
+
+    response = client.post("/admin/generation/generationjob/submit/", {
+        **JOB_FORM, "layers": [f"{weights_only.pk}|layer2"], "target_set": targets.pk, **judge})
+
+    assert response.status_code == 200
+    assert "scripted is a TorchScript model, which runs only in its own sandbox" in response.content.decode()
+    assert not GenerationJob.objects.exists()
