@@ -152,9 +152,10 @@ class _PathBeneathAttr(ctypes.Structure):
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
-def _landlock_restrict(*, readable: Sequence[str], writable: Sequence[str]) -> None:
-    """Allow only reading ``readable`` and reading and writing ``writable`` from now on, for this
-    process and every child; refuse TCP. Raises OSError where Landlock is missing or too old."""
+def _landlock_restrict(*, listable: Sequence[str], readable: Sequence[str], writable: Sequence[str]) -> None:
+    """Allow only listing ``listable`` folders (not reading their files), reading ``readable`` and
+    reading and writing ``writable`` from now on, for this process and every child; refuse TCP.
+    Raises OSError where Landlock is missing or too old."""
     abi = landlock_abi()
     if abi < LANDLOCK_MIN_ABI:
         raise OSError(f"Landlock ABI {abi} < {LANDLOCK_MIN_ABI}")
@@ -166,6 +167,8 @@ def _landlock_restrict(*, readable: Sequence[str], writable: Sequence[str]) -> N
     if ruleset < 0:
         raise OSError(ctypes.get_errno(), "landlock_create_ruleset")
     try:
+        for path in listable:
+            _landlock_allow(ruleset, path, _FS_READ_DIR)
         for path in readable:
             _landlock_allow(ruleset, path, _READ & handled)
         for path in writable:
@@ -245,10 +248,7 @@ def readable_places(engine_root: str) -> list[str]:
     shared libraries. ``engine_root`` is the folder holding the ``iri_engine`` package."""
     places = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
               os.path.join(engine_root, "iri_engine"), *_SYSTEM_READ}
-    # The engine's parent folder is listed (imports scan it); only its iri_engine is read.
-    places |= {os.path.realpath(path) for path in list(places)}
-    places |= {path for path in sys.path if path and os.path.isdir(path)}
-    return sorted(places | {engine_root})
+    return sorted(places | {os.path.realpath(path) for path in places})
 
 
 def confine(*, scratch: str, engine_root: str, limits: SandboxLimits) -> None:
@@ -256,7 +256,9 @@ def confine(*, scratch: str, engine_root: str, limits: SandboxLimits) -> None:
     Landlock or the socket filter cannot be applied. No device files: a confined model runs on
     the CPU (a GPU driver's ioctls are a large kernel surface to hand to uploaded code)."""
     _leave_the_network()
-    _landlock_restrict(readable=readable_places(engine_root), writable=[scratch])
+    # The engine's parent folder (a checkout: media/ and var/ may be in it) is only listed, as
+    # imports scan it; of its files only the iri_engine package is read.
+    _landlock_restrict(listable=[engine_root], readable=readable_places(engine_root), writable=[scratch])
     _refuse_sockets()
     _set_limits(limits)
     os.chdir(scratch)

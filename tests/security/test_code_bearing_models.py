@@ -161,10 +161,11 @@ def test_a_model_cannot_plant_a_pth_file_in_site_packages(api_as, coder, tmp_pat
         planted.unlink(missing_ok=True)
 
 
-def test_confined_code_cannot_connect_to_a_listening_socket_or_write_into_python(tmp_path):
+def test_confined_code_cannot_read_beside_the_engine_connect_to_a_socket_or_write_into_python(tmp_path):
     """TorchScript has no socket operator, so this payload is Python code run confined, as the
-    sandbox's own last line: what any code-bearing model could at worst do. It tries TCP and a
-    named UNIX socket (which Landlock alone does not cover)."""
+    sandbox's own last line: what any code-bearing model could at worst do. It reads the checkout
+    beside the engine (media/ and var/ may live there) and /etc/passwd, and tries TCP and a named
+    UNIX socket (which Landlock alone does not cover)."""
     tcp = socket.create_server(("127.0.0.1", 0))
     unix = socket.socket(socket.AF_UNIX)
     unix.bind(str(tmp_path / "listening.sock"))
@@ -182,7 +183,10 @@ def test_confined_code_cannot_connect_to_a_listening_socket_or_write_into_python
         "with contextlib.suppress(OSError):"
         f" s = socket.socket(socket.AF_UNIX); s.connect({str(tmp_path / 'listening.sock')!r}); s.sendall(b'hi')\n"
         f"with contextlib.suppress(OSError): open({str(planted)!r}, 'w').write('import os')\n"
-        "open('done', 'w').write('ran to the end')\n"
+        "def attempt(path):\n"
+        "    try:\n        return open(path).read()[:1] and 'read'\n"
+        "    except OSError:\n        return 'refused'\n"
+        "open('done', 'w').write(' '.join(attempt(p) for p in (sys.argv[1] + '/pyproject.toml', '/etc/passwd')))\n"
     )
     try:
         subprocess.run([sys.executable, "-I", "-c", payload, engine_root()], check=True, timeout=60)
@@ -191,7 +195,7 @@ def test_confined_code_cannot_connect_to_a_listening_socket_or_write_into_python
             with pytest.raises(TimeoutError):
                 listener.accept()
         assert not planted.exists()
-        assert (scratch / "done").read_text() == "ran to the end"  # the payload did run, confined
+        assert (scratch / "done").read_text() == "refused refused"  # it ran to the end, confined
     finally:
         tcp.close()
         unix.close()
