@@ -139,6 +139,20 @@ def test_a_model_cannot_send_back_a_file_it_reads(api_as, coder, tmp_path, targe
     assert not RegisteredModel.objects.exists()
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(300)
+def test_a_worker_inspecting_for_a_web_process_without_torch_sends_back_no_file_either(api_as, coder, settings):
+    settings.IRIS_INSPECT_ON_WORKER = True  # the deployment: the web image has no torch
+
+    with celery_worker():
+        response = register(api_as(coder), Leak("/etc/passwd"))
+
+    assert response.status_code == 400
+    assert "root:" not in response.content.decode()
+    assert response.json()["detail"] == [FAILURES["run_failed"]]
+    assert not RegisteredModel.objects.exists()
+
+
 def test_a_model_cannot_write_outside_its_scratch_folder(api_as, coder, tmp_path):
     outside = tmp_path / "written-by-the-model.txt"
 
