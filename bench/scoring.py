@@ -109,30 +109,26 @@ def build_study(*, responses: int, conditions: int, items: int, seed: int = 0):
     """A 2AFC study: `conditions` jobs of `items` IRIs, participants each answering every item once."""
     from django.contrib.auth import get_user_model  # lazy: after _django_setup()
 
-    from surveys.generation.models import (  # lazy: after _django_setup()
-        GenerationJob,
-        JobStatus,
-        RegisteredModel,
-        Stimulus,
-        TargetImage,
-        TargetSet,
-    )
+    from surveys.generation import models as generation  # lazy: after _django_setup()
     from surveys.studies.models import Condition, Study, StudyItem  # lazy: after _django_setup()
     from surveys.trials.models import Participant, ParticipantStatus  # lazy: after _django_setup()
 
     owner = get_user_model().objects.create_user(username=f"bench-{uuid.uuid4().hex[:8]}")
-    model = RegisteredModel.objects.create(owner=owner, name="bench", architecture="resnet18", input_size=32)
-    targets = TargetSet.objects.create(owner=owner, name="bench")
-    images = TargetImage.objects.bulk_create(TargetImage(target_set=targets, name=f"t{i}.png", image=f"t{i}.png",
-                                                         sha256="0" * 64) for i in range(items))
+    model = generation.RegisteredModel.objects.create(owner=owner, name="bench", architecture="resnet18", input_size=32)
+    targets = generation.TargetSet.objects.create(owner=owner, name="bench")
+    images = generation.TargetImage.objects.bulk_create(
+        generation.TargetImage(target_set=targets, name=f"t{i}.png", image=f"t{i}.png", sha256="0" * 64)
+        for i in range(items))
     study = Study.objects.create(owner=owner, name="bench")
     for c in range(conditions):
-        job = GenerationJob.objects.create(owner=owner, model=model, target_set=targets, status=JobStatus.DONE,
-                                           config={"layers": ["layer2"], "loss": "reg_free", "seed_type": f"s{c}"})
+        job = generation.GenerationJob.objects.create(
+            owner=owner, model=model, target_set=targets, status=generation.JobStatus.DONE,
+            config={"layers": ["layer2"], "loss": "reg_free", "seed_type": f"s{c}"})
         condition = Condition.objects.create(study=study, job=job, layer="layer2", label=f"bench / layer2 / {c}")
-        stimuli = Stimulus.objects.bulk_create(
-            Stimulus(job=job, target=image, layer="layer2", target_png="t.png", seed_png="s.png", iri_png="i.png",
-                     final_rep_loss=0.01, wall_seconds=1.0, optimizer="ngd", config=job.config, code_version="bench")
+        stimuli = generation.Stimulus.objects.bulk_create(
+            generation.Stimulus(job=job, target=image, layer="layer2", target_png="t.png", seed_png="s.png",
+                                iri_png="i.png", final_rep_loss=0.01, wall_seconds=1.0, optimizer="ngd",
+                                config=job.config, code_version="bench")
             for image in images)
         StudyItem.objects.bulk_create(StudyItem(study=study, condition=condition, stimulus=s) for s in stimuli)
     participants = max(1, responses // (conditions * items))
