@@ -1,8 +1,8 @@
 """Reads for the generation app."""
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
-from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, Stimulus, TargetImage
+from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, Stimulus, TargetImage, TargetSet
 
 
 def jobs_visible_to(*, user) -> QuerySet[GenerationJob]:
@@ -38,3 +38,13 @@ def file_visible_to(*, user, name: str) -> bool:
         or TargetImage.objects.filter(target_set__owner=user, image=name).exists()
         or RegisteredModel.objects.filter(owner=user, weights=name).exists()
     )
+
+
+def target_sets_visible_to(*, user) -> QuerySet[TargetSet]:
+    """A researcher's own target sets, with how many images each holds."""
+    return TargetSet.objects.filter(owner=user).annotate(image_count=Count("images")).order_by("pk")
+
+
+def stimuli_visible_to(*, user) -> QuerySet[Stimulus]:
+    """The IRIs of the jobs this researcher may see (jobs_visible_to), with their targets."""
+    return Stimulus.objects.filter(job__in=jobs_visible_to(user=user)).select_related("target")
