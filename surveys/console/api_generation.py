@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from surveys.console.api import ModelOutput
+from surveys.console.api_inputs import Strict
 from surveys.generation import selectors, services
 from surveys.generation.models import RegisteredModel, Stimulus, TargetImage, TargetSet
 
@@ -43,7 +44,7 @@ class TargetSetOutput(serializers.ModelSerializer):
         fields = ["id", "name", "image_count", "images", "created_at"]
 
 
-class TargetSetInput(serializers.Serializer):
+class TargetSetInput(Strict, serializers.Serializer):
     name = serializers.CharField(max_length=100)
     files = serializers.ListField(
         child=serializers.FileField(), min_length=1,

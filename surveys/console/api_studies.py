@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from surveys.console.api import StudyExclusionOverrideApi
+from surveys.console.api_inputs import Strict
 from surveys.console.links import participant_link
 from surveys.console.views import owned_study
 from surveys.generation.models import GenerationJob
@@ -67,7 +68,7 @@ class StudyOutput(serializers.ModelSerializer):
         return ConditionOutput(conditions, many=True).data
 
 
-class StudyInput(serializers.Serializer):
+class StudyInput(Strict, serializers.Serializer):
     name = serializers.CharField(max_length=200)
     jobs = serializers.ListField(child=serializers.IntegerField(), min_length=1,
                                  help_text="Finished generation jobs; one condition per job and layer.")
@@ -172,7 +173,7 @@ class ParticipantDetailApi(APIView):
 RULE_HELP = "null switches the rule off"
 
 
-class RulesSerializer(serializers.ModelSerializer):
+class RulesSerializer(Strict, serializers.ModelSerializer):
     class Meta:
         model = ExclusionRules
         fields = ["catch_min_accuracy", "min_median_rt_ms", "max_one_sided_share", "qualification_min_correct",

@@ -55,6 +55,17 @@ def test_it_refuses_a_design_the_study_cannot_have_and_stores_nothing(researcher
     assert not Study.objects.exists()
 
 
+def test_it_refuses_a_misspelt_field_rather_than_drop_it(researcher, api_as):
+    job = factories.finished_job(researcher)
+
+    response = api_as(researcher).post("/api/studies/", {"name": "x", "jobs": [job.pk], "desing": {"k": 3}},
+                                       format="json")
+
+    assert response.status_code == 400
+    assert response.json()["non_field_errors"][0].startswith("Unknown fields: desing.")
+    assert not Study.objects.exists()
+
+
 def test_it_refuses_an_unknown_paradigm(researcher, api_as):
     job = factories.finished_job(researcher)
 
@@ -131,6 +142,17 @@ def test_it_refuses_a_rule_out_of_range_and_keeps_the_old_ones(answered, researc
 
     assert response.status_code == 400
     assert response.json() == {"catch_min_accuracy": ["Ensure this value is less than or equal to 1.0."]}
+    assert ExclusionRules.objects.get().catch_min_accuracy == 0.8
+
+
+def test_it_refuses_a_misspelt_rule_and_keeps_the_old_ones(answered, researcher, api_as):
+    url = f"/api/studies/{answered.pk}/exclusions/rules/"
+    api_as(researcher).put(url, {"catch_min_accuracy": 0.8}, format="json")
+
+    response = api_as(researcher).put(url, {"catch_min_acuracy": 0.9}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["non_field_errors"][0].startswith("Unknown fields: catch_min_acuracy.")
     assert ExclusionRules.objects.get().catch_min_accuracy == 0.8
 
 
