@@ -128,7 +128,7 @@ def attentive(trial, *, rated: bool) -> int:
     on similarity's main trials, the midpoint."""
     layout = trial.layout_spec
     if rated:
-        return {"identical": RATING_MAX, "unrelated": RATING_MIN}.get(layout.anchor, int(RATING_MIDPOINT))
+        return {"identical": RATING_MAX, "unrelated": RATING_MIN}.get(layout.anchor, round(RATING_MIDPOINT))
     return layout.answer
 
 
@@ -137,7 +137,8 @@ def take_part(browser, base: str, link: str, paradigm: str) -> str:
     context = browser.new_context()
     try:
         page = context.new_page()
-        script = Script(decide=lambda trial: attentive(trial, rated=paradigm == Paradigm.SIMILARITY), wait_ms=50)
+        # A person's pace, so that no response-time rule a study's defaults may hold excludes them.
+        script = Script(decide=lambda trial: attentive(trial, rated=paradigm == Paradigm.SIMILARITY), wait_ms=300)
         script.watch(page)
         enter(page, base + urlparse(link).path)
         run_through(page, script)
@@ -148,10 +149,14 @@ def take_part(browser, base: str, link: str, paradigm: str) -> str:
 
 
 def read_results(page, study: Study) -> list[dict]:
-    """The results page from the study's admin page, then its responses CSV, downloaded."""
+    """The results page from the study's admin page (one participant, scored as they answered), then
+    its responses CSV, downloaded."""
     page.click("text=Results, plots and exports")
     page.wait_for_selector("#scores tr[data-condition]")
-    assert page.inner_text("#scores tr[data-condition] td:nth-child(2)").startswith("1")
+    assert page.inner_text("#scores tr[data-condition] td:nth-child(2)").split() == ["1", "/", "1"]
+    # Every answer right (the target, the right category), or the scale's midpoint on each pair.
+    expected = f"{RATING_MIDPOINT:.3f}" if study.paradigm == Paradigm.SIMILARITY else "1.000"
+    assert page.inner_text("#scores tr[data-condition] td.score").startswith(expected)
     with page.expect_download() as download:
         page.click("text=Responses (CSV")
     with open(download.value.path(), encoding="utf-8") as exported:
