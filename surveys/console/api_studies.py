@@ -4,7 +4,7 @@ the report and the CSV exports are in surveys/console/api.py. Views parse, call 
 selector, render; a researcher reaches only their own studies (404 for anyone else's)."""
 
 from django.db.models import Count
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import get_object_or_404
@@ -62,7 +62,7 @@ class StudyOutput(serializers.ModelSerializer):
     def get_participant_link(self, study: Study) -> str:
         return participant_link(study)
 
-    @extend_schema(responses=ConditionOutput(many=True))
+    @extend_schema_field(ConditionOutput(many=True))
     def get_conditions(self, study: Study) -> list[dict]:
         conditions = study.conditions.annotate(item_count=Count("items")).order_by("pk")
         return ConditionOutput(conditions, many=True).data
@@ -149,7 +149,7 @@ class ParticipantDetailOutput(ParticipantOutput):
     class Meta(ParticipantOutput.Meta):
         fields = [*ParticipantOutput.Meta.fields, "responses"]
 
-    @extend_schema(responses=AnswerOutput(many=True))
+    @extend_schema_field(AnswerOutput(many=True))
     def get_responses(self, participant: Participant) -> list[dict]:
         return AnswerOutput(trials.responses_of(participant=participant), many=True).data
 
