@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
+from surveys.console.api_inputs import Strict
 from surveys.console.views import csv_response, owned_study
 from surveys.generation import selectors, services
 from surveys.generation.models import GenerationJob, RegisteredModel, TargetSet
@@ -39,7 +40,7 @@ class ModelOutput(serializers.ModelSerializer):
                   "checkpoint_sha256", "is_classifier", "created_at"]
 
 
-class ModelInput(serializers.Serializer):
+class ModelInput(Strict, serializers.Serializer):
     name = serializers.CharField(max_length=100)
     architecture = serializers.CharField(max_length=64)
     weights = serializers.FileField(required=False)
@@ -76,7 +77,7 @@ class JobOutput(serializers.ModelSerializer):
         return selectors.job_progress(job=job)
 
 
-class JobInput(serializers.Serializer):
+class JobInput(Strict, serializers.Serializer):
     model = serializers.IntegerField()
     target_set = serializers.IntegerField()
     config = serializers.JSONField()

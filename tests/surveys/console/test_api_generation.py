@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from rest_framework.test import APIClient
 
-from surveys.generation.models import TargetImage, TargetSet
+from surveys.generation.models import RegisteredModel, TargetImage, TargetSet
 from tests.surveys import factories
 
 pytestmark = pytest.mark.django_db
@@ -133,6 +133,17 @@ def test_it_hides_a_jobs_iris_from_another_researcher(researcher, other_research
     assert api_as(other_researcher).get(f"/api/jobs/{job.pk}/stimuli/").status_code == 404
     assert api_as(other_researcher).get(f"/api/stimuli/{stimulus.pk}/").status_code == 404
     assert api_as(other_researcher).get(f"/api/stimuli/{stimulus.pk}/iri.png").status_code == 404
+
+
+def test_it_refuses_a_model_with_a_zero_std_and_stores_nothing(researcher, api_as):
+    response = api_as(researcher).post("/api/models/", {
+        "name": "m", "architecture": "resnet18", "input_size": 32, "mean": [0.5, 0.5, 0.5], "std": [0.2, 0.0, 0.2],
+        "weights": upload("w.safetensors", b"never read")}, format="multipart")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": ["Every std value must be positive."]}
+    assert not RegisteredModel.objects.exists()
+    assert [path for path in Path(settings.MEDIA_ROOT).rglob("*") if path.is_file()] == []
 
 
 def test_it_hides_a_model_from_another_researcher(researcher, other_researcher, api_as):

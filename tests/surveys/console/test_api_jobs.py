@@ -44,6 +44,7 @@ def test_it_queues_a_job_with_its_distances_and_recognizers(researcher, api_as, 
     ({"config": {"layers": ["layer2"], "iterations": -5}}, "iterations"),
     ({"config": {"layers": ["layer9"]}}, "has no layer named 'layer9'"),
     ({"recognizers": "judge"}, None),
+    ({"recognisers": [1]}, None),  # misspelt: refused, not dropped
 ])
 def test_it_refuses_a_bad_job_and_stores_nothing(researcher, api_as, targets, models, extra, message):
     made, _ = models
