@@ -86,6 +86,9 @@ class TargetSetDetailApi(APIView):
 
 # --- a job's IRIs ------------------------------------------------------------------------------
 
+IMAGE_ROLES = ("target", "seed", "iri")
+
+
 class StimulusOutput(serializers.ModelSerializer):
     target = serializers.CharField(source="target.name")
     category = serializers.CharField(source="target.category")
@@ -94,8 +97,8 @@ class StimulusOutput(serializers.ModelSerializer):
     class Meta:
         model = Stimulus
         fields = ["id", "public_id", "job", "layer", "target", "category", "images", "final_rep_loss",
-                  "loss_curve", "validity", "proxy", "recognition", "wall_seconds", "optimizer", "config",
-                  "code_version", "checkpoint_sha256", "created_at"]
+                  "validity", "proxy", "recognition", "wall_seconds", "optimizer", "config", "code_version",
+                  "checkpoint_sha256", "created_at"]
 
     def get_images(self, stimulus: Stimulus) -> dict[str, str]:
         request = self.context["request"]
@@ -103,7 +106,11 @@ class StimulusOutput(serializers.ModelSerializer):
                 for role in IMAGE_ROLES}
 
 
-IMAGE_ROLES = ("target", "seed", "iri")
+class StimulusDetailOutput(StimulusOutput):
+    """One IRI with its loss curve too (a value per iteration: too long to repeat for every IRI of a list)."""
+
+    class Meta(StimulusOutput.Meta):
+        fields = [*StimulusOutput.Meta.fields, "loss_curve"]
 
 
 class JobStimuliApi(APIView):
@@ -115,10 +122,10 @@ class JobStimuliApi(APIView):
 
 
 class StimulusDetailApi(APIView):
-    @extend_schema(responses=StimulusOutput)
+    @extend_schema(responses=StimulusDetailOutput)
     def get(self, request: Request, stimulus_id: int) -> Response:
         stimulus = get_object_or_404(selectors.stimuli_visible_to(user=request.user), pk=stimulus_id)
-        return Response(StimulusOutput(stimulus, context={"request": request}).data)
+        return Response(StimulusDetailOutput(stimulus, context={"request": request}).data)
 
 
 class StimulusImageApi(APIView):

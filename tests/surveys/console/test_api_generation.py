@@ -123,7 +123,8 @@ def test_it_serves_a_jobs_iris_with_their_metrics_and_images(researcher, api_as)
     image = api_as(researcher).get(first["images"]["iri"])
     assert image.status_code == 200
     assert b"".join(image.streaming_content).startswith(b"\x89PNG")
-    assert api_as(researcher).get(f"/api/stimuli/{first['id']}/").json()["id"] == first["id"]
+    assert "loss_curve" not in first  # a value per iteration: on each IRI's own page only
+    assert api_as(researcher).get(f"/api/stimuli/{first['id']}/").json()["loss_curve"] == []
 
 
 def test_it_hides_a_jobs_iris_from_another_researcher(researcher, other_researcher, api_as):
