@@ -17,10 +17,10 @@ from surveys.console.api_inputs import Strict
 from surveys.console.links import participant_link
 from surveys.console.views import owned_study
 from surveys.generation.models import GenerationJob
-from surveys.generation.selectors import jobs_visible_to
+from surveys.generation.selectors import jobs_by_id
 from surveys.scoring import services as scoring
 from surveys.scoring.models import DecisionSource, ExclusionDecision, ExclusionRules
-from surveys.scoring.selectors import exclusion_overrides, studies_visible_to, study_exclusions
+from surveys.scoring.selectors import exclusion_overrides, exclusion_rules_of, studies_visible_to, study_exclusions
 from surveys.studies import services as studies
 from surveys.studies.models import Condition, Study, StudyStatus
 from surveys.studies.paradigms import Paradigm
@@ -78,15 +78,6 @@ class StudyInput(Strict, serializers.Serializer):
     completion_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
 
 
-def owned_jobs(*, user, ids: list[int]) -> list[GenerationJob]:
-    """The researcher's jobs by id, in the order given; an id they do not own is a 404 naming it."""
-    found = jobs_visible_to(user=user).in_bulk(ids)
-    missing = [job_id for job_id in ids if job_id not in found]
-    if missing:
-        raise NotFound(f"You have no generation job with id {missing[0]}.")
-    return [found[job_id] for job_id in dict.fromkeys(ids)]
-
-
 class StudyListApi(APIView):
     @extend_schema(responses=StudyOutput(many=True))
     def get(self, request: Request) -> Response:
@@ -98,7 +89,7 @@ class StudyListApi(APIView):
         data.is_valid(raise_exception=True)
         given = data.validated_data
         study = study_create(owner=request.user, name=given["name"], paradigm=given["paradigm"],
-                             jobs=owned_jobs(user=request.user, ids=given["jobs"]), design=given["design"],
+                             jobs=jobs_by_id(user=request.user, ids=given["jobs"]), design=given["design"],
                              completion_url=given["completion_url"])
         return Response(StudyOutput(study).data, status=status.HTTP_201_CREATED)
 
@@ -188,7 +179,7 @@ class ExclusionRulesApi(APIView):
 
     @extend_schema(responses=RulesSerializer)
     def get(self, request: Request, study_id: int) -> Response:
-        rules = ExclusionRules.objects.filter(study=owned_study(request, study_id)).first()
+        rules = exclusion_rules_of(study=owned_study(request, study_id))
         if rules is None:
             raise NotFound("This study has no exclusion rules; PUT some.")
         return Response(RulesSerializer(rules).data)

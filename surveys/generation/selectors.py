@@ -1,6 +1,9 @@
 """Reads for the generation app."""
 
+from collections.abc import Sequence
+
 from django.db.models import Count, Q, QuerySet, Sum
+from django.http import Http404
 
 from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, Stimulus, TargetImage, TargetSet
 
@@ -8,6 +11,16 @@ from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel,
 def jobs_visible_to(*, user) -> QuerySet[GenerationJob]:
     jobs = GenerationJob.objects.all()
     return jobs if user.is_superuser else jobs.filter(owner=user)
+
+
+def jobs_by_id(*, user, ids: Sequence[int]) -> list[GenerationJob]:
+    """The jobs this researcher may see, by id, in the order given (once each); an id they cannot see
+    is a 404 that names it."""
+    found = jobs_visible_to(user=user).in_bulk(list(ids))
+    missing = [job_id for job_id in ids if job_id not in found]
+    if missing:
+        raise Http404(f"You have no generation job with id {missing[0]}.")
+    return [found[job_id] for job_id in dict.fromkeys(ids)]
 
 
 def job_progress(*, job: GenerationJob) -> dict:
