@@ -39,7 +39,7 @@ docs-figures: install
 	$(PY) docs/engine/gallery.py
 
 lint: install
-	$(VENV)/bin/ruff check surveys iri_engine tests bench docs docker
+	$(VENV)/bin/ruff check surveys iri_engine tests bench docs docker examples
 	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
 # Build every image of docker-compose.yml from a local Debian base, run the stack, use it as an operator

@@ -212,6 +212,14 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "IRIS API",
     "DESCRIPTION": "Models, generation jobs, studies and alignment scores.",
     "VERSION": "0.1.0",
+    # Several models have a "status" or a "source"; each set of choices gets its own name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "surveys.generation.models.JobStatus",
+        "StudyStatusEnum": "surveys.studies.models.StudyStatus",
+        "ParticipantStatusEnum": "surveys.trials.models.ParticipantStatus",
+        "RecruitmentSourceEnum": "surveys.trials.models.RecruitmentSource",
+        "DecisionSourceEnum": "surveys.scoring.models.DecisionSource",
+    },
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
+from surveys.console.api_inputs import Strict
 from surveys.console.views import csv_response, owned_study
 from surveys.generation import selectors, services
 from surveys.generation.models import GenerationJob, RegisteredModel, TargetSet
@@ -39,7 +40,7 @@ class ModelOutput(serializers.ModelSerializer):
                   "checkpoint_sha256", "is_classifier", "created_at"]
 
 
-class ModelInput(serializers.Serializer):
+class ModelInput(Strict, serializers.Serializer):
     name = serializers.CharField(max_length=100)
     architecture = serializers.CharField(max_length=64)
     weights = serializers.FileField(required=False)
@@ -76,10 +77,17 @@ class JobOutput(serializers.ModelSerializer):
         return selectors.job_progress(job=job)
 
 
-class JobInput(serializers.Serializer):
+class JobInput(Strict, serializers.Serializer):
     model = serializers.IntegerField()
     target_set = serializers.IntegerField()
     config = serializers.JSONField()
+    # As on admin's job form: {"model": id, "layers": [...]} per perceptual distance; classifiers' ids.
+    perceptual = serializers.JSONField(required=False, allow_null=True, default=None,
+                                       help_text="The distance adversarial losses push against.")
+    proxies = serializers.ListField(child=serializers.JSONField(), required=False, default=list,
+                                    help_text="Distances that score each IRI's proxy alignment.")
+    recognizers = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
+                                        help_text="Other registered classifiers asked what each IRI shows.")
 
 
 class JobListApi(APIView):
@@ -93,8 +101,10 @@ class JobListApi(APIView):
         data.is_valid(raise_exception=True)
         model = get_object_or_404(RegisteredModel, pk=data.validated_data["model"], owner=request.user)
         target_set = get_object_or_404(TargetSet, pk=data.validated_data["target_set"], owner=request.user)
-        job = services.job_submit(owner=request.user, model=model, target_set=target_set,
-                                  config=data.validated_data["config"])
+        given = data.validated_data
+        job = services.job_submit(owner=request.user, model=model, target_set=target_set, config=given["config"],
+                                  perceptual=given["perceptual"], proxies=given["proxies"],
+                                  recognizers=given["recognizers"])
         return Response(JobOutput(job).data, status=status.HTTP_201_CREATED)
 
 

@@ -1,13 +1,26 @@
 """Reads for the generation app."""
 
-from django.db.models import Q, QuerySet, Sum
+from collections.abc import Sequence
 
-from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, Stimulus, TargetImage
+from django.db.models import Count, Q, QuerySet, Sum
+from django.http import Http404
+
+from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, Stimulus, TargetImage, TargetSet
 
 
 def jobs_visible_to(*, user) -> QuerySet[GenerationJob]:
     jobs = GenerationJob.objects.all()
     return jobs if user.is_superuser else jobs.filter(owner=user)
+
+
+def jobs_by_id(*, user, ids: Sequence[int]) -> list[GenerationJob]:
+    """The jobs this researcher may see, by id, in the order given (once each); an id they cannot see
+    is a 404 that names it."""
+    found = jobs_visible_to(user=user).in_bulk(list(ids))
+    missing = [job_id for job_id in ids if job_id not in found]
+    if missing:
+        raise Http404(f"You have no generation job with id {missing[0]}.")
+    return [found[job_id] for job_id in dict.fromkeys(ids)]
 
 
 def job_progress(*, job: GenerationJob) -> dict:
@@ -38,3 +51,13 @@ def file_visible_to(*, user, name: str) -> bool:
         or TargetImage.objects.filter(target_set__owner=user, image=name).exists()
         or RegisteredModel.objects.filter(owner=user, weights=name).exists()
     )
+
+
+def target_sets_visible_to(*, user) -> QuerySet[TargetSet]:
+    """A researcher's own target sets, with how many images each holds."""
+    return TargetSet.objects.filter(owner=user).annotate(image_count=Count("images")).order_by("pk")
+
+
+def stimuli_visible_to(*, user) -> QuerySet[Stimulus]:
+    """The IRIs of the jobs this researcher may see (jobs_visible_to), with their targets."""
+    return Stimulus.objects.filter(job__in=jobs_visible_to(user=user)).select_related("target")

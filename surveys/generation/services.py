@@ -10,6 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -110,6 +111,18 @@ def target_set_create(*, owner, name: str, uploads: Sequence[tuple[str, bytes]])
             target.image.save(f"{image.sha256[:20]}{suffix}", ContentFile(image.data), save=False)
             target.save()
     return target_set
+
+
+def target_set_delete(*, target_set: TargetSet) -> None:
+    """Delete a target set and its images' files; one a job used is refused, as its IRIs refer to it."""
+    if target_set.jobs.exists():
+        raise ValidationError(f"Target set {target_set.name!r} is used by a generation job; "
+                              "it is kept as long as that job's IRIs are.")
+    names = list(target_set.images.values_list("image", flat=True))
+    with transaction.atomic():
+        target_set.delete()
+        # Files go only once the rows are gone for good: a rolled-back delete keeps its images.
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
 
 
 def generation_config_check(*, config: dict, model: RegisteredModel) -> GenerationSpec:

@@ -98,6 +98,17 @@ def latest_overrides(*, study: Study) -> dict[int, ExclusionDecision]:
     return {row.participant_id: row for row in rows}  # later rows win
 
 
+def exclusion_rules_of(*, study: Study) -> ExclusionRules | None:
+    """The rules a researcher set for this study, as stored; None when none were set."""
+    return ExclusionRules.objects.filter(study=study).first()
+
+
+def exclusion_overrides(*, study: Study) -> list[ExclusionDecision]:
+    """Every override of a study, oldest first (a later one reverses an earlier: the trail is append-only)."""
+    return list(ExclusionDecision.objects.filter(study=study, source=DecisionSource.OVERRIDE)
+                .select_related("author").order_by("created_at", "pk"))
+
+
 def study_exclusions(*, study: Study, table: ResponseTable | None = None) -> list[ParticipantExclusion]:
     """Each completed, non-pilot participant's decision: a researcher's latest override, else the rules."""
     table = response_table(study=study) if table is None else table

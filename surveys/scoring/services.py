@@ -25,6 +25,11 @@ def exclusion_rules_set(*, study: Study, **values) -> ExclusionRules:
     return rules
 
 
+def exclusion_rules_delete(*, study: Study) -> None:
+    """Drop a study's rules: only its design's gate is applied until rules are set again."""
+    ExclusionRules.objects.filter(study=study).delete()
+
+
 def _latest_rule_rows(*, study: Study) -> dict[int, ExclusionDecision]:
     rows = ExclusionDecision.objects.filter(study=study, source=DecisionSource.RULES).order_by("created_at", "pk")
     return {row.participant_id: row for row in rows}
