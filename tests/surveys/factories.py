@@ -4,6 +4,7 @@ demo network registered as a researcher would register it."""
 import io
 import itertools
 import os
+import zipfile
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -25,6 +26,15 @@ DEMO_SPEC = {"architecture": "resnet18", "input_size": 64, "mean": list(IMAGENET
 def png_bytes(colour: tuple[int, int, int], size: int = 16) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (size, size), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    """A zip of these files, e.g. {"cat/01.png": ...}: folders name the images' categories."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
     return buffer.getvalue()
 
 
