@@ -221,7 +221,7 @@ class StimulusAdmin(ReadOnlyOwnedAdmin):
             return "never judged (stored before IRIs were judged)"
         if obj.verdict["reasons"]:
             return "; ".join(obj.verdict["reasons"])
-        return f"passes: L_rep {obj.validity.get('rep_loss', obj.final_rep_loss):.4g}"
+        return f"passes: L_rep {obj.final_rep_loss:.4g}"
 
     @admin.display(description="judged against")
     def verdict_criterion(self, obj):
