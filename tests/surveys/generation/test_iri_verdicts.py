@@ -3,6 +3,8 @@ the verdict is shown beside it, and studies survey only passing IRIs unless the 
 otherwise. The subjects are the trained digit controls (iri_engine.controls), the targets held-out
 digits in category folders."""
 
+import csv
+import io
 import re
 from pathlib import Path
 
@@ -114,6 +116,9 @@ def test_a_researcher_may_survey_failing_iris_and_the_study_says_so(client, rese
     assert study.includes_failing_iris and study.items.count() == 4
     page = client.get(reverse("admin:studies_study_change", args=[study.pk])).content.decode()
     assert re.search(r'<table id="iris-verdicts">.*?<td>0</td><td>4</td><td>0</td><td>4</td>', page, re.S)
+    manifest = list(csv.DictReader(io.StringIO(b"".join(client.get(
+        reverse("scoring-study-stimuli", args=[study.pk])).streaming_content).decode())))
+    assert [row["passes"] for row in manifest] == ["0"] * 4  # an analysis can tell them apart
 
 
 def test_a_reference_null_is_recorded_and_named_beside_each_verdict(api_as, researcher, control, digits,
