@@ -42,7 +42,11 @@ class ModelOutput(serializers.ModelSerializer):
 
 class ModelInput(Strict, serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    architecture = serializers.CharField(max_length=64)
+    architecture = serializers.CharField(
+        max_length=128, help_text="A torchvision classification model name (e.g. resnet18); timm:NAME for a timm "
+                                  "architecture (built without pretrained weights: upload yours); installed:NAME "
+                                  "for an architecture the workers' operator installed (an iris.architectures "
+                                  "entry point); or torchscript.")
     weights = serializers.FileField(required=False)
     input_size = serializers.IntegerField(min_value=8, max_value=1024)
     mean = serializers.ListField(child=serializers.FloatField(), min_length=3, max_length=3)
@@ -68,19 +72,28 @@ class ModelListApi(APIView):
 
 class JobOutput(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
+    verdicts = serializers.SerializerMethodField()
 
     class Meta:
         model = GenerationJob
-        fields = ["id", "model", "target_set", "config", "status", "error", "progress", "created_at", "finished_at"]
+        fields = ["id", "model", "target_set", "null_reference", "config", "status", "error", "progress", "verdicts",
+                  "created_at", "finished_at"]
 
     def get_progress(self, job) -> dict:
         return selectors.job_progress(job=job)
+
+    def get_verdicts(self, job) -> dict:
+        """How many IRIs passed and failed the job's criterion (config["criterion"]), per layer too."""
+        return selectors.job_verdicts(job=job)
 
 
 class JobInput(Strict, serializers.Serializer):
     model = serializers.IntegerField()
     target_set = serializers.IntegerField()
-    config = serializers.JSONField()
+    config = serializers.JSONField(help_text="The engine's GenerationSpec; its criterion decides which IRIs pass.")
+    null_reference = serializers.IntegerField(required=False, allow_null=True,
+                                              help_text="A target set of yours: the natural images of the "
+                                                        "criterion's 'reference' null.")
     # As on admin's job form: {"model": id, "layers": [...]} per perceptual distance; classifiers' ids.
     perceptual = serializers.JSONField(required=False, allow_null=True, default=None,
                                        help_text="The distance adversarial losses push against.")
@@ -102,9 +115,11 @@ class JobListApi(APIView):
         model = get_object_or_404(RegisteredModel, pk=data.validated_data["model"], owner=request.user)
         target_set = get_object_or_404(TargetSet, pk=data.validated_data["target_set"], owner=request.user)
         given = data.validated_data
+        reference_id = given.get("null_reference")
+        reference = None if reference_id is None else get_object_or_404(TargetSet, pk=reference_id, owner=request.user)
         job = services.job_submit(owner=request.user, model=model, target_set=target_set, config=given["config"],
                                   perceptual=given["perceptual"], proxies=given["proxies"],
-                                  recognizers=given["recognizers"])
+                                  recognizers=given["recognizers"], null_reference=reference)
         return Response(JobOutput(job).data, status=status.HTTP_201_CREATED)
 
 

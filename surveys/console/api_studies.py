@@ -30,10 +30,10 @@ from surveys.trials.models import Response as Answer
 
 
 def study_create(*, owner, name: str, jobs: list[GenerationJob], paradigm: str, design: dict,
-                 completion_url: str) -> Study:
+                 completion_url: str, include_failing: bool) -> Study:
     """The one place the API makes a study: the same service as admin's study form."""
     return studies.study_create(owner=owner, name=name, jobs=jobs, paradigm=paradigm, design=design,
-                                completion_url=completion_url)
+                                completion_url=completion_url, include_failing=include_failing)
 
 
 # --- studies -------------------------------------------------------------------------------------
@@ -54,7 +54,7 @@ class StudyOutput(serializers.ModelSerializer):
     class Meta:
         model = Study
         fields = ["id", "name", "public_id", "paradigm", "status", "design", "jobs", "measure", "participant_link",
-                  "completion_code", "completion_url", "conditions", "created_at"]
+                  "completion_code", "completion_url", "includes_failing_iris", "conditions", "created_at"]
 
     def get_measure(self, study: Study) -> str:
         return study.design_spec.traits.measure
@@ -76,6 +76,8 @@ class StudyInput(Strict, serializers.Serializer):
     design = serializers.JSONField(default=dict, help_text="The paradigm's design options (docs/method.md §2); "
                                                            "those left out take their defaults.")
     completion_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
+    include_failing = serializers.BooleanField(
+        default=False, help_text="Survey IRIs that fail their job's criterion too (recorded on the study).")
 
 
 class StudyListApi(APIView):
@@ -90,7 +92,7 @@ class StudyListApi(APIView):
         given = data.validated_data
         study = study_create(owner=request.user, name=given["name"], paradigm=given["paradigm"],
                              jobs=jobs_by_id(user=request.user, ids=given["jobs"]), design=given["design"],
-                             completion_url=given["completion_url"])
+                             completion_url=given["completion_url"], include_failing=given["include_failing"])
         return Response(StudyOutput(study).data, status=status.HTTP_201_CREATED)
 
 

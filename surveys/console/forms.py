@@ -95,6 +95,10 @@ ENGINE_OPTIONS = ("loss", "seed_type", "seed_shared", "optimizer", "iterations",
                   "parameterization", "transforms", "fake_relu", "precision", "random_seed")
 
 
+NULL_LABELS = ("pairs of targets of different categories", "any two targets",
+               "pairs from a separate reference set")
+
+
 class JobSubmitForm(ServiceForm, forms.Form):
     """Ask for IRIs: layers are offered from each registered network's own node names."""
 
@@ -123,10 +127,25 @@ class JobSubmitForm(ServiceForm, forms.Form):
     recognizers = forms.ModelMultipleChoiceField(
         queryset=RegisteredModel.objects.none(), required=False, label="Recognizers (model-to-model)",
         help_text="Other classifiers asked whether they see each IRI as they see its target.")
+    # The IRI criterion (iri_engine.spec.IriCriterion): each stored image is judged against it.
+    max_rep_loss = forms.FloatField(
+        required=False, min_value=1e-9, initial=engine_spec.DEFAULT_MAX_REP_LOSS, label="Largest L_rep of an IRI",
+        help_text="An image whose representation loss ends above this fails (empty: no bound).")
+    criterion_validity = forms.BooleanField(
+        required=False, initial=True, label="Must pass the validity test",
+        help_text="Spearman, Pearson and dB-SNR to the target above the null's maxima (Feather).")
+    criterion_class_agreement = forms.BooleanField(
+        required=False, initial=True, label="A classifier's IRI must keep the target's class")
+    null = forms.ChoiceField(
+        choices=list(zip(engine_spec.NULL_KINDS, NULL_LABELS, strict=True)), initial="different_category",
+        label="Validity's null", help_text="Which pairs of natural images the validity test compares against.")
+    null_reference = forms.ModelChoiceField(
+        queryset=TargetSet.objects.none(), required=False, label="Reference set (for the reference null)")
 
     def __init__(self, *args, owner, **kwargs):
         super().__init__(*args, owner=owner, **kwargs)
         self.fields["recognizers"].queryset = RegisteredModel.objects.filter(owner=owner, is_classifier=True)
+        self.fields["null_reference"].queryset = TargetSet.objects.filter(owner=owner).order_by("name")
         models = RegisteredModel.objects.filter(owner=owner).order_by("name")
         self.fields["layers"].choices = [
             (model.name, [(f"{model.pk}|{layer}", layer) for layer in model.layer_names]) for model in models
@@ -139,14 +158,22 @@ class JobSubmitForm(ServiceForm, forms.Form):
         if len(model_ids) != 1:
             raise ValidationError("Pick layers of one model per job.")
         model = RegisteredModel.objects.get(pk=int(model_ids.pop()), owner=self.owner)
-        config = {key: data[key] for key in ENGINE_OPTIONS} | {"layers": [layer for _, layer in picked]}
+        config = {key: data[key] for key in ENGINE_OPTIONS} | {"layers": [layer for _, layer in picked],
+                                                               "criterion": _criterion(data)}
         perceptual = _distances(data["perceptual"], owner=self.owner)
         if len(perceptual) > 1:
             raise ValidationError("Give one perceptual distance.")
         return generation.job_submit(owner=self.owner, model=model, target_set=data["target_set"], config=config,
                                      perceptual=perceptual[0] if perceptual else None,
                                      proxies=_distances(data["proxies"], owner=self.owner),
-                                     recognizers=[m.pk for m in data.get("recognizers") or []])
+                                     recognizers=[m.pk for m in data.get("recognizers") or []],
+                                     null_reference=data.get("null_reference"))
+
+
+def _criterion(data: dict) -> dict:
+    """The job form's criterion fields as the engine's IriCriterion JSON."""
+    return {"max_rep_loss": data.get("max_rep_loss"), "validity": data["criterion_validity"],
+            "class_agreement": data["criterion_class_agreement"], "null": data["null"]}
 
 
 def _distances(text: str, *, owner) -> list[dict]:
@@ -189,6 +216,10 @@ class StudyCreateForm(ServiceForm, forms.ModelForm):
     stimulus_ms = forms.IntegerField(min_value=1, initial=300, help_text="Classification only.")
     mask_ms = forms.IntegerField(min_value=0, initial=300, help_text="Classification only.")
     fullscreen = forms.BooleanField(required=False)
+    include_failing_iris = forms.BooleanField(
+        required=False, label="Include IRIs that fail their criterion",
+        help_text="By default only images that pass their job's IRI criterion are surveyed; failing and "
+                  "never-judged ones are not known to be IRIs.")
 
     completion_url = forms.URLField(required=False, assume_scheme="https", max_length=500,
                                     help_text="Where participants go at the end; {code} is replaced by the code "
@@ -214,4 +245,5 @@ class StudyCreateForm(ServiceForm, forms.ModelForm):
     def create(self, data: dict) -> Study:
         return studies.study_create(owner=self.owner, name=data["name"], jobs=list(data["jobs"]),
                                     paradigm=data["paradigm"], design=self.design(data),
-                                    completion_url=data.get("completion_url", ""))
+                                    completion_url=data.get("completion_url", ""),
+                                    include_failing=data.get("include_failing_iris", False))

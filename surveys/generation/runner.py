@@ -4,6 +4,7 @@ Only Celery workers import this module (through the task body), so only they loa
 """
 
 import hashlib
+import itertools
 import logging
 import os
 import socket
@@ -24,7 +25,7 @@ from iri_engine.optimize import GenerationCancelled, generate
 from iri_engine.proxies import PerceptualDistance, model_to_model, proxy_alignment
 from iri_engine.seeds import make_seeds
 from iri_engine.spec import GenerationSpec, ModelSpec, SpecError
-from iri_engine.validity import NullDistribution, measure, null_distribution
+from iri_engine.validity import NullDistribution, null_distribution, verdicts
 from iri_engine.version import code_version
 from surveys.generation import services
 from surveys.generation.models import (
@@ -86,7 +87,7 @@ def _batch_generate(batch: GenerationBatch) -> None:
     results = _generate_halving_on_oom(loaded, images, seeds, spec, batch=batch, device=device, perceptual=perceptual)
     iris = torch.stack([result.iris[row] for result, row in results])
     used_seeds = torch.stack([result.seeds[row] for result, row in results])
-    validity = measure(loaded, batch.layer, images, iris, _null_for(job, layer=batch.layer, loaded=loaded))
+    judged = stimulus_verdicts(job, layer=batch.layer, loaded=loaded, targets=images, iris=iris)
     proxy = _proxy_rows(job, iris=iris, targets=images, seeds=used_seeds, device=device)
     recognition = _recognition_rows(job, iris=iris, targets=images, device=device)
     for index, target in enumerate(targets):
@@ -99,7 +100,7 @@ def _batch_generate(batch: GenerationBatch) -> None:
             metrics={
                 "final_rep_loss": float(result.final_rep_loss[row]),
                 "loss_curve": [step[row] for step in result.loss_curve],
-                "validity": validity[index],
+                **judged[index],
                 "proxy": proxy[index],
                 "recognition": recognition[index],
                 "wall_seconds": result.wall_seconds,
@@ -133,19 +134,51 @@ def _target_tensor(target: TargetImage, *, size: int) -> torch.Tensor:
 NULL_MAX_IMAGES = 64
 
 
+def stimulus_verdicts(job, *, layer: str, loaded: LoadedModel, targets, iris) -> list[dict]:
+    """Per IRI, the Stimulus fields of its judgement: "validity" (the measures), "verdict" (the
+    engine's judge against the job's criterion and null) and "passes" (the verdict's answer)."""
+    null = _null_for(job, layer=layer, loaded=loaded)
+    rows = verdicts(loaded, layer, targets, iris, criterion=job.spec.criterion, null=null)
+    return [{"validity": {key: value for key, value in row.items() if key != "verdict"},
+             "verdict": row["verdict"], "passes": row["verdict"]["passes"]} for row in rows]
+
+
 def _null_for(job, *, layer: str, loaded: LoadedModel) -> NullDistribution | None:
-    """The null of random pairs of the job's natural targets, computed once per model, layer and set."""
-    cached = NullDistributionCache.objects.filter(model=job.model, layer=layer, target_set=job.target_set).first()
+    """The null of the job's criterion, computed once per model, layer, set of natural images and
+    kind: pairs of the job's targets, or of its reference set (docs/engine/option-criterion.md)."""
+    kind = job.spec.criterion.null
+    naturals_set = job.null_reference if kind == "reference" else job.target_set
+    cached = NullDistributionCache.objects.filter(model=job.model, layer=layer, target_set=naturals_set,
+                                                  kind=kind).first()
     if cached:
         return NullDistribution.from_dict(cached.data)
-    naturals = list(job.target_set.images.order_by("pk")[:NULL_MAX_IMAGES])
-    if len(naturals) < 2:
-        return None
+    naturals = _null_naturals(naturals_set, kind=kind)
+    labels = [t.category or None for t in naturals] if kind != "targets" else None
+    if len(naturals) < 2 or (labels is not None and not _has_pair(labels)):
+        return None  # the verdict then says there was no null to test validity against
     images = torch.stack([_target_tensor(t, size=job.model.input_size) for t in naturals])
-    null = null_distribution(loaded, layer, images, generator=torch.Generator().manual_seed(0))
-    NullDistributionCache.objects.get_or_create(model=job.model, layer=layer, target_set=job.target_set,
+    null = null_distribution(loaded, layer, images, generator=torch.Generator().manual_seed(0), kind=kind,
+                             labels=labels)
+    NullDistributionCache.objects.get_or_create(model=job.model, layer=layer, target_set=naturals_set, kind=kind,
                                                 defaults={"data": null.to_dict()})
     return null
+
+
+def _null_naturals(target_set, *, kind: str) -> list[TargetImage]:
+    """At most NULL_MAX_IMAGES natural images; taken in turn from each category for the kinds that
+    pair across categories, so that a set sorted by category still gives different-category pairs."""
+    images = list(target_set.images.order_by("pk"))
+    if kind == "targets":
+        return images[:NULL_MAX_IMAGES]
+    by_category: dict[str, list[TargetImage]] = {}
+    for image in images:
+        by_category.setdefault(image.category or f"unlabelled-{image.pk}", []).append(image)
+    in_turn = [image for group in itertools.zip_longest(*by_category.values()) for image in group if image]
+    return in_turn[:NULL_MAX_IMAGES]
+
+
+def _has_pair(labels: list) -> bool:
+    return None in labels or len(set(labels)) >= 2
 
 
 def _distance(config: dict, *, device: torch.device) -> PerceptualDistance:

@@ -41,6 +41,28 @@ def job_progress(*, job: GenerationJob) -> dict:
     }
 
 
+VERDICT_COUNTS = {"passed": Count("pk", filter=Q(passes=True)), "failed": Count("pk", filter=Q(passes=False)),
+                  "unjudged": Count("pk", filter=Q(passes__isnull=True))}
+
+
+def stimulus_verdict_counts(*, stimuli: QuerySet[Stimulus]) -> dict[tuple[int, str], dict]:
+    """{(job id, layer): {"passed", "failed", "unjudged"}}: how many of these IRIs pass their
+    job's criterion, fail it, or were stored before IRIs were judged."""
+    rows = stimuli.order_by().values("job_id", "layer").annotate(**VERDICT_COUNTS)
+    return {(row["job_id"], row["layer"]): {key: row[key] for key in VERDICT_COUNTS} for row in rows}
+
+
+def job_verdicts(*, job: GenerationJob) -> dict:
+    """The job's criterion, its null's natural images, and how many IRIs passed and failed, in all
+    and per layer (what admin and the API show beside the job)."""
+    per_layer = {layer: counts for (_, layer), counts in stimulus_verdict_counts(stimuli=job.stimuli.all()).items()}
+    totals = {key: sum(counts[key] for counts in per_layer.values()) for key in VERDICT_COUNTS}
+    criterion = job.spec.criterion
+    naturals = job.null_reference if criterion.null == "reference" else job.target_set
+    return {**totals, "per_layer": per_layer, "criterion": criterion.to_dict(),
+            "null_images": {"id": naturals.pk, "name": naturals.name}}
+
+
 def file_visible_to(*, user, name: str) -> bool:
     """Whether a stored file belongs to something this researcher owns."""
     if user.is_superuser:

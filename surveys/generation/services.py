@@ -178,13 +178,38 @@ def _recognizers_check(*, owner, recognizers: Sequence[int]) -> list[int]:
     return list(dict.fromkeys(recognizers))
 
 
+def null_naturals_check(*, spec: GenerationSpec, target_set: TargetSet, reference: TargetSet | None) -> None:
+    """The job's null (its criterion's ``null``) can be made from the natural images it names:
+    a reference set exactly when the null is "reference", two images that may be paired otherwise."""
+    kind = spec.criterion.null
+    if (kind == "reference") != (reference is not None):
+        raise ValidationError("A reference set of natural images is for the 'reference' null, and that null "
+                              "needs one: choose both or neither.")
+    if not spec.criterion.validity:
+        return
+    naturals = reference or target_set
+    categories = list(naturals.images.values_list("category", flat=True))
+    # Unlabelled images ("") are categories of their own (iri_engine.validity.null_distribution).
+    pairable = len(categories) >= 2 and (kind == "targets" or "" in categories or len(set(categories)) >= 2)
+    if not pairable:
+        raise ValidationError(f"Validity's {kind} null needs two natural images of different categories in "
+                              f"{naturals.name!r}; choose another null, a reference set, or turn validity off.")
+
+
 def job_submit(*, owner, model: RegisteredModel, target_set: TargetSet, config: dict,
                perceptual: dict | None = None, proxies: Sequence[dict] = (),
-               recognizers: Sequence[int] = ()) -> GenerationJob:
-    """Validate, save a queued job split into batches, and enqueue the batches once committed."""
+               recognizers: Sequence[int] = (), null_reference: TargetSet | None = None) -> GenerationJob:
+    """Validate, save a queued job split into batches, and enqueue the batches once committed.
+
+    ``config["criterion"]`` (the engine's IriCriterion, its defaults filled in) decides which IRIs
+    pass; ``null_reference`` is the natural images of its "reference" null.
+    """
     if model.owner_id != owner.pk or target_set.owner_id != owner.pk:
         raise ValidationError("You can only use your own models and target sets.")
+    if null_reference is not None and null_reference.owner_id != owner.pk:
+        raise ValidationError("You can only use your own target sets as a reference set.")
     spec = generation_config_check(config=config, model=model)
+    null_naturals_check(spec=spec, target_set=target_set, reference=null_reference)
     perceptual, proxies = _distances_check(owner=owner, spec=spec, perceptual=perceptual, proxies=list(proxies))
     recognizers = _recognizers_check(owner=owner, recognizers=recognizers)
     target_ids = list(target_set.images.values_list("id", flat=True))
@@ -193,7 +218,8 @@ def job_submit(*, owner, model: RegisteredModel, target_set: TargetSet, config: 
     size = settings.IRIS_BATCH_SIZE
     with transaction.atomic():
         job = GenerationJob.objects.create(owner=owner, model=model, target_set=target_set, config=spec.to_dict(),
-                                           perceptual=perceptual, proxies=proxies, recognizers=recognizers)
+                                           perceptual=perceptual, proxies=proxies, recognizers=recognizers,
+                                           null_reference=null_reference)
         chunks = [(layer, target_ids[i:i + size]) for layer in spec.layers
                   for i in range(0, len(target_ids), size)]
         batches = GenerationBatch.objects.bulk_create(

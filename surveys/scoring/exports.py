@@ -21,7 +21,7 @@ RESPONSE_COLUMNS = [
 ]
 STIMULUS_COLUMNS = [
     "item_id", "condition_id", "condition_label", "stimulus_id", "job_id", "model", "layer", "loss", "seed_type",
-    "optimizer", "target", "category", "final_rep_loss", "validity", "proxy", "iri_file", "target_file",
+    "optimizer", "target", "category", "final_rep_loss", "validity", "passes", "verdict_reasons", "proxy", "iri_file", "target_file",
     "seed_file", "code_version", "checkpoint_sha256",
 ]
 _RESPONSE_FIELDS = [
@@ -89,7 +89,7 @@ def stimuli_csv_rows(*, study: Study) -> Iterator[str]:
             item.pk, item.condition_id, item.condition.label, stimulus.public_id, stimulus.job_id,
             stimulus.job.model.name, stimulus.layer, spec.loss, spec.seed_type, stimulus.optimizer,
             stimulus.target.name, stimulus.target.category, stimulus.final_rep_loss, stimulus.validity,
-            stimulus.proxy, stimulus.iri_png.name, stimulus.target_png.name,
+            stimulus.passes, stimulus.verdict.get("reasons"), stimulus.proxy, stimulus.iri_png.name, stimulus.target_png.name,
             stimulus.seed_png.name, stimulus.code_version, stimulus.checkpoint_sha256]])
 
 

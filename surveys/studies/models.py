@@ -51,6 +51,9 @@ class Study(models.Model):
     # read it through design_spec.
     design = models.JSONField(default=default_design, blank=True)
     jobs = models.ManyToManyField(GenerationJob, related_name="studies")
+    # The researcher chose to survey IRIs that fail their job's criterion (or were never judged) too;
+    # by default a study holds only those that pass (docs/engine/option-criterion.md).
+    includes_failing_iris = models.BooleanField(default=False)
     consent_text = models.TextField(default=DEFAULT_CONSENT)
     instructions_html = models.TextField(default=DEFAULT_INSTRUCTIONS)
     completion_code = models.CharField(max_length=32, default=new_completion_code)

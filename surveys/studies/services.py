@@ -4,8 +4,9 @@ from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 
-from surveys.generation.models import GenerationJob, JobStatus
+from surveys.generation.models import GenerationJob, JobStatus, Stimulus
 from surveys.studies.design import StudyDesign
 from surveys.studies.models import Condition, Study, StudyItem, StudyStatus
 from surveys.studies.paradigms import Paradigm
@@ -17,9 +18,13 @@ def condition_label(job: GenerationJob, layer: str) -> str:
 
 
 def study_create(*, owner, name: str, jobs: Sequence[GenerationJob], paradigm: str = Paradigm.TWO_AFC,
-                 design: dict | None = None, completion_url: str = "") -> Study:
+                 design: dict | None = None, completion_url: str = "", include_failing: bool = False) -> Study:
     """A study with one condition per (job, layer) and one item per IRI; `design` holds the paradigm's
-    options (StudyDesign), stored in full so the study's design never drifts."""
+    options (StudyDesign), stored in full so the study's design never drifts.
+
+    Only IRIs that pass their job's criterion become items unless ``include_failing`` (recorded on
+    the study): a failing or never-judged image is not known to be an IRI (docs/engine/option-criterion.md).
+    """
     design = StudyDesign.from_dict(design, paradigm=paradigm)
     if not jobs:
         raise ValidationError("Choose at least one generation job.")
@@ -30,7 +35,7 @@ def study_create(*, owner, name: str, jobs: Sequence[GenerationJob], paradigm: s
             raise ValidationError(f"Job {job.pk} is {job.status}; only finished jobs can be surveyed.")
     with transaction.atomic():
         study = Study.objects.create(owner=owner, name=name, paradigm=paradigm, design=design.to_dict(),
-                                     completion_url=completion_url)
+                                     completion_url=completion_url, includes_failing_iris=include_failing)
         study.jobs.set(jobs)
         for job in jobs:
             for layer in job.layers:
@@ -38,12 +43,24 @@ def study_create(*, owner, name: str, jobs: Sequence[GenerationJob], paradigm: s
                                                      label=condition_label(job, layer))
                 StudyItem.objects.bulk_create(
                     StudyItem(study=study, condition=condition, stimulus=stimulus)
-                    for stimulus in job.stimuli.filter(layer=layer)
+                    for stimulus in _surveyed(job.stimuli.filter(layer=layer), include_failing=include_failing)
                 )
         if not study.items.exists():
-            raise ValidationError("The chosen jobs produced no IRIs.")
+            raise ValidationError(_no_items_reason(jobs))
         study_check_feasible(study=study)
     return study
+
+
+def _surveyed(stimuli: QuerySet[Stimulus], *, include_failing: bool) -> QuerySet[Stimulus]:
+    return stimuli if include_failing else stimuli.filter(passes=True)
+
+
+def _no_items_reason(jobs: Sequence[GenerationJob]) -> str:
+    stored = Stimulus.objects.filter(job__in=jobs).count()
+    if not stored:
+        return "The chosen jobs produced no IRIs."
+    return (f"None of the {stored} images the chosen jobs stored passes its job's IRI criterion; "
+            "choose to include failing IRIs to survey them anyway.")
 
 
 def study_check_feasible(*, study: Study) -> None:

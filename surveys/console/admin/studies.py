@@ -13,6 +13,7 @@ from surveys.console.links import participant_link, results_link
 from surveys.scoring.selectors import study_scores
 from surveys.studies import services
 from surveys.studies.models import Condition, Study, StudyStatus
+from surveys.studies.selectors import study_iri_verdicts
 from surveys.trials.selectors import study_participation, study_progress
 
 ROW = "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"
@@ -42,11 +43,11 @@ class StudyAdmin(ServiceCreateAdmin):
     create_form = StudyCreateForm
     list_display = ["name", "paradigm", "status", "link", "participation", "created_at"]
     list_filter = ["status", "paradigm"]
-    fields = ["name", "paradigm", "status", "link", "preview", "participation", "progress", "design", "scores",
-              "results", "completion_code", "code_no_consent", "code_failed_gate", "code_incompatible", "completion_url",
+    fields = ["name", "paradigm", "status", "link", "preview", "participation", "progress", "design", "iri_verdicts",
+              "includes_failing_iris", "scores", "results", "completion_code", "code_no_consent", "code_failed_gate", "code_incompatible", "completion_url",
               "consent_text", "instructions_html"]
-    readonly_fields = ["paradigm", "status", "link", "preview", "participation", "progress", "design", "scores",
-                       "results"]
+    readonly_fields = ["paradigm", "status", "link", "preview", "participation", "progress", "design", "iri_verdicts",
+                       "includes_failing_iris", "scores", "results"]
     inlines = [ConditionInline]
     actions = ["close_studies", "open_studies"]
 
@@ -54,7 +55,7 @@ class StudyAdmin(ServiceCreateAdmin):
         if obj is None:
             return ["name", "jobs", "paradigm", "k", "foils", "practice", "practice_trials", "gate_trials",
                     "gate_pass", "catch_every", "participants_per_condition", "once_per_target", "fixation_ms",
-                    "stimulus_ms", "mask_ms", "fullscreen", "completion_url"]
+                    "stimulus_ms", "mask_ms", "fullscreen", "include_failing_iris", "completion_url"]
         return super().get_fields(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
@@ -89,6 +90,13 @@ class StudyAdmin(ServiceCreateAdmin):
         rows = [(p.label, p.started, p.active, p.completed, p.ended_early) for p in study_progress(study=obj)]
         return _table("iris-progress", "<tr><th>condition</th><th>started</th><th>in progress</th>"
                                        "<th>completed</th><th>ended early</th></tr>", rows)
+
+    @admin.display(description="IRIs per condition: pass / fail / never judged / surveyed")
+    def iri_verdicts(self, obj):
+        rows = [(v["label"], v["passed"], v["failed"], v["unjudged"], v["surveyed"])
+                for v in study_iri_verdicts(study=obj)]
+        return _table("iris-verdicts", "<tr><th>condition</th><th>pass</th><th>fail</th><th>never judged</th>"
+                                        "<th>surveyed</th></tr>", rows)
 
     @admin.display(description="alignment (share choosing the target, 95% bootstrap CI)")
     def scores(self, obj):
