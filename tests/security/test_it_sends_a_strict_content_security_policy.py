@@ -75,3 +75,18 @@ def test_admin_results_and_api_carry_the_policy(researcher_a, api_as):
     assert INLINE_SCRIPT.findall(admin_page.content.decode()) == []
     assert INLINE_SCRIPT.findall(results.content.decode()) == []
     assert "<style" not in results.content.decode()
+
+
+def test_the_api_docs_page_needs_no_inline_script(researcher_a):
+    """Swagger UI may come from its CDN there, and only there; its start-up script is our own URL."""
+    client = Client()
+    client.force_login(researcher_a)
+
+    page = client.get("/api/docs/")
+    start_up = client.get("/api/docs/?script=")
+
+    assert page.status_code == 200
+    assert policy(page)["script-src"] == ["'self'", "https://cdn.jsdelivr.net"]
+    assert INLINE_SCRIPT.findall(page.content.decode()) == []
+    assert start_up.status_code == 200
+    assert start_up["Content-Type"].startswith("application/javascript")
