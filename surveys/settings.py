@@ -12,6 +12,7 @@ import importlib.util
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from surveys.env import env_bool, env_choice, env_int, env_list, env_str
@@ -56,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "surveys.urls"
@@ -204,7 +206,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Researchers (active staff) only, whatever token a caller holds (docs/security.md).
+    "DEFAULT_PERMISSION_CLASSES": ["surveys.console.permissions.IsResearcher"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "surveys.console.api.api_exception_handler",
 }
@@ -220,6 +223,8 @@ SPECTACULAR_SETTINGS = {
         "RecruitmentSourceEnum": "surveys.trials.models.RecruitmentSource",
         "DecisionSourceEnum": "surveys.scoring.models.DecisionSource",
     },
+    # The schema and its docs page are for researchers, as the API is.
+    "SERVE_PERMISSIONS": ["surveys.console.permissions.IsResearcher"],
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -231,6 +236,26 @@ SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# The Content-Security-Policy of every page (django-csp; docs/security.md). No inline script anywhere:
+# participant pages, admin and the results page load scripts from our own static files only, and pass
+# data with json_script. Style *attributes* stay allowed (jsPsych's instructions plugin and admin's
+# thumbnails set them; they cannot run code), <style> elements and style sheets come from us only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],  # jsPsych's style sheet embeds its font
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        # Our own forms, and MTurk's external-submit form (surveys/trials/recruitment.py, MTURK_SUBMIT_HOSTS).
+        "form-action": [SELF, "https://www.mturk.com", "https://workersandbox.mturk.com"],
+    },
+}
 LOG_LEVEL = env_choice("IRIS_LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"})
 LOGGING = {
     "version": 1,

@@ -175,7 +175,7 @@
   }
 
   // The messages below are fixed text of this file: the only markup handed to jsPsych's own plugins,
-  // besides the researcher's instructions (sanitised by the server).
+  // besides the researcher's instructions (Markdown sanitised by the server: surveys/studies/richtext.py).
   const message = (html, button, extra) => ({
     type: jsPsychHtmlButtonResponse, stimulus: `<div class="iris-message">${html}</div>`, choices: [button], ...extra,
   });

@@ -40,13 +40,21 @@ def job_progress(request: HttpRequest, job_id: int) -> JsonResponse:
     return JsonResponse(generation.job_progress(job=job))
 
 
+# Stored files admin may show in the page (thumbnails). Anything else, a checkpoint named weights.html
+# or an SVG included, is a download of opaque bytes, never a document of our origin that could run script.
+INLINE_FILE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
 @staff_member_required
 def stored_file(request: HttpRequest, name: str) -> HttpResponse:
     """A stored file for a researcher's own eyes (thumbnails in admin); participants never use this."""
     if not generation.file_visible_to(user=request.user, name=name):
         raise Http404("No such file.")
+    content_type = mimetypes.guess_type(name)[0]
+    inline = content_type in INLINE_FILE_TYPES
     try:
-        return FileResponse(default_storage.open(name, "rb"), content_type=mimetypes.guess_type(name)[0])
+        return FileResponse(default_storage.open(name, "rb"), as_attachment=not inline,
+                            content_type=content_type if inline else "application/octet-stream")
     except NotImplementedError:
         return redirect(default_storage.url(name))
     except FileNotFoundError:

@@ -39,6 +39,11 @@ class _Echo:
         return value
 
 
+# A text cell starting with one of these is a formula to a spreadsheet (=HYPERLINK(...) in a participant's
+# SESSION_ID, say): OWASP's advice is to prefix it with an apostrophe, which shows it as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value) -> str:
     if value is None:
         return ""
@@ -46,6 +51,8 @@ def _cell(value) -> str:
         return "1" if value else "0"
     if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True)
+    if isinstance(value, str):  # text someone typed; numbers (a negative one too) stay numbers
+        return f"'{value}" if value.startswith(FORMULA_STARTS) else value
     return str(value)
 
 

@@ -40,7 +40,7 @@ def take_the_survey(page, live_server_url: str, link: str, errors: list) -> list
             page.keyboard.press("f" if choice == 0 else "j")
         else:
             page.click(f".iris-option[data-choice='{choice}']")
-        page.wait_for_function(f"!document.querySelector(\"img[src*='{trial_id}']\")")
+        page.wait_for_function(f"() => !document.querySelector(\"img[src*='{trial_id}']\")")
         answers.append((trial_id, choice))
     page.wait_for_selector("#completion-code", timeout=20_000)
     return answers
