@@ -213,7 +213,7 @@ def float_tiff(values: np.ndarray) -> bytes:
     ("moving.gif", gif_of_two_frames(), "animated or multi-page"),
     ("radiance.tif", float_tiff(np.linspace(0, 40, 64 * 64).reshape(64, 64)), "outside 0..1"),
     ("nan.tif", float_tiff(np.full((64, 64), np.nan)), "outside 0..1"),
-])
+], ids=["animated-gif", "float-tiff-beyond-1", "float-tiff-of-nan"])
 def test_an_image_whose_pixels_would_be_guessed_is_refused_by_name(client, researcher, settings, name, payload,
                                                                     message):
     before = stored_files(settings)

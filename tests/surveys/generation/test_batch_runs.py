@@ -4,6 +4,7 @@ cancellable, failing with a reason, with validity, proxies and model-to-model re
 import hashlib
 import io
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import torch
@@ -96,6 +97,30 @@ def test_a_failing_batch_marks_the_job_failed_with_the_reason(researcher, demo_m
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert "batch 0" in job.error
+
+
+def test_a_run_whose_loss_becomes_nan_fails_with_the_reason_stores_nothing_and_jobs_still_answer(
+        researcher, demo_model, targets, inline_tasks, django_capture_on_commit_callbacks, settings, tmp_path, api_as):
+    """The NaN loss was saved as the batch's current loss, and GET /api/jobs/ answered 500 ever after."""
+    weights = torch.load(demo_model.weights.path, weights_only=True)
+    weights["conv1.weight"][0, 0, 0, 0] = float("nan")
+    torch.save(weights, tmp_path / "nan.pt")
+    demo_model.weights.save("nan.pt", io.BytesIO((tmp_path / "nan.pt").read_bytes()), save=True)
+    media = Path(settings.MEDIA_ROOT)
+    files_before = sorted(media.rglob("*"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.job_submit(owner=researcher, model=demo_model, target_set=targets,
+                                  config={"layers": ["layer1"], "iterations": 30})
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert "diverged" in job.error and "NaN" in job.error
+    assert not Stimulus.objects.filter(job=job).exists()
+    assert sorted(media.rglob("*")) == files_before
+    answer = api_as(researcher).get("/api/jobs/")
+    assert answer.status_code == 200
+    assert answer.json()[0]["status"] == "failed"
 
 
 def test_it_scores_each_iri_under_the_proxy_distances(researcher, demo_model, targets, inline_tasks,
