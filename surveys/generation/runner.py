@@ -89,6 +89,7 @@ def _batch_generate(batch: GenerationBatch, *, worker: str) -> None:
     spec = job.spec
     device = pick_device(settings.IRIS_DEVICE)
     loaded = _loaded_model(job.model, device=device)
+    _beat(batch, worker=worker)  # loading a network can take seconds
     stored = set(Stimulus.objects.filter(job=job, layer=batch.layer).values_list("target_id", flat=True))
     targets = [t for t in TargetImage.objects.filter(pk__in=batch.target_ids).order_by("pk") if t.pk not in stored]
     if not targets:
