@@ -75,6 +75,23 @@ def test_a_batch_under_a_fresh_lease_is_held_for_a_retry_and_claimable_once_it_e
     assert services.batch_claim(batch_id=batch.pk, worker="third") is Claim.CLOSED
 
 
+def test_a_worker_whose_lease_was_taken_over_stops_and_cannot_finish_the_batch(researcher, demo_model, targets,
+                                                                                settings):
+    job = services.job_submit(owner=researcher, model=demo_model, target_set=targets,
+                              config={"layers": ["layer1"], "iterations": 5})
+    batch = job.batches.get()
+    services.batch_claim(batch_id=batch.pk, worker="stalled")
+    expired = timezone.now() - timedelta(seconds=settings.IRIS_BATCH_LEASE_S + 1)
+    GenerationBatch.objects.filter(pk=batch.pk).update(heartbeat_at=expired)
+    services.batch_claim(batch_id=batch.pk, worker="rescuer")
+
+    assert services.batch_progress(batch_id=batch.pk, worker="stalled", steps_done=3, loss=1.0) is False
+    services.batch_finish(batch_id=batch.pk, worker="stalled", status=JobStatus.FAILED, error="stalled")
+    batch.refresh_from_db()
+    assert (batch.status, batch.claimed_by, batch.steps_done) == (JobStatus.RUNNING, "rescuer", 0)
+    assert services.batch_progress(batch_id=batch.pk, worker="rescuer", steps_done=3, loss=1.0) is True
+
+
 def test_a_cancelled_job_runs_no_queued_batch(researcher, demo_model, targets):
     job = services.job_submit(owner=researcher, model=demo_model, target_set=targets,
                               config={"layers": ["layer1"], "iterations": 5})
