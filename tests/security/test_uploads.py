@@ -123,6 +123,19 @@ def test_a_zip_whose_headers_understate_a_bomb_is_caught_while_streaming(zip_bom
     assert grown < MEMORY_BOUND_BYTES
 
 
+def test_a_zip_of_a_hundred_and_fifty_thousand_entries_is_refused_before_its_directory_is_parsed():
+    """Parsing the directory alone made a Python object per entry: memory grows with the entry count."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for index in range(150_000):
+            archive.writestr(f"d/{index:06d}.png", b"")
+
+    grown, outcome = checked_in_a_child(buffer.getvalue())
+
+    assert "directory lists too many files" in outcome
+    assert grown < MEMORY_BOUND_BYTES / 2
+
+
 def test_a_zip_whose_headers_lie_answers_a_clear_refusal_and_stores_nothing(client, researcher, settings):
     good = zip_bytes({f"dogs/{i}.png": factories.png_bytes((i, 2 * i, 3 * i), size=64) for i in range(3)})
     before = stored_files(settings)
