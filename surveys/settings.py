@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "surveys.limits.RequestSizeLimitMiddleware",  # first: before anything reads the body
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -198,8 +199,13 @@ IRIS_DEVICE = env_str("IRIS_DEVICE", "auto")
 IRIS_BATCH_SIZE = env_int("IRIS_BATCH_SIZE", 8, minimum=1)
 # Where a worker keeps local copies of checkpoints that live in remote storage (S3), keyed by hash.
 IRIS_CHECKPOINT_CACHE = Path(env_str("IRIS_CHECKPOINT_CACHE", str(Path.home() / ".cache" / "iris" / "checkpoints")))
+# The largest request body (and so the largest uploaded checkpoint, image or zip), refused from its
+# Content-Length (surveys/limits.py); the front server's own limit sits above it (docker/nginx.conf).
+IRIS_MAX_UPLOAD_BYTES = env_int("IRIS_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
+# Form fields other than files are held in memory: 5 MiB of them at most. A file above
+# FILE_UPLOAD_MAX_MEMORY_SIZE is streamed to a temporary file instead of memory.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -82,7 +82,8 @@ class TargetSetUploadForm(ServiceForm, forms.ModelForm):
         fields = ["name"]
 
     def create(self, data: dict) -> TargetSet:
-        uploads = [(upload.name, upload.read()) for upload in data["files"]]
+        # The files themselves, not their bytes: a large upload is streamed from its temporary file.
+        uploads = [(upload.name, upload) for upload in data["files"]]
         return generation.target_set_create(owner=self.owner, name=data["name"], uploads=uploads)
 
 

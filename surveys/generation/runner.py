@@ -21,7 +21,7 @@ from django.core.files.storage import default_storage
 from iri_engine import io as engine_io
 from iri_engine.devices import pick_device
 from iri_engine.models import LoadedModel, ModelLoadError, inspect_model, load_model
-from iri_engine.optimize import GenerationCancelled, generate
+from iri_engine.optimize import GenerationCancelled, GenerationDiverged, generate
 from iri_engine.proxies import PerceptualDistance, model_to_model, proxy_alignment
 from iri_engine.seeds import make_seeds
 from iri_engine.spec import GenerationSpec, ModelSpec, SpecError
@@ -44,6 +44,9 @@ logger = logging.getLogger(__name__)
 MODEL_CACHE_SIZE = 2
 # The database is told about progress at most this often.
 PROGRESS_INTERVAL_S = 0.5
+# ...and at least this often while the loop runs, whatever the number of steps: it beats the
+# batch's heartbeat (well inside IRIS_BATCH_LEASE_S) and is when a cancel is seen.
+PROGRESS_EVERY_S = 2.0
 _loaded_models: "OrderedDict[tuple[int, str], LoadedModel]" = OrderedDict()
 
 
@@ -53,29 +56,41 @@ def batch_run(*, batch_id: int) -> Claim:
     Answers the claim: HELD means another worker's lease is still fresh and the caller should
     try again once it could have expired.
     """
-    worker = f"{socket.gethostname()}:{os.getpid()}"
+    # Unique per run, not per process: a redelivered copy in this same process is another claimant.
+    worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     claim = services.batch_claim(batch_id=batch_id, worker=worker)
     if claim is not Claim.CLAIMED:
         logger.info("Batch %s is %s; not running it now", batch_id, claim.value)
         return claim
     batch = GenerationBatch.objects.select_related("job__model").get(pk=batch_id)
     try:
-        _batch_generate(batch)
+        _batch_generate(batch, worker=worker)
     except GenerationCancelled:
-        services.batch_finish(batch_id=batch_id, status=JobStatus.CANCELLED)
+        services.batch_finish(batch_id=batch_id, status=JobStatus.CANCELLED, worker=worker)
+    except GenerationDiverged as error:
+        services.batch_finish(batch_id=batch_id, status=JobStatus.FAILED, worker=worker,
+                              error=f"The optimisation diverged: {error}. Nothing was stored.")
     except Exception as error:
         logger.exception("Batch %s failed", batch_id)
-        services.batch_finish(batch_id=batch_id, status=JobStatus.FAILED, error=f"{type(error).__name__}: {error}")
+        services.batch_finish(batch_id=batch_id, status=JobStatus.FAILED, worker=worker,
+                              error=f"{type(error).__name__}: {error}")
     else:
-        services.batch_finish(batch_id=batch_id, status=JobStatus.DONE)
+        services.batch_finish(batch_id=batch_id, status=JobStatus.DONE, worker=worker)
     return claim
 
 
-def _batch_generate(batch: GenerationBatch) -> None:
+def _beat(batch: GenerationBatch, *, worker: str) -> None:
+    """Between the phases outside the loop: keep the lease, and stop if cancelled or no longer ours."""
+    if not services.batch_progress(batch_id=batch.pk, worker=worker):
+        raise GenerationCancelled(f"batch {batch.pk} was cancelled or claimed by another worker")
+
+
+def _batch_generate(batch: GenerationBatch, *, worker: str) -> None:
     job = batch.job
     spec = job.spec
     device = pick_device(settings.IRIS_DEVICE)
     loaded = _loaded_model(job.model, device=device)
+    _beat(batch, worker=worker)  # loading a network can take seconds
     stored = set(Stimulus.objects.filter(job=job, layer=batch.layer).values_list("target_id", flat=True))
     targets = [t for t in TargetImage.objects.filter(pk__in=batch.target_ids).order_by("pk") if t.pk not in stored]
     if not targets:
@@ -84,12 +99,15 @@ def _batch_generate(batch: GenerationBatch) -> None:
     images = torch.stack([_target_tensor(t, size=size) for t in targets])
     seeds = torch.cat([_seed_for(spec, target_id=t.pk, size=size) for t in targets])
     perceptual = _distance(job.perceptual, device=device) if job.perceptual else None
-    results = _generate_halving_on_oom(loaded, images, seeds, spec, batch=batch, device=device, perceptual=perceptual)
+    _beat(batch, worker=worker)
+    results = _generate_halving_on_oom(loaded, images, seeds, spec, batch=batch, device=device, perceptual=perceptual,
+                                       worker=worker)
     iris = torch.stack([result.iris[row] for result, row in results])
     used_seeds = torch.stack([result.seeds[row] for result, row in results])
     judged = stimulus_verdicts(job, layer=batch.layer, loaded=loaded, targets=images, iris=iris)
     proxy = _proxy_rows(job, iris=iris, targets=images, seeds=used_seeds, device=device)
     recognition = _recognition_rows(job, iris=iris, targets=images, device=device)
+    _beat(batch, worker=worker)
     for index, target in enumerate(targets):
         result, row = results[index]
         services.stimulus_store(
@@ -206,13 +224,13 @@ def _seed_for(spec: GenerationSpec, *, target_id: int, size: int) -> torch.Tenso
     return make_seeds(spec.seed_type, shape=(1, 3, size, size), shared=True, generator=generator)
 
 
-def _generate_halving_on_oom(loaded, images, seeds, spec, *, batch, device, perceptual) -> list:
+def _generate_halving_on_oom(loaded, images, seeds, spec, *, batch, device, perceptual, worker: str) -> list:
     """Generate in chunks; a CUDA out-of-memory halves the chunk and tries again."""
     chunk = len(images)
     while True:
         try:
             return _generate_chunks(loaded, images, seeds, spec, batch=batch, device=device, chunk=chunk,
-                                    perceptual=perceptual)
+                                    perceptual=perceptual, worker=worker)
         except torch.cuda.OutOfMemoryError:
             if chunk == 1:
                 raise
@@ -221,19 +239,19 @@ def _generate_halving_on_oom(loaded, images, seeds, spec, *, batch, device, perc
             logger.warning("Out of GPU memory in batch %s; retrying %s images at a time", batch.pk, chunk)
 
 
-def _generate_chunks(loaded, images, seeds, spec, *, batch, device, chunk: int, perceptual) -> list:
-    report = _progress_reporter(batch_id=batch.pk, chunks=(len(images) + chunk - 1) // chunk)
+def _generate_chunks(loaded, images, seeds, spec, *, batch, device, chunk: int, perceptual, worker: str) -> list:
+    report = _progress_reporter(batch_id=batch.pk, worker=worker, chunks=(len(images) + chunk - 1) // chunk)
     rows = []
     for number, start in enumerate(range(0, len(images), chunk)):
         generator = torch.Generator(device=device).manual_seed(spec.random_seed + 7919 * batch.index + number)
         result = generate(loaded, images[start:start + chunk], spec, layer=batch.layer, device=device,
                           generator=generator, seeds=seeds[start:start + chunk], perceptual=perceptual,
-                          progress=lambda p, number=number: report(number, p))
+                          progress=lambda p, number=number: report(number, p), progress_every_s=PROGRESS_EVERY_S)
         rows.extend((result, row) for row in range(len(result.iris)))
     return rows
 
 
-def _progress_reporter(*, batch_id: int, chunks: int):
+def _progress_reporter(*, batch_id: int, worker: str, chunks: int):
     last = {"at": 0.0}
 
     def report(chunk_number: int, progress) -> bool:
@@ -242,7 +260,7 @@ def _progress_reporter(*, batch_id: int, chunks: int):
             return True
         last["at"] = now
         steps = (chunk_number * progress.total + progress.step) // chunks
-        return services.batch_progress(batch_id=batch_id, steps_done=steps, loss=progress.loss)
+        return services.batch_progress(batch_id=batch_id, worker=worker, steps_done=steps, loss=progress.loss)
 
     return report
 

@@ -1,5 +1,6 @@
 """Reads for the generation app."""
 
+import math
 from collections.abc import Sequence
 
 from django.db.models import Count, Q, QuerySet, Sum
@@ -33,7 +34,8 @@ def job_progress(*, job: GenerationJob) -> dict:
         "steps_done": done,
         "steps_total": total,
         "fraction": (done / total) if total else 0.0,
-        "current_loss": latest.current_loss if latest else None,
+        # A row written before NaN losses were refused may hold one; JSON has no NaN.
+        "current_loss": latest.current_loss if latest and math.isfinite(latest.current_loss) else None,
         "batches_done": job.batches.filter(status=JobStatus.DONE).count(),
         "batches_total": job.batches.count(),
         "iris": job.stimuli.count(),

@@ -4,10 +4,9 @@ superuser who opens links. Bulk data comes from tests/surveys/factories.py."""
 
 import pytest
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from tests.surveys import factories
+from tests.surveys.conftest import api_as, checkpoint, inline_tasks, researcher  # noqa: F401
 
 PASSWORD = "pw-for-tests-only"
 
@@ -30,14 +29,3 @@ def non_staff():
 @pytest.fixture
 def superuser():
     return get_user_model().objects.create_superuser(username="root", password=PASSWORD)
-
-
-@pytest.fixture
-def api_as():
-    """The REST API as a given user, signed in with their token (as a script would be)."""
-    def client_for(user) -> APIClient:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
-        return client
-
-    return client_for
