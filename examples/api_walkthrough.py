@@ -234,8 +234,10 @@ def read_iris(api: Api, job: dict) -> list[dict]:
 
 def make_study(api: Api, args, job: dict) -> dict:
     design = {"practice": True, "practice_trials": 2, "gate": {"trials": 2, "pass": 2}, "catch_every": 4}
+    # A walkthrough's job is a few steps long, too short to meet the IRI criterion (docs/engine/
+    # option-criterion.md); a real study leaves include_failing out and surveys only passing IRIs.
     study = api.post("studies/", json={"name": f"{args.name}-study", "jobs": [job["id"]], "paradigm": "2afc",
-                                       "design": design})
+                                       "design": design, "include_failing": True})
     study = api.post(f"studies/{study['id']}/open/", expect=200)
     print(f"   study {study['id']} ({study['paradigm']}, {study['status']}): {study['participant_link']}")
     return study

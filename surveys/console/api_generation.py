@@ -64,7 +64,7 @@ class TargetSetListApi(APIView):
     def post(self, request: Request) -> Response:
         data = TargetSetInput(data=request.data)
         data.is_valid(raise_exception=True)
-        uploads = [(upload.name, upload.read()) for upload in data.validated_data["files"]]
+        uploads = [(upload.name, upload) for upload in data.validated_data["files"]]  # streamed, never read whole
         made = services.target_set_create(owner=request.user, name=data.validated_data["name"], uploads=uploads)
         made = selectors.target_sets_visible_to(user=request.user).get(pk=made.pk)
         return Response(TargetSetOutput(made).data, status=status.HTTP_201_CREATED)

@@ -93,6 +93,8 @@ def fill(route: str, name: str | None, world: dict) -> str:
     study, trial = world["study"], world["trial"]
     values = {
         "study_id": study.pk, "job_id": world["job"].pk, "public_id": study.public_id,
+        "model_id": world["job"].model_id, "target_set_id": world["job"].target_set_id,
+        "stimulus_id": study.items.first().stimulus_id, "role": "iri", "participant_id": world["participant"].pk,
         "token": world["b_participant"].token, "trial_id": trial.public_id, "slot": "0", "fmt": "png",
         "name": "alignment" if name == "scoring-study-plot" else study.items.first().stimulus.iri_png.name,
         "app_label": "studies", "url": "no-such-page/", "id": world["a"].pk,
