@@ -37,7 +37,8 @@ def test_a_million_step_batch_keeps_its_lease_and_stops_within_seconds_of_a_canc
     settings.IRIS_BATCH_LEASE_S = LEASE_S  # this process's claims judge staleness as the worker does
     model = factories.demo_model_registered(researcher, checkpoint)
     targets = services.target_set_create(owner=researcher, name="t", uploads=[
-        ("a.png", factories.png_bytes((200, 40, 90), size=64))])
+        ("a.png", factories.png_bytes((200, 40, 90), size=64)),
+        ("b.png", factories.png_bytes((30, 160, 90), size=64))])  # two: the validity null pairs naturals
 
     with celery_worker(extra_env={"IRIS_BATCH_LEASE_S": str(LEASE_S)}) as worker:
         job = services.job_submit(owner=researcher, model=model, target_set=targets,
