@@ -8,7 +8,7 @@ import pytest
 
 from surveys.generation import services as generation
 from surveys.generation.models import JobStatus
-from surveys.studies.services import study_create
+from surveys.scoring.services import study_create
 from surveys.trials.models import Response, Trial
 from tests.surveys import factories
 from tests.surveys.browser import celery_worker, chromium, trial_id_from_image_url, wait_for_job
@@ -60,7 +60,7 @@ def test_a_study_runs_from_model_registration_to_alignment_score(live_server, se
         job = wait_for_job(job, timeout_s=JOB_TIMEOUT_S, worker=worker)
     assert job.status == JobStatus.DONE, job.error
     assert job.stimuli.count() == N_TARGETS
-    study = study_create(owner=researcher, name="e2e", jobs=[job])
+    study = study_create(owner=researcher, name="e2e", jobs=[job], design=factories.BARE_DESIGN)
 
     with chromium() as browser:
         page = browser.new_page()
