@@ -121,7 +121,10 @@ class ConditionScoreSerializer(serializers.Serializer):
     participants = serializers.IntegerField()
     items = serializers.IntegerField()
     trials = serializers.IntegerField()
-    alignment = serializers.FloatField(allow_null=True)
+    score_name = serializers.CharField(help_text="What score is: target_share (2AFC), accuracy (matching, "
+                                                 "classification) or mean_rating (similarity, 1-7).")
+    measure = serializers.CharField(help_text="The same in words, as the results page says it.")
+    score = serializers.FloatField(allow_null=True)
     ci_low = serializers.FloatField(allow_null=True)
     ci_high = serializers.FloatField(allow_null=True)
     item_majority = serializers.FloatField(allow_null=True)
@@ -136,10 +139,14 @@ class ConditionScoreSerializer(serializers.Serializer):
 
 class StudyScoresApi(APIView):
     @extend_schema(responses=ConditionScoreSerializer(many=True),
-                   description="Score per condition, exclusions applied, with 95% bootstrap CIs.")
+                   description="Score per condition, exclusions applied, with 95% bootstrap CIs; score_name "
+                               "says which score the study's paradigm has.")
     def get(self, request: Request, study_id: int) -> Response:
         study = owned_study(request, study_id)
-        return Response(ConditionScoreSerializer([s.as_dict() for s in study_scores(study=study)], many=True).data)
+        traits = study.design_spec.traits
+        named = {"score_name": traits.score_name, "measure": traits.measure}
+        return Response(ConditionScoreSerializer([s.as_dict() | named for s in study_scores(study=study)],
+                                                 many=True).data)
 
 
 class StudyReportApi(APIView):

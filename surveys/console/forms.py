@@ -117,10 +117,10 @@ class JobSubmitForm(ServiceForm, forms.Form):
     random_seed = forms.IntegerField(min_value=0, initial=0)
     perceptual = forms.CharField(
         required=False, label="Perceptual distance (adversarial losses)",
-        help_text="One registered model and its layers, e.g. <code>vgg16: features.3, features.8</code>.")
+        help_text="One registered model and its layers, e.g. vgg16: features.3, features.8")
     proxies = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Proxy distances",
-        help_text="One per line, same form. Each IRI is scored D(IRI, target) &le; D(IRI, seed) under each.")
+        help_text="One per line, same form. Each IRI is scored D(IRI, target) ≤ D(IRI, seed) under each.")
 
     recognizers = forms.ModelMultipleChoiceField(
         queryset=RegisteredModel.objects.none(), required=False, label="Recognizers (model-to-model)",

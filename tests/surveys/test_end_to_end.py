@@ -77,6 +77,6 @@ def test_a_study_runs_from_model_registration_to_alignment_score(live_server, se
     assert sum(r.chose_target for r in stored.values()) == TARGET_CHOSEN_ON
 
     [score] = api_as(researcher).get(f"/api/studies/{study.pk}/scores/").json()
-    assert score["alignment"] == pytest.approx(TARGET_CHOSEN_ON / N_TARGETS)
-    assert score["ci_low"] <= score["alignment"] <= score["ci_high"]
+    assert (score["score_name"], score["score"]) == ("target_share", pytest.approx(TARGET_CHOSEN_ON / N_TARGETS))
+    assert score["ci_low"] <= score["score"] <= score["ci_high"]
     assert score["ci_low"] < score["ci_high"]

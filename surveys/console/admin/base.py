@@ -88,7 +88,15 @@ class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
+    # As on OwnedAdmin, every staff account is a researcher: without this, Django's per-model view
+    # permission hid a job's batches and a study's conditions from everyone but superusers.
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
     def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 

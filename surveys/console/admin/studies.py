@@ -20,8 +20,9 @@ ROW = "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"
 
 
 def _table(table_id: str, header: str, rows: list[tuple]) -> str:
-    """A five-column HTML table; the header is a constant of this module, the cells are escaped."""
-    return format_html('<table id="{}">{}{}</table>', table_id, mark_safe(header),  # noqa: S308 - constant
+    """A five-column HTML table; the header is a constant of this module or built by format_html, the
+    cells are escaped."""
+    return format_html('<table id="{}">{}{}</table>', table_id, mark_safe(header),  # noqa: S308 - see above
                        format_html_join("", ROW, rows))
 
 
@@ -104,14 +105,15 @@ class StudyAdmin(ServiceCreateAdmin):
         return _table("iris-progress", "<tr><th>condition</th><th>started</th><th>in progress</th>"
                                        "<th>completed</th><th>ended early</th></tr>", rows)
 
-    @admin.display(description="alignment (share choosing the target, 95% bootstrap CI)")
+    @admin.display(description="scores (95% bootstrap CI)")
     def scores(self, obj):
         rows = [(s.label, s.participants, s.trials,
                  "-" if s.alignment is None else f"{s.alignment:.3f}",
                  "-" if s.ci_low is None else f"[{s.ci_low:.3f}, {s.ci_high:.3f}]")
                 for s in study_scores(study=obj)]
-        return _table("iris-scores", "<tr><th>condition</th><th>participants</th><th>trials</th>"
-                                     "<th>alignment</th><th>95% CI</th></tr>", rows)
+        header = format_html("<tr><th>condition</th><th>participants</th><th>trials</th><th>{}</th><th>95% CI</th></tr>",
+                             obj.design_spec.traits.measure)
+        return _table("iris-scores", header, rows)
 
     @admin.action(description="Close selected studies (admit nobody new)")
     def close_studies(self, request, queryset):
