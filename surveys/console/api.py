@@ -19,12 +19,16 @@ from surveys.generation.models import GenerationJob, RegisteredModel, TargetSet
 from surveys.scoring import services as scoring
 from surveys.scoring.report_json import report_as_dict
 from surveys.scoring.selectors import study_report_cached, study_scores
+from surveys.studies import services as studies
+from surveys.studies.services import StudyFrozen
 from surveys.trials.models import Participant
 
 
 def api_exception_handler(error, context):
     """DRF's handler, which also answers a service's refusal (a Django ValidationError) with a 400
-    that carries its messages: {"detail": [...]}."""
+    that carries its messages: {"detail": [...]}; a change to a study whose design has frozen is a 409."""
+    if isinstance(error, StudyFrozen):
+        return Response({"detail": error.messages}, status=status.HTTP_409_CONFLICT)
     if isinstance(error, ValidationError):
         error = ApiValidationError({"detail": error.messages})
     return exception_handler(error, context)
@@ -194,3 +198,43 @@ class StudyExclusionOverrideApi(APIView):
                                          excluded=data.validated_data["excluded"], note=data.validated_data["note"])
         return Response({"id": row.pk, "participant": participant.pk, "excluded": row.excluded, "note": row.note},
                         status=status.HTTP_201_CREATED)
+
+
+# --- a study's design and what its participants read ---------------------------------------------
+
+class StudyDesignSerializer(serializers.Serializer):
+    design_version = serializers.IntegerField(read_only=True)
+    frozen = serializers.BooleanField(read_only=True, help_text="A participant (not a pilot) has started: "
+                                                                "nothing here can change any more.")
+    design = serializers.JSONField(required=False, help_text="StudyDesign's options (docs/method.md §2); those "
+                                                             "left out take their defaults.")
+    consent_text = serializers.CharField(required=False)
+    instructions = serializers.CharField(required=False, source="instructions_html",
+                                         help_text="Plain text, Markdown-compatible.")
+    prompt = serializers.CharField(required=False, max_length=300)
+    scale_low_label = serializers.CharField(required=False, allow_blank=True, max_length=60)
+    scale_high_label = serializers.CharField(required=False, allow_blank=True, max_length=60)
+
+
+def _design_state(study) -> dict:
+    return {"design_version": study.design_version, "frozen": studies.study_frozen_since(study=study) is not None,
+            "design": study.design, "consent_text": study.consent_text, "instructions": study.instructions_html,
+            "prompt": study.prompt, "scale_low_label": study.scale_low_label,
+            "scale_high_label": study.scale_high_label}
+
+
+class StudyDesignApi(APIView):
+    """A study's design and texts: changed until the first non-pilot participant starts, then 409."""
+
+    @extend_schema(responses=StudyDesignSerializer)
+    def get(self, request: Request, study_id: int) -> Response:
+        return Response(_design_state(owned_study(request, study_id)))
+
+    @extend_schema(request=StudyDesignSerializer, responses={200: StudyDesignSerializer, 409: OpenApiTypes.OBJECT})
+    def patch(self, request: Request, study_id: int) -> Response:
+        study = owned_study(request, study_id)
+        data = StudyDesignSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        study = studies.study_update(study=study, design=changes.pop("design", None), **changes)
+        return Response(_design_state(study))

@@ -83,6 +83,11 @@ def study_chance(*, study: Study) -> float | None:
     return study.design_spec.chance(categories=categories)
 
 
+def exclusion_rules_of(*, study: Study) -> ExclusionRules | None:
+    """The study's stored rules (made with the study; None if a researcher deleted them)."""
+    return ExclusionRules.objects.filter(study=study).first()
+
+
 def study_rules(*, study: Study) -> tuple[Rules, float | None]:
     """(exclusion rules, target CI width); a study without rules still has its design's gate."""
     stored = ExclusionRules.objects.filter(study=study).first()

@@ -69,3 +69,18 @@ def test_the_job_form_and_page_show_text_not_markup(client, researcher):
     assert "&lt;code&gt;" not in form and "&amp;le;" not in form and "D(IRI, target) ≤ D(IRI, seed)" in form
     assert "Generation batches" in job_page and "batchs" not in job_page.lower()
     assert 'id="batches-group"' in job_page  # a researcher sees the batches too, not only a superuser
+
+
+def test_the_results_page_names_the_rules_in_force_and_no_others(client, researcher):
+    study = factories.study(researcher, n_items=4)  # made with its catch-accuracy rule
+    client.force_login(researcher)
+    results = reverse("scoring-study-results", args=[study.pk])
+
+    ruled = client.get(results).content.decode()
+    study.exclusion_rules.delete()
+    bare = client.get(results).content.decode()
+
+    rules_line = re.compile(r'<p id="rules">(.*?)</p>', re.S)
+    assert "catch-trial accuracy below 0.75;" in rules_line.search(ruled).group(1)
+    assert "median response time" not in rules_line.search(ruled).group(1)
+    assert rules_line.search(bare).group(1).split(":")[-1].split() == ["none"]
