@@ -125,7 +125,8 @@ def build_study(*, responses: int, conditions: int, items: int, seed: int = 0):
     targets = TargetSet.objects.create(owner=owner, name="bench")
     images = TargetImage.objects.bulk_create(TargetImage(target_set=targets, name=f"t{i}.png", image=f"t{i}.png",
                                                          sha256="0" * 64) for i in range(items))
-    study = Study.objects.create(owner=owner, name="bench")
+    # Main trials only: no practice, gate or catch trials (a researcher's study has all three by default).
+    study = Study.objects.create(owner=owner, name="bench", design={"practice": False, "gate": None, "catch_every": 0})
     for c in range(conditions):
         job = GenerationJob.objects.create(owner=owner, model=model, target_set=targets, status=JobStatus.DONE,
                                            config={"layers": ["layer2"], "loss": "reg_free", "seed_type": f"s{c}"})

@@ -80,6 +80,11 @@ class ServiceCreateAdmin(OwnedAdmin):
     def save_related(self, request, form, formsets, change):
         if not self._through_service(form.instance if change else None):
             super().save_related(request, form, formsets, change)
+            return
+        # The service saved the row; the page's read-only inline tables are still saved (they change
+        # nothing), since admin's change message reads what each formset saved (a 500 otherwise).
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -58,6 +58,29 @@ def messages_of(response) -> list[str]:
     return [str(message) for message in response.context["messages"]] if response.context else []
 
 
+def _shown_values(form) -> dict:
+    data = {}
+    for name, field in form.fields.items():
+        value = form[name].value()
+        if field.disabled or value is None or value is False:
+            continue
+        data[form.add_prefix(name)] = "on" if value is True else value
+    return data
+
+
+def _form_as_shown(client, url: str) -> dict:
+    """What the researcher's browser would post back untouched: each field's shown value, and the
+    management form of each inline table on the page."""
+    context = client.get(url).context
+    data = _shown_values(context["adminform"].form)
+    for inline in context.get("inline_admin_formsets") or []:
+        formset = inline.formset
+        data |= _shown_values(formset.management_form)
+        for form in formset.forms:
+            data |= _shown_values(form)
+    return data
+
+
 # --- the list of what admin offers -----------------------------------------------------------------
 
 def test_every_admin_form_and_action_a_researcher_can_use_is_submitted_by_a_test(rf, researcher):
@@ -106,9 +129,10 @@ def test_a_model_is_renamed_and_an_empty_name_is_refused(client, researcher):
     model = factories.registered_model(researcher)
     client.force_login(researcher)
     change = reverse("admin:generation_registeredmodel_change", args=[model.pk])
+    shown = _form_as_shown(client, change)
 
-    refused = client.post(change, {"name": ""})
-    accepted = client.post(change, {"name": "renamed"})
+    refused = client.post(change, {**shown, "name": ""})
+    accepted = client.post(change, {**shown, "name": "renamed"})
 
     assert refused.status_code == 200 and "This field is required" in refused.content.decode()
     assert accepted.status_code == 302
@@ -161,15 +185,17 @@ def test_a_zip_of_targets_is_uploaded_with_its_categories_and_a_broken_image_lea
 @submits("generation.targetset", "change")
 def test_a_target_set_is_renamed_and_an_empty_name_is_refused(client, researcher):
     target_set = TargetSet.objects.create(owner=researcher, name="colours")
+    TargetImage.objects.create(target_set=target_set, name="a.png", sha256="0" * 64, category="red")
     client.force_login(researcher)
     change = reverse("admin:generation_targetset_change", args=[target_set.pk])
+    shown = _form_as_shown(client, change)
 
-    refused = client.post(change, {"name": ""})
-    accepted = client.post(change, {"name": "hues"})
+    refused = client.post(change, {**shown, "name": ""})
+    accepted = client.post(change, {**shown, "name": "hues"})
 
     assert refused.status_code == 200 and accepted.status_code == 302
     target_set.refresh_from_db()
-    assert target_set.name == "hues"
+    assert (target_set.name, target_set.images.get().category) == ("hues", "red")
 
 
 @submits("generation.targetset", "delete_selected")
@@ -281,18 +307,6 @@ def test_an_unused_job_is_deleted_and_one_a_study_shows_is_kept(client, research
 
 
 # --- studies ----------------------------------------------------------------------------------------
-
-def _form_as_shown(client, url: str) -> dict:
-    """What the researcher's browser would post back untouched: each field's shown value."""
-    form = client.get(url).context["adminform"].form
-    data = {}
-    for name, field in form.fields.items():
-        value = form[name].value()
-        if field.disabled or value is None or value is False:
-            continue
-        data[name] = "on" if value is True else value
-    return data
-
 
 @submits("studies.study", "add")
 def test_a_study_made_with_the_forms_defaults_has_practice_a_gate_catch_trials_and_a_catch_rule(client, researcher):
