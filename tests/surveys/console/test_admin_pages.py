@@ -9,6 +9,7 @@ action comes with its test.
 
 import io
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -292,6 +293,9 @@ def test_create_a_study_makes_one_a_researcher_could_publish_and_refuses_unfinis
     assert (study.exclusion_rules.catch_min_accuracy, study.exclusion_rules.qualification_min_correct) == (0.75, 7)
     assert study.instructions_html == PARADIGMS[paradigm].instructions
     assert study.prompt == PARADIGMS[paradigm].prompt
+    participant = trials.participant_enter(study=study, source="plain", recruitment_id="p", recruitment_data={})
+    kinds = Counter(participant.trials.values_list("kind", flat=True))
+    assert (kinds["practice"], kinds["qualification"], kinds["catch"] >= 1) == (3, 12, True)
 
 
 @submits("generation.generationjob", "delete_selected")
