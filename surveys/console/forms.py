@@ -252,8 +252,10 @@ class StudyEditForm(ServiceForm, StudyDesignFields, forms.ModelForm):
         for key, value in design_initial(self.instance.design_spec).items():
             self.fields[key].initial = value
         if self.frozen_since is not None:
+            # Shown disabled; a browser never posts a disabled field, so one that comes back was on a
+            # page loaded before the design froze, and study_update refuses it if it changed anything.
             for key in (*DESIGN_FIELDS, *STUDY_TEXTS):
-                self.fields[key].disabled = True
+                self.fields[key].disabled = not (self.is_bound and key in self.data)
 
     def create(self, data: dict) -> Study:
         fields = {key: data[key] for key in ("name", *STUDY_TEXTS, *STUDY_SETTINGS)}

@@ -359,7 +359,8 @@ def test_the_design_and_texts_change_until_a_participant_starts_then_the_page_sa
     participant = trials.participant_enter(study=study, source="plain", recruitment_id="p1", recruitment_data={})
     page = client.get(change).content.decode()
     assert participant.design_version == 3 and "frozen since" in page
-    client.post(change, {**_form_as_shown(client, change), "catch_every": 7, "instructions_html": "Changed."})
+    stale = client.post(change, {**shown, "catch_every": 7, "instructions_html": "Changed."})  # loaded before
+    assert stale.status_code == 200 and "is frozen: a participant started on" in stale.content.decode()
     kept = client.post(change, {**_form_as_shown(client, change), "name": "renamed"})
     study.refresh_from_db()
     assert kept.status_code == 302 and study.name == "renamed"
