@@ -119,7 +119,8 @@ def build_study(*, responses: int, conditions: int, items: int, seed: int = 0):
     images = generation.TargetImage.objects.bulk_create(
         generation.TargetImage(target_set=targets, name=f"t{i}.png", image=f"t{i}.png", sha256="0" * 64)
         for i in range(items))
-    study = Study.objects.create(owner=owner, name="bench")
+    # Main trials only: no practice, gate or catch trials (a researcher's study has all three by default).
+    study = Study.objects.create(owner=owner, name="bench", design={"practice": False, "gate": None, "catch_every": 0})
     for c in range(conditions):
         job = generation.GenerationJob.objects.create(
             owner=owner, model=model, target_set=targets, status=generation.JobStatus.DONE,

@@ -20,12 +20,16 @@ from surveys.generation.models import GenerationJob, RegisteredModel, TargetSet
 from surveys.scoring import services as scoring
 from surveys.scoring.report_json import report_as_dict
 from surveys.scoring.selectors import study_report_cached, study_scores
+from surveys.studies import services as studies
+from surveys.studies.services import StudyFrozen
 from surveys.trials.models import Participant
 
 
 def api_exception_handler(error, context):
     """DRF's handler, which also answers a service's refusal (a Django ValidationError) with a 400
-    that carries its messages: {"detail": [...]}."""
+    that carries its messages: {"detail": [...]}; a change to a study whose design has frozen is a 409."""
+    if isinstance(error, StudyFrozen):
+        return Response({"detail": error.messages}, status=status.HTTP_409_CONFLICT)
     if isinstance(error, ValidationError):
         error = ApiValidationError({"detail": error.messages})
     return exception_handler(error, context)
@@ -146,7 +150,10 @@ class ConditionScoreSerializer(serializers.Serializer):
     participants = serializers.IntegerField()
     items = serializers.IntegerField()
     trials = serializers.IntegerField()
-    alignment = serializers.FloatField(allow_null=True)
+    score_name = serializers.CharField(help_text="What score is: target_share (2AFC), accuracy (matching, "
+                                                 "classification) or mean_rating (similarity, 1-7).")
+    measure = serializers.CharField(help_text="The same in words, as the results page says it.")
+    score = serializers.FloatField(allow_null=True)
     ci_low = serializers.FloatField(allow_null=True)
     ci_high = serializers.FloatField(allow_null=True)
     item_majority = serializers.FloatField(allow_null=True)
@@ -161,10 +168,14 @@ class ConditionScoreSerializer(serializers.Serializer):
 
 class StudyScoresApi(APIView):
     @extend_schema(responses=ConditionScoreSerializer(many=True),
-                   description="Score per condition, exclusions applied, with 95% bootstrap CIs.")
+                   description="Score per condition, exclusions applied, with 95% bootstrap CIs; score_name "
+                               "says which score the study's paradigm has.")
     def get(self, request: Request, study_id: int) -> Response:
         study = owned_study(request, study_id)
-        return Response(ConditionScoreSerializer([s.as_dict() for s in study_scores(study=study)], many=True).data)
+        traits = study.design_spec.traits
+        named = {"score_name": traits.score_name, "measure": traits.measure}
+        return Response(ConditionScoreSerializer([s.as_dict() | named for s in study_scores(study=study)],
+                                                 many=True).data)
 
 
 class StudyReportApi(APIView):
@@ -212,3 +223,43 @@ class StudyExclusionOverrideApi(APIView):
                                          excluded=data.validated_data["excluded"], note=data.validated_data["note"])
         return Response({"id": row.pk, "participant": participant.pk, "excluded": row.excluded, "note": row.note},
                         status=status.HTTP_201_CREATED)
+
+
+# --- a study's design and what its participants read ---------------------------------------------
+
+class StudyDesignSerializer(serializers.Serializer):
+    design_version = serializers.IntegerField(read_only=True)
+    frozen = serializers.BooleanField(read_only=True, help_text="A participant (not a pilot) has started: "
+                                                                "nothing here can change any more.")
+    design = serializers.JSONField(required=False, help_text="StudyDesign's options (docs/method.md §2); those "
+                                                             "left out take their defaults.")
+    consent_text = serializers.CharField(required=False)
+    instructions = serializers.CharField(required=False, source="instructions_html",
+                                         help_text="Plain text, Markdown-compatible.")
+    prompt = serializers.CharField(required=False, max_length=300)
+    scale_low_label = serializers.CharField(required=False, allow_blank=True, max_length=60)
+    scale_high_label = serializers.CharField(required=False, allow_blank=True, max_length=60)
+
+
+def _design_state(study) -> dict:
+    return {"design_version": study.design_version, "frozen": studies.study_frozen_since(study=study) is not None,
+            "design": study.design, "consent_text": study.consent_text, "instructions": study.instructions_html,
+            "prompt": study.prompt, "scale_low_label": study.scale_low_label,
+            "scale_high_label": study.scale_high_label}
+
+
+class StudyDesignApi(APIView):
+    """A study's design and texts: changed until the first non-pilot participant starts, then 409."""
+
+    @extend_schema(responses=StudyDesignSerializer)
+    def get(self, request: Request, study_id: int) -> Response:
+        return Response(_design_state(owned_study(request, study_id)))
+
+    @extend_schema(request=StudyDesignSerializer, responses={200: StudyDesignSerializer, 409: OpenApiTypes.OBJECT})
+    def patch(self, request: Request, study_id: int) -> Response:
+        study = owned_study(request, study_id)
+        data = StudyDesignSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        study = studies.study_update(study=study, design=changes.pop("design", None), **changes)
+        return Response(_design_state(study))

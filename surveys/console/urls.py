@@ -15,6 +15,7 @@ api_urlpatterns = [
          name="api-study-responses"),
     path("studies/<int:study_id>/stimuli.csv", api.StudyExportApi.as_view(), {"export": "stimuli"},
          name="api-study-stimuli"),
+    path("studies/<int:study_id>/design/", api.StudyDesignApi.as_view(), name="api-study-design"),
     path("studies/<int:study_id>/exclusions/overrides/", api_studies.StudyOverridesApi.as_view(),
          name="api-study-exclusion-override"),
     *[  # the rest of the researcher's journey (issue 9): target sets, IRIs, studies, participants, rules

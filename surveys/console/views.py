@@ -16,7 +16,7 @@ from surveys.generation import selectors as generation
 from surveys.scoring import services
 from surveys.scoring.exports import EXPORTS
 from surveys.scoring.plots import FORMATS, PLOTS, plot_render
-from surveys.scoring.selectors import StudyReport, studies_visible_to, study_report_cached
+from surveys.scoring.selectors import StudyReport, exclusion_rules_of, studies_visible_to, study_report_cached
 from surveys.studies.models import Study
 from surveys.studies.selectors import study_iri_verdicts
 from surveys.trials.models import Participant
@@ -66,9 +66,9 @@ def study_results(request: HttpRequest, study_id: int) -> HttpResponse:
     study = owned_study(request, study_id)
     report = study_report_cached(study=study)
     return render(request, "scoring/results.html", {
-        "study": study, "report": report, "plots": list(PLOTS), "rows": _result_rows(report),
-        "comparisons": _comparison_rows(report), "analysis_rows": _analysis_rows(report),
-        "verdicts": study_iri_verdicts(study=study)})
+        "study": study, "report": report, "rules": exclusion_rules_of(study=study), "plots": list(PLOTS),
+        "rows": _result_rows(report), "comparisons": _comparison_rows(report),
+        "analysis_rows": _analysis_rows(report), "verdicts": study_iri_verdicts(study=study)})
 
 
 def _comparison_rows(report: StudyReport) -> list[tuple]:

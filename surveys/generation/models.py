@@ -164,6 +164,8 @@ class GenerationBatch(models.Model):
     class Meta:
         ordering = ["job", "index"]
         constraints = [models.UniqueConstraint(fields=["job", "index"], name="unique_batch_index")]
+        verbose_name = "generation batch"
+        verbose_name_plural = "generation batches"
 
     def __str__(self) -> str:
         return f"Job {self.job_id} batch {self.index}"

@@ -105,7 +105,8 @@ def runner_config(participant, *, answered: int, total: int) -> dict:
         "total": total,
         "paradigm": study.paradigm,
         "instructionsHtml": rich_text_render(text=study.instructions_html),  # sanitised: never raw HTML
-        "prompt": design.traits.prompt,
+        "prompt": study.prompt,
+        "scaleLabels": [study.scale_low_label, study.scale_high_label],
         "timing": design.timing.to_dict() if design.timing else {},
         "fullscreen": design.fullscreen,
         "minWidth": design.min_width,

@@ -15,7 +15,7 @@ from PIL import Image
 from iri_engine.spec import IMAGENET_MEAN, IMAGENET_STD, IriCriterion
 from surveys.generation import services as generation
 from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, Stimulus, TargetImage, TargetSet
-from surveys.studies.services import study_create
+from surveys.scoring.services import study_create
 
 _counter = itertools.count()
 # How the demo network (iri_engine.demo) is registered: its input size, normalisation and outputs.
@@ -79,8 +79,14 @@ def finished_job(owner, *, n_items: int = 4, layer: str = "layer2", layers: tupl
     return job
 
 
+# A test's study starts with no practice, gate or catch trials (a researcher's starts with all three,
+# StudyDesign's defaults), so that each test adds only the checks it is about.
+BARE_DESIGN = {"practice": False, "gate": None, "catch_every": 0}
+
+
 def study(owner, *, n_items: int = 4, jobs: int = 1, paradigm: str = "2afc", design: dict | None = None,
           layers: tuple[str, ...] | None = None, size: int = 16, completion_url: str = ""):
+    design = {**BARE_DESIGN, **(design or {})}
     made = [finished_job(owner, n_items=n_items, layers=layers, size=size) for _ in range(jobs)]
     return study_create(owner=owner, name=f"study-{next(_counter)}", jobs=made, paradigm=paradigm, design=design,
                         completion_url=completion_url)

@@ -14,7 +14,8 @@ from surveys.generation import services
 from surveys.generation.models import GenerationBatch, GenerationJob, RegisteredModel, Stimulus, TargetImage, TargetSet
 from surveys.generation.selectors import job_progress, job_verdicts
 from surveys.scoring.selectors import job_recognition
-from surveys.studies.services import study_create
+from surveys.scoring.services import study_create
+from surveys.studies.paradigms import PARADIGMS
 
 
 @admin.register(RegisteredModel)
@@ -92,6 +93,14 @@ class BatchInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+def _study_action(paradigm: str):
+    def create(modeladmin, request, queryset):
+        return modeladmin.study_from_jobs(request, queryset, paradigm=paradigm)
+
+    create.__name__ = f"create_{paradigm}_study"
+    return admin.action(description=f"Create a {PARADIGMS[paradigm].title} study from the selected jobs")(create)
+
+
 @admin.register(GenerationJob)
 class GenerationJobAdmin(OwnedAdmin):
     list_display = ["id", "model", "layer_list", "loss", "target_set", "status", "progress", "iris_failing",
@@ -101,7 +110,7 @@ class GenerationJobAdmin(OwnedAdmin):
                        "recognizers", "status", "progress", "recognition", "error", "cancel_requested", "created_at",
                        "started_at", "finished_at"]
     inlines = [BatchInline]
-    actions = ["cancel_jobs", "create_study"]
+    actions = ["cancel_jobs", *(_study_action(paradigm) for paradigm in PARADIGMS)]
 
     class Media:
         js = ["iris/admin-progress.js"]
@@ -170,16 +179,16 @@ class GenerationJobAdmin(OwnedAdmin):
             services.job_cancel(job=job)
         self.message_user(request, f"Asked {queryset.count()} job(s) to stop.")
 
-    @admin.action(description="Create a 2AFC study from the selected jobs")
-    def create_study(self, request, queryset):
-        jobs = list(queryset)
+    def study_from_jobs(self, request, queryset, *, paradigm: str):
+        """The selected jobs as a new study of this paradigm, with the design a published study would
+        use; its change page, where the design and texts can be edited, comes next."""
         try:
-            study = study_create(owner=request.user, name=f"2AFC of jobs {', '.join(str(j.pk) for j in jobs)}",
-                                 jobs=jobs)
+            study = study_create(owner=request.user, jobs=list(queryset.order_by("pk")), paradigm=paradigm)
         except ValidationError as error:
             self.message_user(request, "; ".join(error.messages), level=messages.ERROR)
             return None
-        self.message_user(request, f"Created study {study.name}.")
+        self.message_user(request, f"Created study {study.name}. Check its design and texts below; they can be "
+                                   "changed until the first participant starts.")
         return redirect("admin:studies_study_change", study.pk)
 
 

@@ -26,10 +26,11 @@ from surveys.console.links import participant_link
 from surveys.env import env_str
 from surveys.generation import selectors, services
 from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, TargetSet
-from surveys.studies.services import study_create
+from surveys.scoring.services import study_create
 
 DEMO_TARGET_SET = "held-out digits"
 PROGRESS_WIDTH = 40
+CHILD_STOP_S = 10  # how long a child (web server, worker) may take to stop before it is killed
 
 
 class Command(BaseCommand):
@@ -41,25 +42,26 @@ class Command(BaseCommand):
         parser.add_argument("--no-serve", action="store_true", help="Stop after printing the links (for tests).")
 
     def handle(self, *args, port: int, iterations: int, no_serve: bool, **options):
+        # SIGTERM (make forwards it, as do `kill` and service managers) stops the demo as Ctrl-C does:
+        # through the finally below, which stops every process the demo started.
+        signal.signal(signal.SIGTERM, _interrupt)
         password = secrets.token_urlsafe(9)
         admin = _admin_account(password)
         models = _demo_models(admin)
         targets = _demo_targets(admin)
-        children = [_start_worker()]
-        if not no_serve:
-            children.append(_start_server(port))
+        children = []
         try:
+            children.append(_start_worker())
+            if not no_serve:
+                children.append(_start_server(port))
             self._run(admin, password, models, targets, port=port, iterations=iterations)
             if not no_serve:
                 self.stdout.write("Press Ctrl-C to stop the web server and the worker.")
                 children[-1].wait()
         except KeyboardInterrupt:
-            pass
+            self.stdout.write("\nStopping the demo's web server and worker.")
         finally:
-            for child in children:
-                child.send_signal(signal.SIGTERM)
-            for child in children:
-                child.wait(timeout=30)
+            _stop(children)
 
     def _run(self, admin, password, models, targets, *, port: int, iterations: int) -> None:
         base = f"http://127.0.0.1:{port}"
@@ -140,8 +142,26 @@ def _demo_targets(owner) -> TargetSet:
     return services.target_set_create(owner=owner, name=DEMO_TARGET_SET, uploads=[("digits.zip", demo_digits_zip())])
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _stop(children: list[subprocess.Popen]) -> None:
+    """Ask each child to stop, then make sure: a child still running after CHILD_STOP_S is killed."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=CHILD_STOP_S)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
 def _start_worker() -> subprocess.Popen:
-    command = [sys.executable, "-m", "celery", "-A", "surveys", "worker", "-Q", "gpu,default", "-c", "1",
+    # One process (the solo pool), so that stopping it leaves no pool process behind.
+    command = [sys.executable, "-m", "celery", "-A", "surveys", "worker", "-Q", "gpu,default", "--pool", "solo",
                "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"]
     log = open(settings.VAR_DIR / "demo-worker.log", "ab")  # noqa: SIM115 - the worker keeps it open
     return subprocess.Popen(command, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
