@@ -20,9 +20,17 @@ $(VENV)/.installed: pyproject.toml package.json package-lock.json
 
 install: $(VENV)/.installed
 
+# The demo keeps its own data (var/demo: SQLite, the file broker, media), whatever a deployment's
+# variables in this shell say, so it never writes into a deployment's database or storage.
+PORT ?= 8000
+DEMO_DIR ?= $(CURDIR)/var/demo
+DEMO_ENV = env -u DATABASE_URL -u CELERY_BROKER_URL -u CELERY_RESULT_BACKEND -u AWS_STORAGE_BUCKET_NAME \
+	-u REDIS_CACHE_URL -u IRIS_INSPECT_ON_WORKER IRIS_VAR_DIR=$(DEMO_DIR) MEDIA_ROOT=$(DEMO_DIR)/media \
+	IRIS_SITE_URL=http://127.0.0.1:$(PORT)
+
 demo: install
-	$(PY) manage.py migrate --noinput -v0
-	$(PY) manage.py iris_demo
+	$(DEMO_ENV) $(PY) manage.py migrate --noinput -v0
+	$(DEMO_ENV) $(PY) manage.py iris_demo --port $(PORT)
 
 test: install
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
@@ -39,7 +47,7 @@ docs-figures: install
 	$(PY) docs/engine/gallery.py
 
 lint: install
-	$(VENV)/bin/ruff check surveys iri_engine tests bench docs docker
+	$(VENV)/bin/ruff check surveys iri_engine tests bench docs docker examples
 	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
 # Build every image of docker-compose.yml from a local Debian base, run the stack, use it as an operator

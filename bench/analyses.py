@@ -22,7 +22,7 @@ ACCEPT = 0.90
 
 
 def _django_setup() -> None:
-    import django
+    import django  # lazy: `python -m bench` imports every bench; Django only when this one runs
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "surveys.settings")
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-not-secret")
@@ -31,8 +31,8 @@ def _django_setup() -> None:
 
 def mixed_hits(truth, *, seed: int, paradigm: str) -> tuple[list[bool], list[bool]]:
     """(each condition effect inside its interval, each contrast inside its interval) for one fit."""
-    from surveys.scoring.analyses import mixed_model
-    from surveys.scoring.simulation import simulate_responses
+    from surveys.scoring.analyses import mixed_model  # lazy: after _django_setup()
+    from surveys.scoring.simulation import simulate_responses  # lazy: after _django_setup()
 
     model = mixed_model(simulate_responses(truth, seed=seed), paradigm=paradigm)
     effects = truth.effects
@@ -42,9 +42,9 @@ def mixed_hits(truth, *, seed: int, paradigm: str) -> tuple[list[bool], list[boo
 
 def true_d_prime(truth) -> list[float]:
     """√2 Φ⁻¹ of each condition's population proportion correct (random intercepts integrated out)."""
-    from scipy.special import expit
+    from scipy.special import expit  # lazy: only for the true d′
 
-    from surveys.scoring.analyses import d_prime_2afc
+    from surveys.scoring.analyses import d_prime_2afc  # lazy: after _django_setup()
 
     noise = np.random.default_rng(0).normal(0, np.hypot(truth.participant_sd, truth.item_sd), 1_000_000)
     shares = np.array([expit(e + noise).mean() for e in truth.effects])
@@ -52,9 +52,9 @@ def true_d_prime(truth) -> list[float]:
 
 
 def d_prime_hits(truth, targets: list[float], *, seed: int, resamples: int = 500) -> list[bool]:
-    from surveys.scoring.analyses import condition_d_prime
-    from surveys.scoring.report import ConditionMeta, condition_scores
-    from surveys.scoring.simulation import simulate_responses
+    from surveys.scoring.analyses import condition_d_prime  # lazy: after _django_setup()
+    from surveys.scoring.report import ConditionMeta, condition_scores  # lazy: after _django_setup()
+    from surveys.scoring.simulation import simulate_responses  # lazy: after _django_setup()
 
     table = simulate_responses(truth, seed=seed)
     metas = [ConditionMeta(c + 1, f"c{c + 1}") for c in range(len(truth.effects))]
@@ -65,7 +65,7 @@ def d_prime_hits(truth, targets: list[float], *, seed: int, resamples: int = 500
 
 def coverage_table(repetitions: int) -> dict[str, float]:
     """Share of repetitions whose interval held the true value, per estimate."""
-    from surveys.scoring.simulation import Truth
+    from surveys.scoring.simulation import Truth  # lazy: after _django_setup()
 
     binary, rated, dp = Truth(**BINARY), Truth(**RATED), Truth(**D_PRIME)
     targets = true_d_prime(dp)

@@ -139,7 +139,7 @@ def rep_losses(model, layer: str, targets, images, *, mean, std) -> torch.Tensor
 
 def paired(engine: torch.Tensor, baseline: torch.Tensor) -> dict:
     """Image-by-image comparison of final L_rep: lower count, mean relative difference, Wilcoxon p."""
-    from scipy.stats import wilcoxon
+    from scipy.stats import wilcoxon  # lazy: only the report needs it
 
     difference = engine.double() - baseline.double()
     p = 1.0 if bool((difference == 0).all()) else float(wilcoxon(engine.numpy(), baseline.numpy()).pvalue)
@@ -227,7 +227,7 @@ def _speed(times: dict, image_iterations: int) -> dict:
 def _flops_per_step(run_for) -> float:
     """Convolution and matmul FLOPs of one engine step, forward and backward (torch's
     FlopCounterMode): the difference between 4 and 2 steps, halved, so set-up cancels out."""
-    from torch.utils.flop_counter import FlopCounterMode
+    from torch.utils.flop_counter import FlopCounterMode  # lazy: only the FLOP count needs it
 
     totals = []
     for steps in (2, 4):

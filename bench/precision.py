@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _auto(loaded, targets, seeds, args) -> torch.Tensor:
-    from iri_engine.optimize import generate
-    from iri_engine.spec import GenerationSpec
+    from iri_engine.optimize import generate  # lazy: loads torch only when this bench runs
+    from iri_engine.spec import GenerationSpec  # lazy: loads torch only when this bench runs
 
     spec = GenerationSpec(layers=(args.layer,), iterations=args.steps, precision="auto")
     return generate(loaded, targets, spec, layer=args.layer, device=torch.device("cpu"),

@@ -23,7 +23,7 @@ CHUNK_ROWS = 100_000
 
 
 def _django_setup() -> None:
-    import django
+    import django  # lazy: `python -m bench` imports every bench; Django only when this one runs
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "surveys.settings")
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-not-secret")
@@ -51,7 +51,7 @@ def _column_text(value, n: int) -> list[str]:
 
 def _row_values(model, given: dict, n: int) -> tuple[list[str], list]:
     """Every concrete column of model: the given array or constant, else the field's default."""
-    from django.utils import timezone
+    from django.utils import timezone  # lazy: after _django_setup()
 
     names, values = [], []
     for field in model._meta.concrete_fields:
@@ -68,7 +68,7 @@ def _row_values(model, given: dict, n: int) -> tuple[list[str], list]:
 
 def bulk_write(model, given: dict, n: int) -> None:
     """n rows of model: PostgreSQL COPY in chunks, bulk_create in big batches elsewhere."""
-    from django.db import connection
+    from django.db import connection  # lazy: after _django_setup()
 
     names, values = _row_values(model, given, n)
     for start in range(0, n, CHUNK_ROWS):
@@ -91,14 +91,14 @@ def bulk_write(model, given: dict, n: int) -> None:
 
 
 def _next_id(model) -> int:
-    from django.db.models import Max
+    from django.db.models import Max  # lazy: after _django_setup()
 
     return (model.objects.aggregate(top=Max("pk"))["top"] or 0) + 1
 
 
 def _reset_sequences(*models) -> None:
-    from django.core.management.color import no_style
-    from django.db import connection
+    from django.core.management.color import no_style  # lazy: after _django_setup()
+    from django.db import connection  # lazy: after _django_setup()
 
     with connection.cursor() as cursor:
         for sql in connection.ops.sequence_reset_sql(no_style(), list(models)):
@@ -107,32 +107,29 @@ def _reset_sequences(*models) -> None:
 
 def build_study(*, responses: int, conditions: int, items: int, seed: int = 0):
     """A 2AFC study: `conditions` jobs of `items` IRIs, participants each answering every item once."""
-    from django.contrib.auth import get_user_model
+    from django.contrib.auth import get_user_model  # lazy: after _django_setup()
 
-    from surveys.generation.models import (
-        GenerationJob,
-        JobStatus,
-        RegisteredModel,
-        Stimulus,
-        TargetImage,
-        TargetSet,
-    )
-    from surveys.studies.models import Condition, Study, StudyItem
-    from surveys.trials.models import Participant, ParticipantStatus
+    from surveys.generation import models as generation  # lazy: after _django_setup()
+    from surveys.studies.models import Condition, Study, StudyItem  # lazy: after _django_setup()
+    from surveys.trials.models import Participant, ParticipantStatus  # lazy: after _django_setup()
 
     owner = get_user_model().objects.create_user(username=f"bench-{uuid.uuid4().hex[:8]}")
-    model = RegisteredModel.objects.create(owner=owner, name="bench", architecture="resnet18", input_size=32)
-    targets = TargetSet.objects.create(owner=owner, name="bench")
-    images = TargetImage.objects.bulk_create(TargetImage(target_set=targets, name=f"t{i}.png", image=f"t{i}.png",
-                                                         sha256="0" * 64) for i in range(items))
-    study = Study.objects.create(owner=owner, name="bench")
+    model = generation.RegisteredModel.objects.create(owner=owner, name="bench", architecture="resnet18", input_size=32)
+    targets = generation.TargetSet.objects.create(owner=owner, name="bench")
+    images = generation.TargetImage.objects.bulk_create(
+        generation.TargetImage(target_set=targets, name=f"t{i}.png", image=f"t{i}.png", sha256="0" * 64)
+        for i in range(items))
+    # Main trials only: no practice, gate or catch trials (a researcher's study has all three by default).
+    study = Study.objects.create(owner=owner, name="bench", design={"practice": False, "gate": None, "catch_every": 0})
     for c in range(conditions):
-        job = GenerationJob.objects.create(owner=owner, model=model, target_set=targets, status=JobStatus.DONE,
-                                           config={"layers": ["layer2"], "loss": "reg_free", "seed_type": f"s{c}"})
+        job = generation.GenerationJob.objects.create(
+            owner=owner, model=model, target_set=targets, status=generation.JobStatus.DONE,
+            config={"layers": ["layer2"], "loss": "reg_free", "seed_type": f"s{c}"})
         condition = Condition.objects.create(study=study, job=job, layer="layer2", label=f"bench / layer2 / {c}")
-        stimuli = Stimulus.objects.bulk_create(
-            Stimulus(job=job, target=image, layer="layer2", target_png="t.png", seed_png="s.png", iri_png="i.png",
-                     final_rep_loss=0.01, wall_seconds=1.0, optimizer="ngd", config=job.config, code_version="bench")
+        stimuli = generation.Stimulus.objects.bulk_create(
+            generation.Stimulus(job=job, target=image, layer="layer2", target_png="t.png", seed_png="s.png",
+                                iri_png="i.png", final_rep_loss=0.01, wall_seconds=1.0, optimizer="ngd",
+                                config=job.config, code_version="bench")
             for image in images)
         StudyItem.objects.bulk_create(StudyItem(study=study, condition=condition, stimulus=s) for s in stimuli)
     participants = max(1, responses // (conditions * items))
@@ -143,7 +140,7 @@ def build_study(*, responses: int, conditions: int, items: int, seed: int = 0):
 
 
 def _write_trials(*, study, responses: int, seed: int) -> None:
-    from surveys.trials.models import Response, Trial
+    from surveys.trials.models import Response, Trial  # lazy: after _django_setup()
 
     rng = np.random.default_rng(seed)
     item_ids, condition_ids = map(np.array, zip(*study.items.order_by("pk").values_list("pk", "condition_id"),
@@ -172,7 +169,7 @@ def _write_trials(*, study, responses: int, seed: int) -> None:
 
 def _analyze() -> None:
     """Fresh planner statistics, as autovacuum would give a real database after a load."""
-    from django.db import connection
+    from django.db import connection  # lazy: after _django_setup()
 
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -182,9 +179,9 @@ def _analyze() -> None:
 
 def sql_aggregate(*, study) -> list[tuple]:
     """The floor: one GROUP BY condition over the same rows (count and share correct)."""
-    from django.db.models import Avg, Case, Count, FloatField, Value, When
+    from django.db.models import Avg, Case, Count, FloatField, Value, When  # lazy: after _django_setup()
 
-    from surveys.trials.models import Response
+    from surveys.trials.models import Response  # lazy: after _django_setup()
 
     return list(Response.objects.filter(trial__participant__study=study, trial__participant__status="completed",
                                         trial__participant__is_pilot=False, trial__kind="main")
@@ -206,8 +203,8 @@ def timed(function, *, repeats: int = 1):
 
 def bench_run(*, responses: int, conditions: int = 4, items: int = 50, out=sys.stdout) -> dict:
     """Build the study in the current database, time scoring and the aggregate, print and return figures."""
-    from surveys.scoring.data import response_table
-    from surveys.scoring.selectors import study_report
+    from surveys.scoring.data import response_table  # lazy: after _django_setup()
+    from surveys.scoring.selectors import study_report  # lazy: after _django_setup()
 
     build_s, study = timed(lambda: build_study(responses=responses, conditions=conditions, items=items))
     aggregate_s, rows = timed(lambda: sql_aggregate(study=study), repeats=3)
@@ -233,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keepdb", action="store_true", help="keep the benchmark database afterwards")
     args = parser.parse_args(argv)
     _django_setup()
-    from django.db import connection
-    from django.test.utils import setup_databases, teardown_databases
+    from django.db import connection  # lazy: after _django_setup()
+    from django.test.utils import setup_databases, teardown_databases  # lazy: after _django_setup()
 
     print(f"database: {connection.vendor}", flush=True)
     databases = setup_databases(verbosity=0, interactive=False, aliases={"default"}, keepdb=args.keepdb)

@@ -24,7 +24,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from torch import nn
+    from torch import nn  # for annotations only: this module loads without torch
 
 TIMM_PREFIX = "timm:"
 INSTALLED_PREFIX = "installed:"
@@ -62,7 +62,7 @@ def build_architecture(name: str, *, num_classes: int | None, init_seed: int) ->
     Raises ArchitectureError for an unknown name (close names listed) or a failed build.
     """
     import torch  # heavy; only workers build networks
-    from torch import nn
+    from torch import nn  # lazy: with torch above
 
     build = _builder(name)
     kwargs = {} if num_classes is None else {"num_classes": num_classes}
@@ -82,7 +82,7 @@ def _builder(name: str) -> Callable[..., nn.Module]:
         return _timm_builder(name[len(TIMM_PREFIX):])
     if name.startswith(INSTALLED_PREFIX):
         return _installed_builder(name[len(INSTALLED_PREFIX):])
-    import torchvision
+    import torchvision  # lazy: heavy; only when a network is built
 
     _require(name, torchvision_names(), "a torchvision classification model name, 'timm:<name>', "
              "'installed:<name>' or 'torchscript'")
@@ -91,7 +91,7 @@ def _builder(name: str) -> Callable[..., nn.Module]:
 
 def _timm_builder(name: str) -> Callable[..., nn.Module]:
     try:
-        import timm
+        import timm  # lazy: optional and heavy
     except ImportError:
         raise ArchitectureError("timm architectures need the timm package on this worker") from None
     _require(name, timm_names(), "a timm model name after 'timm:'")
@@ -123,9 +123,9 @@ def fx_functions(network: nn.Module) -> tuple[Callable, Callable]:
     timm's versions for timm models (they know which of timm's modules and functions to keep
     whole), torchvision's for everything else."""
     if type(network).__module__.startswith("timm."):
-        from timm.models import create_feature_extractor, get_graph_node_names
+        from timm.models import create_feature_extractor, get_graph_node_names  # lazy: only for timm networks
 
         return get_graph_node_names, create_feature_extractor
-    from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
+    from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names  # lazy: heavy
 
     return get_graph_node_names, create_feature_extractor

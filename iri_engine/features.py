@@ -87,7 +87,7 @@ def _fold_batchnorm(gm: fx.GraphModule) -> fx.GraphModule:
     """Fold eval-mode BatchNorm into the convolution before it (same function, fewer ops: a
     measured speed-up of the step, bench/engine.py). Works on the extractor's own copy of the
     module tree; the loaded network is untouched. Falls back to the unfolded graph on failure."""
-    from torch.fx.experimental.optimization import fuse
+    from torch.fx.experimental.optimization import fuse  # lazy: an experimental module, needed only when folding
 
     try:
         folded = fuse(gm, inplace=True, no_trace=True)

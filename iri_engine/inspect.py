@@ -10,6 +10,8 @@ import json
 import sys
 import warnings
 
+from iri_engine.spec import ModelSpec, SpecError
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
@@ -20,14 +22,13 @@ def main(argv: list[str] | None = None) -> int:
         data = json.loads(argv[0])
     except json.JSONDecodeError as exc:
         return _fail(f"the argument is not valid JSON: {exc}")
-    from iri_engine.spec import ModelSpec, SpecError
 
     try:
         spec = ModelSpec.from_dict(data)
     except SpecError as exc:
         return _fail(f"invalid model spec: {exc}")
     # Imported here, after the cheap checks, because it loads torch (seconds).
-    from iri_engine.models import ModelLoadError, inspect_model
+    from iri_engine.models import ModelLoadError, inspect_model  # lazy: loads torch (seconds)
 
     try:
         with warnings.catch_warnings():

@@ -38,7 +38,9 @@ def load_target(data: bytes, *, size: int) -> torch.Tensor:
     Converts to RGB (EXIF orientation applied, transparency over white), resizes the short side
     to ``size`` with antialiased bilinear resampling, centre-crops to ``size`` x ``size``.
     Deterministic. Returns a (3, size, size) float32 tensor in [0, 1].
-    Raises InvalidImageError for corrupt, truncated or oversized (decompression bomb) data.
+    16-bit and float greyscale are scaled to 8 bits first (iri_engine.decode.eight_bit).
+    Raises InvalidImageError for corrupt, truncated, oversized (decompression bomb) or animated
+    data, and for float pixels outside [0, 1].
     """
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"size must be a positive integer, got {size!r}")

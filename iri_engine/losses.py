@@ -19,6 +19,7 @@ from typing import Protocol
 import torch
 from torch.nn import functional as F
 
+from iri_engine.registry import Registry
 from iri_engine.spec import LOSS_PRESETS, GenerationSpec
 
 # Reference value of s for "stay close to the seed" (Nanda's adv_*_seed losses use 10): the
@@ -98,17 +99,8 @@ class Preset:
     perceptual: str | None = None  # None, "target" (-s D(x, x_t)) or "seed" (+s D(x, x_0))
 
 
-_PRESETS: dict[str, Callable[[], Preset]] = {}
-
-
-def register_preset(name: str) -> Callable[[Callable[[], Preset]], Callable[[], Preset]]:
-    """Register a preset builder under ``name``; a duplicate name raises ValueError."""
-    def decorator(fn: Callable[[], Preset]) -> Callable[[], Preset]:
-        if name in _PRESETS:
-            raise ValueError(f"loss preset {name!r} is already registered")
-        _PRESETS[name] = fn
-        return fn
-    return decorator
+_PRESETS: Registry[Callable[[], Preset]] = Registry("loss preset")
+register_preset = _PRESETS.register
 
 
 def preset_names() -> tuple[str, ...]:
@@ -116,8 +108,6 @@ def preset_names() -> tuple[str, ...]:
 
 
 def get_preset(name: str) -> Preset:
-    if name not in _PRESETS:
-        raise ValueError(f"unknown loss preset {name!r}; known: {', '.join(_PRESETS)}")
     return _PRESETS[name]()
 
 

@@ -155,8 +155,8 @@ _PICKLE_REFUSED = (
 def _read_state_dict(path: str) -> dict[str, torch.Tensor]:
     name = os.path.basename(path)
     if path.endswith(".safetensors"):
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+        from safetensors import SafetensorError  # lazy: only for .safetensors checkpoints
+        from safetensors.torch import load_file  # lazy: only for .safetensors checkpoints
 
         try:
             return load_file(path, device="cpu")

@@ -30,11 +30,15 @@ from iri_engine.transforms import Transform, lucid_transforms
 
 GRAD_NORM_EPS = 1e-10  # docs/method.md §5: the normalised step divides by ||grad|| + 1e-10
 MAX_CURVE_POINTS = 200  # loss-curve points kept per run, evenly spaced
-PROGRESS_CALLS = 100  # the progress callback is called at most about this often per run
+PROGRESS_CALLS = 100  # the progress callback is called at least about this often per run
 
 
 class GenerationCancelled(Exception):
     """The progress callback returned False; no result is produced."""
+
+
+class GenerationDiverged(ValueError):
+    """The loss became NaN or infinite: every later step would be NaN too, so the run stops."""
 
 
 @dataclass
@@ -253,14 +257,18 @@ def _exact_rep_loss(run: _Run, images: torch.Tensor) -> torch.Tensor:
 def generate(loaded: LoadedModel, targets: torch.Tensor, spec: GenerationSpec, *, layer: str,
              device: torch.device, generator: torch.Generator, seeds: torch.Tensor | None = None,
              perceptual: PerceptualDistance | None = None,
-             progress: Callable[[Progress], bool | None] | None = None) -> GenerationResult:
+             progress: Callable[[Progress], bool | None] | None = None,
+             progress_every_s: float | None = None) -> GenerationResult:
     """Make one IRI per target at ``layer`` (docs/method.md §1).
 
     targets: (B, 3, H, W) in [0, 1], H = W = the model's input size. ``seeds`` (same shape):
     the starting points to use; otherwise they are drawn from ``spec.seed_type`` with
     ``generator`` (which also drives the random transforms). ``perceptual`` is required by the
-    adversarial presets. ``progress`` is called at most ~100 times; returning False raises
-    GenerationCancelled. Returns a GenerationResult with CPU tensors.
+    adversarial presets. ``progress`` is called about 100 times spread over the steps and, with
+    ``progress_every_s``, also whenever that many seconds of wall clock passed since its last call
+    (so a caller can beat a heartbeat and see a cancel within seconds however long the run);
+    returning False raises GenerationCancelled. A loss that became NaN or infinite, seen at a
+    progress call or at the end, raises GenerationDiverged. Returns a GenerationResult with CPU tensors.
     """
     started = time.perf_counter()
     _check_inputs(loaded, targets, seeds, spec, layer)
@@ -269,8 +277,9 @@ def generate(loaded: LoadedModel, targets: torch.Tensor, spec: GenerationSpec, *
                            generator=generator)
     targets, seeds = targets.to(device, torch.float32), seeds.to(device, torch.float32)
     run = _prepare(loaded, targets, seeds, spec, layer, perceptual)
-    images, tracker = _optimize(run, spec, generator, progress)
+    images, tracker = _optimize(run, spec, generator, _Reporter(progress, spec.iterations, progress_every_s))
     final_rep = _exact_rep_loss(run, images)
+    _check_finite(final_rep, tracker.curve[-1], total=spec.iterations)
     return GenerationResult(
         iris=images.detach().clamp(0, 1).cpu(), seeds=seeds.detach().cpu(),
         final_rep_loss=final_rep.cpu(), loss_curve=torch.stack(tracker.curve).cpu().tolist(),
@@ -359,15 +368,52 @@ class _Tracker:
         self.fp32_from_step = total
 
 
+def _check_finite(final_rep: torch.Tensor, last_rep: torch.Tensor, *, total: int) -> None:
+    """A NaN or infinite loss at the end (a kept iterate, or the last step) fails the run: NaN
+    steps never recover, and a half-NaN batch is not worth storing."""
+    if not (bool(torch.isfinite(final_rep).all()) and bool(torch.isfinite(last_rep).all())):
+        raise GenerationDiverged(f"the loss became NaN or infinite by step {total} of {total}; "
+                                 "lower the step size or check the network's weights")
+
+
+class _Reporter:
+    """When the loop calls ``progress``: every ~1/PROGRESS_CALLS of the run, at the last step, and
+    whenever ``every_s`` seconds passed since the last call. The clock is read each step (cheap);
+    the loss is read from the device only when a call is due (one host sync)."""
+
+    def __init__(self, progress: Callable[[Progress], bool | None] | None, total: int,
+                 every_s: float | None) -> None:
+        self.progress, self.total, self.every_s = progress, total, every_s
+        self.every_steps = max(1, math.ceil(total / PROGRESS_CALLS))
+        self.last = time.monotonic()
+
+    def due(self, step: int) -> bool:
+        done = step + 1
+        if self.progress is None:
+            return False
+        if done % self.every_steps == 0 or done == self.total:
+            return True
+        return self.every_s is not None and time.monotonic() - self.last >= self.every_s
+
+    def __call__(self, step: int, total_loss: torch.Tensor) -> None:
+        """Report step ``step`` (0-based); raises GenerationCancelled or GenerationDiverged."""
+        self.last = time.monotonic()
+        loss = float(total_loss.detach().mean())
+        if not math.isfinite(loss):
+            raise GenerationDiverged(f"the loss became NaN or infinite ({loss}) by step {step + 1} of {self.total}; "
+                                     "lower the step size or check the network's weights")
+        if self.progress(Progress(step=step + 1, total=self.total, loss=loss)) is False:
+            raise GenerationCancelled(f"cancelled at step {step + 1} of {self.total}")
+
+
 def _optimize(run: _Run, spec: GenerationSpec, generator: torch.Generator,
-              progress: Callable[[Progress], bool | None] | None) -> tuple[torch.Tensor, _Tracker]:
+              report: _Reporter) -> tuple[torch.Tensor, _Tracker]:
     """The loop; returns the kept images (B,3,H,W) and the tracker (loss curve, precision phase)."""
     # One leaf for the whole run: gradients come from autograd.grad (nothing accumulates in
     # .grad) and updates happen in place under no_grad, so optimisers keep a stable handle.
     variable = run.param.init(run.seeds).requires_grad_(True)
     step_rule = make_step_rule(spec, variable)
     total = spec.iterations
-    report_every = max(1, math.ceil(total / PROGRESS_CALLS))
     tracker = _Tracker(run, spec)
     for step in range(total):
         tracker.before_step(step, generator)
@@ -377,7 +423,6 @@ def _optimize(run: _Run, spec: GenerationSpec, generator: torch.Generator,
         with torch.no_grad():
             step_rule(variable, grad, step)
             run.param.project(variable)
-        due = progress is not None and ((step + 1) % report_every == 0 or step + 1 == total)
-        if due and progress(Progress(step=step + 1, total=total, loss=float(values.total.detach().mean()))) is False:
-            raise GenerationCancelled(f"cancelled at step {step + 1} of {total}")
+        if report.due(step):
+            report(step, values.total)
     return tracker.finish(variable, total, generator), tracker

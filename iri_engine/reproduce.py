@@ -84,7 +84,7 @@ def read_targets(source: str, count: int) -> tuple[torch.Tensor, list[str]]:
     """Up to ``count`` targets, balanced over categories, as (N, 3, S, S) at their stored size
     S (the digits: 32) or 256 for image folders, and their category names."""
     if source == "digits":
-        from iri_engine.controls import balanced_targets
+        from iri_engine.controls import balanced_targets  # lazy: loads scikit-learn's data, only for this source
 
         images, labels = balanced_targets(-(-count // 10))
         return images[:count], [str(int(label)) for label in labels[:count]]

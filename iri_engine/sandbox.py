@@ -80,6 +80,7 @@ FAILURES = {
                            "model is refused. Use a weights-only format (safetensors or a state_dict) instead.",
     "load_failed": "The TorchScript archive could not be loaded in the sandbox.",
     "run_failed": "The model failed while running in the sandbox.",
+    "diverged": "The loss became NaN or infinite in the sandbox.",
     "memory_limit": "The model needed more memory than the sandbox allows ({memory_mb} MB).",
     "cpu_limit": "The model used more CPU time than the sandbox allows ({cpu_s} s).",
     "time_limit": "The model ran longer than the sandbox allows ({wall_s} s).",

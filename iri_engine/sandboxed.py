@@ -2,7 +2,9 @@
 
 Inside (``TASKS``, run by ``iri_engine.sandbox_child`` after confinement): ``inspect`` loads the
 archive and probes it as registration needs; ``generate`` makes one batch's IRIs and measures
-their validity. Tensors cross the boundary as safetensors files in scratch (a format that holds
+them (``validity.measure``, and the null of the job's criterion when the worker has none cached):
+measuring runs the model, so it happens here; judging the measures against the criterion needs no
+model and happens in the worker, as for any model. Tensors cross the boundary as safetensors files in scratch (a format that holds
 numbers only), everything else as JSON; the worker checks every field it gets back.
 """
 
@@ -11,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,14 +22,15 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from iri_engine.models import LoadedModel, load_model
-from iri_engine.optimize import GenerationResult, Progress, generate
+from iri_engine.optimize import GenerationDiverged, GenerationResult, Progress, generate
 from iri_engine.sandbox import MODEL_FILE, PROGRESS_FILE, SandboxError, SandboxLimits, sandbox_run, sandbox_scratch
 from iri_engine.spec import GenerationSpec, ModelSpec
 from iri_engine.validity import NullDistribution, measure, null_distribution
 
 INPUTS_FILE = "inputs.safetensors"
 OUTPUTS_FILE = "outputs.safetensors"
-_METRIC_KEY = re.compile(r"^[a-z_]{1,40}$")
+# The child refreshes its progress file at least this often, whatever the number of steps.
+PROGRESS_EVERY_S = 1.0
 
 
 class TaskFailure(Exception):
@@ -78,9 +80,13 @@ def generate_task(request: dict, scratch: str) -> dict:
     layer = request["layer"]
     with _failing_as("run_failed"):
         generator = torch.Generator(device=device).manual_seed(int(request["generator_seed"]))
-        result = generate(loaded, inputs["images"], spec, layer=layer, device=device, generator=generator,
-                          seeds=inputs["seeds"], progress=_progress_writer(scratch))
-        null, computed = _null(request, inputs, loaded, layer)
+        try:
+            result = generate(loaded, inputs["images"], spec, layer=layer, device=device, generator=generator,
+                              seeds=inputs["seeds"], progress=_progress_writer(scratch),
+                              progress_every_s=PROGRESS_EVERY_S)
+        except GenerationDiverged:
+            raise TaskFailure("diverged") from None
+        null, computed = _null(request, inputs, loaded, layer, kind=spec.criterion.null)
         validity = measure(loaded, layer, inputs["images"], result.iris, null)
     save_file({"iris": result.iris.contiguous(), "seeds": result.seeds.contiguous(),
                "final_rep_loss": result.final_rep_loss.contiguous()}, str(Path(scratch, OUTPUTS_FILE)))
@@ -88,13 +94,15 @@ def generate_task(request: dict, scratch: str) -> dict:
             "validity": validity, "null": computed.to_dict() if computed else None}
 
 
-def _null(request: dict, inputs: dict, loaded: LoadedModel, layer: str):
-    """(the null to measure with, the one computed here for the worker to cache, or None)."""
+def _null(request: dict, inputs: dict, loaded: LoadedModel, layer: str, *, kind: str):
+    """(the null to measure with, the one computed here for the worker to cache, or None); ``kind``
+    and the request's ``labels`` pair the naturals as the worker's own null would."""
     if request.get("null"):
         return NullDistribution.from_dict(request["null"]), None
     if "naturals" not in inputs:
         return None, None
-    null = null_distribution(loaded, layer, inputs["naturals"], generator=torch.Generator().manual_seed(0))
+    null = null_distribution(loaded, layer, inputs["naturals"], generator=torch.Generator().manual_seed(0),
+                             kind=kind, labels=request.get("labels"))
     return null, null
 
 
@@ -114,16 +122,19 @@ TASKS = {"inspect": inspect_task, "generate": generate_task}
 # --- the worker's side ---------------------------------------------------------------------------
 
 def generate_confined(*, model_spec: dict, spec: GenerationSpec, layer: str, images: torch.Tensor,
-                      seeds: torch.Tensor, naturals: torch.Tensor | None, null: dict | None, device: str,
-                      generator_seed: int, limits: SandboxLimits,
-                      progress: Callable[[Progress], bool]) -> tuple[GenerationResult, list[dict], dict | None]:
-    """One batch of a code-bearing model, generated confined.
+                      seeds: torch.Tensor, naturals: torch.Tensor | None, labels: list | None, null: dict | None,
+                      device: str, generator_seed: int, limits: SandboxLimits,
+                      progress: Callable[[Progress | None], bool]) -> tuple[GenerationResult, list[dict], dict | None]:
+    """One batch of a code-bearing model, generated and measured confined.
 
-    images, seeds: (B, 3, H, W) in [0, 1]; naturals: (N, 3, H, W) for the validity null when
-    ``null`` (a NullDistribution dict) is not known yet. ``progress`` gets the child's progress
-    and may answer False to cancel (SandboxCancelled). Returns the result, one validity dict per
-    IRI and the null computed in the child (or None). Raises SandboxError with a fixed message.
-    ``device``: "cpu" (the sandbox opens no device files).
+    images, seeds: (B, 3, H, W) in [0, 1]; naturals: (N, 3, H, W) for the null of
+    ``spec.criterion.null`` (paired across ``labels``, as ``validity.null_distribution`` takes them)
+    when ``null`` (a NullDistribution dict) is not known yet. ``progress`` is called about every
+    ``sandbox.POLL_INTERVAL_S`` with the child's latest progress (None before its first) and may
+    answer False to cancel (SandboxCancelled). Returns the result, one ``validity.measure`` row per
+    IRI and the null computed in the child (or None). Raises SandboxError with a fixed message
+    (category "diverged" when the loss became NaN or infinite). ``device``: "cpu" (the sandbox
+    opens no device files).
     """
     with sandbox_scratch() as scratch:
         weights = Path(model_spec["weights_path"])
@@ -133,30 +144,31 @@ def generate_confined(*, model_spec: dict, spec: GenerationSpec, layer: str, ima
             tensors["naturals"] = naturals.clone()  # its own storage: safetensors refuses shared ones
         save_file(tensors, str(Path(scratch, INPUTS_FILE)))
         request = {"model": {**model_spec, "weights_path": MODEL_FILE}, "spec": spec.to_dict(), "layer": layer,
-                   "device": device, "generator_seed": generator_seed, "null": null}
+                   "device": device, "generator_seed": generator_seed, "null": null, "labels": labels}
         answer = sandbox_run(task="generate", request=request, scratch=scratch, limits=limits,
                              poll=lambda: _relay_progress(scratch, progress))
-        return _checked_result(answer, scratch, images=images, layer=layer, limits=limits)
+        return _checked_result(answer, scratch, images=images, layer=layer, kind=spec.criterion.null, limits=limits)
 
 
-def _relay_progress(scratch: str, progress: Callable[[Progress], bool]) -> bool:
+def _relay_progress(scratch: str, progress: Callable[[Progress | None], bool]) -> bool:
     try:
         data = json.loads(Path(scratch, PROGRESS_FILE).read_text())
         step, total, loss = int(data["step"]), int(data["total"]), float(data["loss"])
     except (OSError, ValueError, KeyError, TypeError):
-        return True  # nothing (readable) yet
+        # Nothing (readable) yet: the caller still hears from us, so it can beat and cancel by time.
+        return progress(None) is not False
     return progress(Progress(step=step, total=total, loss=loss)) is not False
 
 
-def _checked_result(answer: dict, scratch: str, *, images: torch.Tensor, layer: str,
+def _checked_result(answer: dict, scratch: str, *, images: torch.Tensor, layer: str, kind: str,
                     limits: SandboxLimits) -> tuple[GenerationResult, list[dict], dict | None]:
     batch = len(images)
     try:
         outputs = load_file(str(Path(scratch, OUTPUTS_FILE)))
         iris, seeds, final = outputs["iris"].float(), outputs["seeds"].float(), outputs["final_rep_loss"].float()
         curve = [[float(value) for value in step] for step in answer["loss_curve"]]
-        validity = [_flat_metrics(entry) for entry in answer["validity"]]
-        null = NullDistribution.from_dict(answer["null"]).to_dict() if answer["null"] else None
+        validity = [_measure_row(entry) for entry in answer["validity"]]
+        null = _checked_null(answer["null"], layer=layer, kind=kind)
         well_formed = (iris.shape == images.shape and seeds.shape == images.shape and final.shape == (batch,)
                        and bool(torch.isfinite(iris).all()) and float(iris.min()) >= 0 and float(iris.max()) <= 1
                        and all(len(step) == batch for step in curve) and len(validity) == batch)
@@ -170,13 +182,29 @@ def _checked_result(answer: dict, scratch: str, *, images: torch.Tensor, layer: 
     return result, validity, null
 
 
-def _flat_metrics(entry: dict) -> dict:
-    """A validity dict: short lower-case keys, each a number, a bool or None; ValueError otherwise."""
-    if not isinstance(entry, dict) or len(entry) > 32:
+# The keys of a validity.measure row, which the worker's judge reads.
+MEASURE_KEYS = frozenset({"spearman", "pearson", "db_snr", "rep_loss", "passes", "target_class", "iri_class",
+                          "class_agrees"})
+
+
+def _measure_row(entry: dict) -> dict:
+    """A validity.measure row: exactly its keys, each a finite number, a bool or None; ValueError otherwise."""
+    if not isinstance(entry, dict) or set(entry) != MEASURE_KEYS:
         raise ValueError("validity")
-    for key, value in entry.items():
-        if not _METRIC_KEY.match(key) or not (value is None or isinstance(value, (bool, int, float))):
+    for value in entry.values():
+        if not (value is None or isinstance(value, (bool, int, float))):
             raise ValueError("validity")
-        if isinstance(value, float) and math.isinf(value):
-            raise ValueError("validity")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("validity")  # jsonb holds no NaN or infinity
     return dict(entry)
+
+
+def _checked_null(data: dict | None, *, layer: str, kind: str) -> dict | None:
+    """The child's null as a dict, if it computed one: of the layer and kind asked, finite; ValueError otherwise."""
+    if not data:
+        return None
+    null = NullDistribution.from_dict(data)
+    if null.layer != layer or null.kind != kind or not all(
+            math.isfinite(value) for value in (null.spearman, null.pearson, null.db_snr)):
+        raise ValueError("null")
+    return null.to_dict()

@@ -11,18 +11,11 @@ from collections.abc import Callable
 
 import torch
 
+from iri_engine.registry import Registry
+
 SeedFn = Callable[[tuple[int, ...], torch.Generator], torch.Tensor]
-_SEEDS: dict[str, SeedFn] = {}
-
-
-def register_seed(name: str) -> Callable[[SeedFn], SeedFn]:
-    """Register a seed maker under ``name``; a duplicate name is a programming error."""
-    def decorator(fn: SeedFn) -> SeedFn:
-        if name in _SEEDS:
-            raise ValueError(f"seed type {name!r} is already registered")
-        _SEEDS[name] = fn
-        return fn
-    return decorator
+_SEEDS: Registry[SeedFn] = Registry("seed type")
+register_seed = _SEEDS.register
 
 
 def seed_types() -> tuple[str, ...]:

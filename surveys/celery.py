@@ -14,6 +14,6 @@ app.autodiscover_tasks()
 
 @worker_init.connect
 def _worker_device_check(**_) -> None:
-    from surveys.generation.tasks import worker_device_check
+    from surveys.generation.tasks import worker_device_check  # lazy: models load after this module
 
     worker_device_check()

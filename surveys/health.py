@@ -13,9 +13,9 @@ def healthz(request):
     """200 when the database answers, 503 when not; never cached."""
     # Django is imported here, not above: the probe below runs in this module every few seconds in
     # each container, and without Django it starts in a tenth of the time.
-    from django.db import connection
-    from django.http import JsonResponse
-    from django.utils.cache import add_never_cache_headers
+    from django.db import connection  # lazy: the probe below runs without Django
+    from django.http import JsonResponse  # lazy: the probe below runs without Django
+    from django.utils.cache import add_never_cache_headers  # lazy: the probe below runs without Django
 
     try:
         with connection.cursor() as cursor:
@@ -30,7 +30,7 @@ def healthz(request):
 
 def allowed_host() -> str:
     """A host name that DJANGO_ALLOWED_HOSTS accepts: its first entry ('.x.org' accepts x.org itself)."""
-    from surveys.env import env_list
+    from surveys.env import env_list  # lazy: surveys.env imports Django, which the probe avoids
 
     entries = env_list("DJANGO_ALLOWED_HOSTS", [])
     host = entries[0].lstrip(".") if entries else "localhost"

@@ -12,6 +12,7 @@ import importlib.util
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from surveys.env import env_bool, env_choice, env_int, env_list, env_str
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "surveys.limits.RequestSizeLimitMiddleware",  # first: before anything reads the body
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -56,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "surveys.urls"
@@ -202,15 +205,21 @@ IRIS_SANDBOX_INSPECT_S = env_int("IRIS_SANDBOX_INSPECT_S", 120, minimum=1)
 IRIS_SANDBOX_BATCH_S = env_int("IRIS_SANDBOX_BATCH_S", 6 * 3600, minimum=1)
 # Where a worker keeps local copies of checkpoints that live in remote storage (S3), keyed by hash.
 IRIS_CHECKPOINT_CACHE = Path(env_str("IRIS_CHECKPOINT_CACHE", str(Path.home() / ".cache" / "iris" / "checkpoints")))
+# The largest request body (and so the largest uploaded checkpoint, image or zip), refused from its
+# Content-Length (surveys/limits.py); the front server's own limit sits above it (docker/nginx.conf).
+IRIS_MAX_UPLOAD_BYTES = env_int("IRIS_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
+# Form fields other than files are held in memory: 5 MiB of them at most. A file above
+# FILE_UPLOAD_MAX_MEMORY_SIZE is streamed to a temporary file instead of memory.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Researchers (active staff) only, whatever token a caller holds (docs/security.md).
+    "DEFAULT_PERMISSION_CLASSES": ["surveys.console.permissions.IsResearcher"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "surveys.console.api.api_exception_handler",
 }
@@ -218,6 +227,16 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "IRIS API",
     "DESCRIPTION": "Models, generation jobs, studies and alignment scores.",
     "VERSION": "0.1.0",
+    # Several models have a "status" or a "source"; each set of choices gets its own name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "surveys.generation.models.JobStatus",
+        "StudyStatusEnum": "surveys.studies.models.StudyStatus",
+        "ParticipantStatusEnum": "surveys.trials.models.ParticipantStatus",
+        "RecruitmentSourceEnum": "surveys.trials.models.RecruitmentSource",
+        "DecisionSourceEnum": "surveys.scoring.models.DecisionSource",
+    },
+    # The schema and its docs page are for researchers, as the API is.
+    "SERVE_PERMISSIONS": ["surveys.console.permissions.IsResearcher"],
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -229,6 +248,26 @@ SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# The Content-Security-Policy of every page (django-csp; docs/security.md). No inline script anywhere:
+# participant pages, admin and the results page load scripts from our own static files only, and pass
+# data with json_script. Style *attributes* stay allowed (jsPsych's instructions plugin and admin's
+# thumbnails set them; they cannot run code), <style> elements and style sheets come from us only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],  # jsPsych's style sheet embeds its font
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        # Our own forms, and MTurk's external-submit form (surveys/trials/recruitment.py, MTURK_SUBMIT_HOSTS).
+        "form-action": [SELF, "https://www.mturk.com", "https://workersandbox.mturk.com"],
+    },
+}
 LOG_LEVEL = env_choice("IRIS_LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"})
 LOGGING = {
     "version": 1,

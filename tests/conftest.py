@@ -5,6 +5,10 @@ import pytest
 # Playwright's sync API runs an event loop in the test's thread; the ORM calls the tests make
 # around it are ordinary synchronous calls, so Django's async guard is lifted for the test process.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# One OpenMP thread for torch here and in the workers the tests start (they inherit the environment):
+# a test runs a browser, a server and a worker on two cores, and oversubscribed threads stalled an
+# adversarial job from 12 s to 196 s.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(autouse=True)

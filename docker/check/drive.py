@@ -82,7 +82,7 @@ def operator_token() -> str:
 def register_model(api, *, name: str, weights: bool = True) -> tuple[dict, float]:
     """POST /api/models/ with the demo network's checkpoint (45 MB), or with none (seeded random weights,
     still inspected by the inspect worker); answers the model and how long the request took."""
-    from iri_engine.demo import write_demo_checkpoint
+    from iri_engine.demo import write_demo_checkpoint  # lazy: loads torch, needed by this step only
 
     with tempfile.TemporaryDirectory() as scratch:
         spec = write_demo_checkpoint(Path(scratch) / "demo.pt")

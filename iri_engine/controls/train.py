@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eps", type=float, default=2.0, help="L2 radius of the robust network's adversary")
     parser.add_argument("--pgd-steps", type=int, default=5)
     args = parser.parse_args(argv)
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file  # lazy: after parsing, so --help answers at once
 
     torch.set_num_threads(1)  # deterministic, and polite on a shared machine
     out = Path(args.out)

@@ -175,7 +175,7 @@
   }
 
   // The messages below are fixed text of this file: the only markup handed to jsPsych's own plugins,
-  // besides the researcher's instructions (sanitised by the server).
+  // besides the researcher's instructions (Markdown sanitised by the server: surveys/studies/richtext.py).
   const message = (html, button, extra) => ({
     type: jsPsychHtmlButtonResponse, stimulus: `<div class="iris-message">${html}</div>`, choices: [button], ...extra,
   });
@@ -213,7 +213,7 @@
   // One plugin per screen kind; the server says which kind each trial is.
   const screens = {
     choice: { type: IrisChoicePlugin, query: () => current().query, options: () => current().options },
-    rating: { type: IrisRatingPlugin, images: () => current().options },
+    rating: { type: IrisRatingPlugin, images: () => current().options, scale_labels: config.scaleLabels },
     timed: {
       type: IrisTimedPlugin, stimulus: () => current().query, labels: () => current().labels,
       // A duration the study leaves unset takes the plugin's default (Feather's 300 ms).

@@ -13,18 +13,23 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
+from surveys.console.api_inputs import Strict
 from surveys.console.views import csv_response, owned_study
 from surveys.generation import selectors, services
 from surveys.generation.models import GenerationJob, RegisteredModel, TargetSet
 from surveys.scoring import services as scoring
 from surveys.scoring.report_json import report_as_dict
 from surveys.scoring.selectors import study_report_cached, study_scores
+from surveys.studies import services as studies
+from surveys.studies.services import StudyFrozen
 from surveys.trials.models import Participant
 
 
 def api_exception_handler(error, context):
     """DRF's handler, which also answers a service's refusal (a Django ValidationError) with a 400
-    that carries its messages: {"detail": [...]}."""
+    that carries its messages: {"detail": [...]}; a change to a study whose design has frozen is a 409."""
+    if isinstance(error, StudyFrozen):
+        return Response({"detail": error.messages}, status=status.HTTP_409_CONFLICT)
     if isinstance(error, ValidationError):
         error = ApiValidationError({"detail": error.messages})
     return exception_handler(error, context)
@@ -39,9 +44,13 @@ class ModelOutput(serializers.ModelSerializer):
                   "checkpoint_sha256", "is_classifier", "created_at"]
 
 
-class ModelInput(serializers.Serializer):
+class ModelInput(Strict, serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    architecture = serializers.CharField(max_length=64)
+    architecture = serializers.CharField(
+        max_length=128, help_text="A torchvision classification model name (e.g. resnet18); timm:NAME for a timm "
+                                  "architecture (built without pretrained weights: upload yours); installed:NAME "
+                                  "for an architecture the workers' operator installed (an iris.architectures "
+                                  "entry point); or torchscript.")
     weights = serializers.FileField(required=False)
     input_size = serializers.IntegerField(min_value=8, max_value=1024)
     mean = serializers.ListField(child=serializers.FloatField(), min_length=3, max_length=3)
@@ -67,19 +76,35 @@ class ModelListApi(APIView):
 
 class JobOutput(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
+    verdicts = serializers.SerializerMethodField()
 
     class Meta:
         model = GenerationJob
-        fields = ["id", "model", "target_set", "config", "status", "error", "progress", "created_at", "finished_at"]
+        fields = ["id", "model", "target_set", "null_reference", "config", "status", "error", "progress", "verdicts",
+                  "created_at", "finished_at"]
 
     def get_progress(self, job) -> dict:
         return selectors.job_progress(job=job)
 
+    def get_verdicts(self, job) -> dict:
+        """How many IRIs passed and failed the job's criterion (config["criterion"]), per layer too."""
+        return selectors.job_verdicts(job=job)
 
-class JobInput(serializers.Serializer):
+
+class JobInput(Strict, serializers.Serializer):
     model = serializers.IntegerField()
     target_set = serializers.IntegerField()
-    config = serializers.JSONField()
+    config = serializers.JSONField(help_text="The engine's GenerationSpec; its criterion decides which IRIs pass.")
+    null_reference = serializers.IntegerField(required=False, allow_null=True,
+                                              help_text="A target set of yours: the natural images of the "
+                                                        "criterion's 'reference' null.")
+    # As on admin's job form: {"model": id, "layers": [...]} per perceptual distance; classifiers' ids.
+    perceptual = serializers.JSONField(required=False, allow_null=True, default=None,
+                                       help_text="The distance adversarial losses push against.")
+    proxies = serializers.ListField(child=serializers.JSONField(), required=False, default=list,
+                                    help_text="Distances that score each IRI's proxy alignment.")
+    recognizers = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
+                                        help_text="Other registered classifiers asked what each IRI shows.")
 
 
 class JobListApi(APIView):
@@ -93,8 +118,12 @@ class JobListApi(APIView):
         data.is_valid(raise_exception=True)
         model = get_object_or_404(RegisteredModel, pk=data.validated_data["model"], owner=request.user)
         target_set = get_object_or_404(TargetSet, pk=data.validated_data["target_set"], owner=request.user)
-        job = services.job_submit(owner=request.user, model=model, target_set=target_set,
-                                  config=data.validated_data["config"])
+        given = data.validated_data
+        reference_id = given.get("null_reference")
+        reference = None if reference_id is None else get_object_or_404(TargetSet, pk=reference_id, owner=request.user)
+        job = services.job_submit(owner=request.user, model=model, target_set=target_set, config=given["config"],
+                                  perceptual=given["perceptual"], proxies=given["proxies"],
+                                  recognizers=given["recognizers"], null_reference=reference)
         return Response(JobOutput(job).data, status=status.HTTP_201_CREATED)
 
 
@@ -121,7 +150,10 @@ class ConditionScoreSerializer(serializers.Serializer):
     participants = serializers.IntegerField()
     items = serializers.IntegerField()
     trials = serializers.IntegerField()
-    alignment = serializers.FloatField(allow_null=True)
+    score_name = serializers.CharField(help_text="What score is: target_share (2AFC), accuracy (matching, "
+                                                 "classification) or mean_rating (similarity, 1-7).")
+    measure = serializers.CharField(help_text="The same in words, as the results page says it.")
+    score = serializers.FloatField(allow_null=True)
     ci_low = serializers.FloatField(allow_null=True)
     ci_high = serializers.FloatField(allow_null=True)
     item_majority = serializers.FloatField(allow_null=True)
@@ -136,10 +168,14 @@ class ConditionScoreSerializer(serializers.Serializer):
 
 class StudyScoresApi(APIView):
     @extend_schema(responses=ConditionScoreSerializer(many=True),
-                   description="Score per condition, exclusions applied, with 95% bootstrap CIs.")
+                   description="Score per condition, exclusions applied, with 95% bootstrap CIs; score_name "
+                               "says which score the study's paradigm has.")
     def get(self, request: Request, study_id: int) -> Response:
         study = owned_study(request, study_id)
-        return Response(ConditionScoreSerializer([s.as_dict() for s in study_scores(study=study)], many=True).data)
+        traits = study.design_spec.traits
+        named = {"score_name": traits.score_name, "measure": traits.measure}
+        return Response(ConditionScoreSerializer([s.as_dict() | named for s in study_scores(study=study)],
+                                                 many=True).data)
 
 
 class StudyReportApi(APIView):
@@ -187,3 +223,43 @@ class StudyExclusionOverrideApi(APIView):
                                          excluded=data.validated_data["excluded"], note=data.validated_data["note"])
         return Response({"id": row.pk, "participant": participant.pk, "excluded": row.excluded, "note": row.note},
                         status=status.HTTP_201_CREATED)
+
+
+# --- a study's design and what its participants read ---------------------------------------------
+
+class StudyDesignSerializer(serializers.Serializer):
+    design_version = serializers.IntegerField(read_only=True)
+    frozen = serializers.BooleanField(read_only=True, help_text="A participant (not a pilot) has started: "
+                                                                "nothing here can change any more.")
+    design = serializers.JSONField(required=False, help_text="StudyDesign's options (docs/method.md §2); those "
+                                                             "left out take their defaults.")
+    consent_text = serializers.CharField(required=False)
+    instructions = serializers.CharField(required=False, source="instructions_html",
+                                         help_text="Plain text, Markdown-compatible.")
+    prompt = serializers.CharField(required=False, max_length=300)
+    scale_low_label = serializers.CharField(required=False, allow_blank=True, max_length=60)
+    scale_high_label = serializers.CharField(required=False, allow_blank=True, max_length=60)
+
+
+def _design_state(study) -> dict:
+    return {"design_version": study.design_version, "frozen": studies.study_frozen_since(study=study) is not None,
+            "design": study.design, "consent_text": study.consent_text, "instructions": study.instructions_html,
+            "prompt": study.prompt, "scale_low_label": study.scale_low_label,
+            "scale_high_label": study.scale_high_label}
+
+
+class StudyDesignApi(APIView):
+    """A study's design and texts: changed until the first non-pilot participant starts, then 409."""
+
+    @extend_schema(responses=StudyDesignSerializer)
+    def get(self, request: Request, study_id: int) -> Response:
+        return Response(_design_state(owned_study(request, study_id)))
+
+    @extend_schema(request=StudyDesignSerializer, responses={200: StudyDesignSerializer, 409: OpenApiTypes.OBJECT})
+    def patch(self, request: Request, study_id: int) -> Response:
+        study = owned_study(request, study_id)
+        data = StudyDesignSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        study = studies.study_update(study=study, design=changes.pop("design", None), **changes)
+        return Response(_design_state(study))

@@ -6,10 +6,12 @@ from django.core.exceptions import ValidationError
 from iri_engine import spec as engine_spec
 from surveys.generation import services as generation
 from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, TargetSet
+from surveys.scoring.services import study_create
 from surveys.studies import services as studies
-from surveys.studies.design import FOILS
+from surveys.studies.design import FOILS, StudyDesign
 from surveys.studies.models import Study
-from surveys.studies.paradigms import PARADIGMS
+from surveys.studies.paradigms import PARADIGMS, Paradigm
+from surveys.studies.services import STUDY_SETTINGS, STUDY_TEXTS
 
 
 class ServiceForm:
@@ -82,7 +84,8 @@ class TargetSetUploadForm(ServiceForm, forms.ModelForm):
         fields = ["name"]
 
     def create(self, data: dict) -> TargetSet:
-        uploads = [(upload.name, upload.read()) for upload in data["files"]]
+        # The files themselves, not their bytes: a large upload is streamed from its temporary file.
+        uploads = [(upload.name, upload) for upload in data["files"]]
         return generation.target_set_create(owner=self.owner, name=data["name"], uploads=uploads)
 
 
@@ -93,6 +96,10 @@ def _choices(values) -> list[tuple[str, str]]:
 # The engine's options a researcher picks on the job form, copied into the GenerationSpec as given.
 ENGINE_OPTIONS = ("loss", "seed_type", "seed_shared", "optimizer", "iterations", "step_size", "keep",
                   "parameterization", "transforms", "fake_relu", "precision", "random_seed")
+
+
+NULL_LABELS = ("pairs of targets of different categories", "any two targets",
+               "pairs from a separate reference set")
 
 
 class JobSubmitForm(ServiceForm, forms.Form):
@@ -115,18 +122,33 @@ class JobSubmitForm(ServiceForm, forms.Form):
     random_seed = forms.IntegerField(min_value=0, initial=0)
     perceptual = forms.CharField(
         required=False, label="Perceptual distance (adversarial losses)",
-        help_text="One registered model and its layers, e.g. <code>vgg16: features.3, features.8</code>.")
+        help_text="One registered model and its layers, e.g. vgg16: features.3, features.8")
     proxies = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Proxy distances",
-        help_text="One per line, same form. Each IRI is scored D(IRI, target) &le; D(IRI, seed) under each.")
+        help_text="One per line, same form. Each IRI is scored D(IRI, target) ≤ D(IRI, seed) under each.")
 
     recognizers = forms.ModelMultipleChoiceField(
         queryset=RegisteredModel.objects.none(), required=False, label="Recognizers (model-to-model)",
         help_text="Other classifiers asked whether they see each IRI as they see its target.")
+    # The IRI criterion (iri_engine.spec.IriCriterion): each stored image is judged against it.
+    max_rep_loss = forms.FloatField(
+        required=False, min_value=1e-9, initial=engine_spec.DEFAULT_MAX_REP_LOSS, label="Largest L_rep of an IRI",
+        help_text="An image whose representation loss ends above this fails (empty: no bound).")
+    criterion_validity = forms.BooleanField(
+        required=False, initial=True, label="Must pass the validity test",
+        help_text="Spearman, Pearson and dB-SNR to the target above the null's maxima (Feather).")
+    criterion_class_agreement = forms.BooleanField(
+        required=False, initial=True, label="A classifier's IRI must keep the target's class")
+    null = forms.ChoiceField(
+        choices=list(zip(engine_spec.NULL_KINDS, NULL_LABELS, strict=True)), initial="different_category",
+        label="Validity's null", help_text="Which pairs of natural images the validity test compares against.")
+    null_reference = forms.ModelChoiceField(
+        queryset=TargetSet.objects.none(), required=False, label="Reference set (for the reference null)")
 
     def __init__(self, *args, owner, **kwargs):
         super().__init__(*args, owner=owner, **kwargs)
         self.fields["recognizers"].queryset = RegisteredModel.objects.filter(owner=owner, is_classifier=True)
+        self.fields["null_reference"].queryset = TargetSet.objects.filter(owner=owner).order_by("name")
         models = RegisteredModel.objects.filter(owner=owner).order_by("name")
         self.fields["layers"].choices = [
             (model.name, [(f"{model.pk}|{layer}", layer) for layer in model.layer_names]) for model in models
@@ -139,14 +161,22 @@ class JobSubmitForm(ServiceForm, forms.Form):
         if len(model_ids) != 1:
             raise ValidationError("Pick layers of one model per job.")
         model = RegisteredModel.objects.get(pk=int(model_ids.pop()), owner=self.owner)
-        config = {key: data[key] for key in ENGINE_OPTIONS} | {"layers": [layer for _, layer in picked]}
+        config = {key: data[key] for key in ENGINE_OPTIONS} | {"layers": [layer for _, layer in picked],
+                                                               "criterion": _criterion(data)}
         perceptual = _distances(data["perceptual"], owner=self.owner)
         if len(perceptual) > 1:
             raise ValidationError("Give one perceptual distance.")
         return generation.job_submit(owner=self.owner, model=model, target_set=data["target_set"], config=config,
                                      perceptual=perceptual[0] if perceptual else None,
                                      proxies=_distances(data["proxies"], owner=self.owner),
-                                     recognizers=[m.pk for m in data.get("recognizers") or []])
+                                     recognizers=[m.pk for m in data.get("recognizers") or []],
+                                     null_reference=data.get("null_reference"))
+
+
+def _criterion(data: dict) -> dict:
+    """The job form's criterion fields as the engine's IriCriterion JSON."""
+    return {"max_rep_loss": data.get("max_rep_loss"), "validity": data["criterion_validity"],
+            "class_agreement": data["criterion_class_agreement"], "null": data["null"]}
 
 
 def _distances(text: str, *, owner) -> list[dict]:
@@ -161,38 +191,68 @@ def _distances(text: str, *, owner) -> list[dict]:
     return distances
 
 
-# Design options of the study form: those every paradigm has, and those its paradigm adds.
-COMMON_DESIGN_FIELDS = ("practice", "practice_trials", "catch_every", "participants_per_condition", "once_per_target",
-                        "fullscreen")
+class StudyDesignFields(forms.Form):
+    """A study's design as form fields; a study's form turns them into StudyDesign's options."""
 
-
-class StudyCreateForm(ServiceForm, forms.ModelForm):
-    """The researcher's choices; the study itself is made by studies.services.study_create."""
-
-    jobs = forms.ModelMultipleChoiceField(queryset=GenerationJob.objects.none(),
-                                          help_text="Finished generation jobs; one condition per job and layer.")
     k = forms.IntegerField(required=False, min_value=2,
-                           help_text="Matching: targets per trial (3). Classification: categories shown (all).")
+                           help_text="Matching: targets per trial (3). Classification: categories shown (empty: all).")
     foils = forms.ChoiceField(choices=list(zip(FOILS, ("the seed (Nanda)", "another target"), strict=True)),
-                              initial="seed", help_text="2AFC: the option beside the target.")
-    practice = forms.BooleanField(required=False, initial=True, help_text="Practice trials with feedback.")
-    practice_trials = forms.IntegerField(min_value=1, initial=3)
+                              help_text="2AFC: the option beside the target.")
+    practice = forms.BooleanField(required=False, help_text="Practice trials with feedback.")
+    practice_trials = forms.IntegerField(min_value=1)
     gate_trials = forms.IntegerField(required=False, min_value=1,
                                      help_text="Qualification gate: trials (Feather: 12). Empty: no gate.")
     gate_pass = forms.IntegerField(required=False, min_value=0, help_text="Right answers needed (Feather: 7).")
-    catch_every = forms.IntegerField(min_value=0, initial=25, help_text="One catch trial per this many; 0 = none.")
+    catch_every = forms.IntegerField(min_value=0, help_text="One catch trial per this many main trials; 0 = none.")
     participants_per_condition = forms.IntegerField(required=False, min_value=1,
                                                     help_text="Stop admitting at this many. Empty: no cap.")
     once_per_target = forms.BooleanField(required=False, help_text="Each participant sees each target once, "
                                                                    "conditions assigned by Latin square.")
-    fixation_ms = forms.IntegerField(min_value=0, initial=300, help_text="Classification only.")
-    stimulus_ms = forms.IntegerField(min_value=1, initial=300, help_text="Classification only.")
-    mask_ms = forms.IntegerField(min_value=0, initial=300, help_text="Classification only.")
+    fixation_ms = forms.IntegerField(min_value=0, help_text="Classification only.")
+    stimulus_ms = forms.IntegerField(min_value=1, help_text="Classification only.")
+    mask_ms = forms.IntegerField(min_value=0, help_text="Classification only.")
     fullscreen = forms.BooleanField(required=False)
+    min_width = forms.IntegerField(min_value=0, help_text="The browser check's smallest window, in CSS pixels.")
+    min_height = forms.IntegerField(min_value=0, help_text="The browser check's smallest window, in CSS pixels.")
 
+
+DESIGN_FIELDS = tuple(StudyDesignFields.base_fields)
+# Design options every paradigm has (the rest are a paradigm's own, PARADIGMS[...].options).
+COMMON_DESIGN_FIELDS = ("practice", "practice_trials", "catch_every", "participants_per_condition", "once_per_target",
+                        "fullscreen", "min_width", "min_height")
+
+
+def design_initial(design: StudyDesign) -> dict:
+    """The form's starting values for a design; options the paradigm lacks take any paradigm's default."""
+    timing = PARADIGMS[Paradigm.CLASSIFICATION].options
+    flat = {"foils": FOILS[0], **{key: timing[key] for key in ("fixation_ms", "stimulus_ms", "mask_ms")},
+            **design.to_dict()}
+    gate = flat.pop("gate")
+    return flat | {"gate_trials": gate["trials"] if gate else None, "gate_pass": gate["pass"] if gate else None}
+
+
+def design_options(data: dict, *, paradigm: str) -> dict:
+    """The design options the researcher set on the form, for StudyDesign.from_dict."""
+    design = {key: data[key] for key in COMMON_DESIGN_FIELDS}
+    design["gate"] = ({"trials": data["gate_trials"], "pass": data.get("gate_pass") or 0}
+                      if data.get("gate_trials") else None)
+    own = PARADIGMS[paradigm].options
+    return design | {key: data[key] for key in own if data.get(key) is not None}
+
+
+class StudyCreateForm(ServiceForm, StudyDesignFields, forms.ModelForm):
+    """The researcher's choices; the study itself is made by scoring.services.study_create. The design
+    starts at StudyDesign's defaults: those of a study one would publish."""
+
+    jobs = forms.ModelMultipleChoiceField(queryset=GenerationJob.objects.none(),
+                                          help_text="Finished generation jobs; one condition per job and layer.")
     completion_url = forms.URLField(required=False, assume_scheme="https", max_length=500,
                                     help_text="Where participants go at the end; {code} is replaced by the code "
                                               "for how they finished (e.g. Prolific's ...complete?cc={code}).")
+    include_failing_iris = forms.BooleanField(
+        required=False, label="Include IRIs that fail their criterion",
+        help_text="By default only images that pass their job's IRI criterion are surveyed; failing and "
+                  "never-judged ones are not known to be IRIs.")
 
     class Meta:
         model = Study
@@ -201,17 +261,36 @@ class StudyCreateForm(ServiceForm, forms.ModelForm):
     def __init__(self, *args, owner, **kwargs):
         super().__init__(*args, owner=owner, **kwargs)
         self.fields["jobs"].queryset = GenerationJob.objects.filter(owner=owner, status=JobStatus.DONE)
-
-    def design(self, data: dict) -> dict:
-        """The design options the researcher set; study_create fills in the rest (StudyDesign)."""
-        design = {key: data[key] for key in COMMON_DESIGN_FIELDS}
-        if data.get("gate_trials"):
-            design["gate"] = {"trials": data["gate_trials"], "pass": data.get("gate_pass") or 0}
-        own = PARADIGMS[data["paradigm"]].options
-        design |= {key: data[key] for key in own if data.get(key) is not None}
-        return design
+        for key, value in design_initial(StudyDesign.from_dict(None, paradigm=Paradigm.TWO_AFC)).items():
+            self.fields[key].initial = value
 
     def create(self, data: dict) -> Study:
-        return studies.study_create(owner=self.owner, name=data["name"], jobs=list(data["jobs"]),
-                                    paradigm=data["paradigm"], design=self.design(data),
-                                    completion_url=data.get("completion_url", ""))
+        return study_create(owner=self.owner, name=data["name"], jobs=list(data["jobs"]), paradigm=data["paradigm"],
+                            design=design_options(data, paradigm=data["paradigm"]),
+                            completion_url=data.get("completion_url", ""),
+                            include_failing=data.get("include_failing_iris", False))
+
+
+class StudyEditForm(ServiceForm, StudyDesignFields, forms.ModelForm):
+    """A study's change page: its design and what participants read change through
+    studies.services.study_update, which refuses them once a non-pilot participant has started."""
+
+    class Meta:
+        model = Study
+        fields = ["name", *STUDY_TEXTS, *STUDY_SETTINGS]
+
+    def __init__(self, *args, owner, **kwargs):
+        super().__init__(*args, owner=owner, **kwargs)
+        self.frozen_since = studies.study_frozen_since(study=self.instance)
+        for key, value in design_initial(self.instance.design_spec).items():
+            self.fields[key].initial = value
+        if self.frozen_since is not None:
+            # Shown disabled; a browser never posts a disabled field, so one that comes back was on a
+            # page loaded before the design froze, and study_update refuses it if it changed anything.
+            for key in (*DESIGN_FIELDS, *STUDY_TEXTS):
+                self.fields[key].disabled = not (self.is_bound and key in self.data)
+
+    def create(self, data: dict) -> Study:
+        fields = {key: data[key] for key in ("name", *STUDY_TEXTS, *STUDY_SETTINGS)}
+        return studies.study_update(study=self.instance, design=design_options(data, paradigm=self.instance.paradigm),
+                                    **fields)

@@ -16,8 +16,9 @@ from surveys.generation import selectors as generation
 from surveys.scoring import services
 from surveys.scoring.exports import EXPORTS
 from surveys.scoring.plots import FORMATS, PLOTS, plot_render
-from surveys.scoring.selectors import StudyReport, studies_visible_to, study_report_cached
+from surveys.scoring.selectors import StudyReport, exclusion_rules_of, studies_visible_to, study_report_cached
 from surveys.studies.models import Study
+from surveys.studies.selectors import study_iri_verdicts
 from surveys.trials.models import Participant
 
 
@@ -39,13 +40,21 @@ def job_progress(request: HttpRequest, job_id: int) -> JsonResponse:
     return JsonResponse(generation.job_progress(job=job))
 
 
+# Stored files admin may show in the page (thumbnails). Anything else, a checkpoint named weights.html
+# or an SVG included, is a download of opaque bytes, never a document of our origin that could run script.
+INLINE_FILE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
 @staff_member_required
 def stored_file(request: HttpRequest, name: str) -> HttpResponse:
     """A stored file for a researcher's own eyes (thumbnails in admin); participants never use this."""
     if not generation.file_visible_to(user=request.user, name=name):
         raise Http404("No such file.")
+    content_type = mimetypes.guess_type(name)[0]
+    inline = content_type in INLINE_FILE_TYPES
     try:
-        return FileResponse(default_storage.open(name, "rb"), content_type=mimetypes.guess_type(name)[0])
+        return FileResponse(default_storage.open(name, "rb"), as_attachment=not inline,
+                            content_type=content_type if inline else "application/octet-stream")
     except NotImplementedError:
         return redirect(default_storage.url(name))
     except FileNotFoundError:
@@ -57,8 +66,9 @@ def study_results(request: HttpRequest, study_id: int) -> HttpResponse:
     study = owned_study(request, study_id)
     report = study_report_cached(study=study)
     return render(request, "scoring/results.html", {
-        "study": study, "report": report, "plots": list(PLOTS), "rows": _result_rows(report),
-        "comparisons": _comparison_rows(report), "analysis_rows": _analysis_rows(report)})
+        "study": study, "report": report, "rules": exclusion_rules_of(study=study), "plots": list(PLOTS),
+        "rows": _result_rows(report), "comparisons": _comparison_rows(report),
+        "analysis_rows": _analysis_rows(report), "verdicts": study_iri_verdicts(study=study)})
 
 
 def _comparison_rows(report: StudyReport) -> list[tuple]:

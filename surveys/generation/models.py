@@ -30,7 +30,11 @@ class RegisteredModel(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="iris_models")
     name = models.CharField(max_length=100)
     architecture = models.CharField(
-        max_length=64, help_text="A torchvision classification model name (e.g. resnet18), or 'torchscript'."
+        max_length=128,
+        help_text="A torchvision classification model name (e.g. resnet18); timm:NAME for a timm "
+                  "architecture (e.g. timm:resnet10t; built without pretrained weights, upload yours); "
+                  "installed:NAME for one your workers' operator installed (an iris.architectures "
+                  "entry point); or torchscript.",
     )
     weights = models.FileField(upload_to="checkpoints/", blank=True,
                                help_text="state_dict (.pt/.pth), .safetensors, or a TorchScript archive. "
@@ -119,6 +123,10 @@ class GenerationJob(models.Model):
     proxies = models.JSONField(default=list, blank=True)
     # Other registered classifiers whose recognition of these IRIs is measured (Feather's model-to-model).
     recognizers = models.JSONField(default=list, blank=True)
+    # The natural images of validity's null when the criterion's null is "reference" (docs/engine/
+    # option-criterion.md); the kind itself is config["criterion"]["null"].
+    null_reference = models.ForeignKey(TargetSet, on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="reference_for_jobs")
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
     cancel_requested = models.BooleanField(default=False)
     error = models.TextField(blank=True)
@@ -158,6 +166,8 @@ class GenerationBatch(models.Model):
     class Meta:
         ordering = ["job", "index"]
         constraints = [models.UniqueConstraint(fields=["job", "index"], name="unique_batch_index")]
+        verbose_name = "generation batch"
+        verbose_name_plural = "generation batches"
 
     def __str__(self) -> str:
         return f"Job {self.job_id} batch {self.index}"
@@ -181,6 +191,11 @@ class Stimulus(models.Model):
     proxy = models.JSONField(default=dict, blank=True)
     # {model name: {"target_class", "iri_class", "agrees"}}: does another classifier see the target?
     recognition = models.JSONField(default=dict, blank=True)
+    # The engine's verdict against the job's criterion (iri_engine.validity.judge): {"passes",
+    # "reasons", "criterion", "null"}; ``passes`` is copied out so studies can filter on it.
+    # None: stored before IRIs were judged, so not known to be an IRI.
+    passes = models.BooleanField(null=True, db_index=True)
+    verdict = models.JSONField(default=dict, blank=True)
     wall_seconds = models.FloatField()
     optimizer = models.CharField(max_length=32)
     config = models.JSONField()
@@ -202,12 +217,16 @@ class Stimulus(models.Model):
 
 
 class NullDistributionCache(models.Model):
-    """Validity's null (iri_engine.validity.NullDistribution) per model, layer and set of natural images."""
+    """Validity's null (iri_engine.validity.NullDistribution) per model, layer, set of natural images
+    and kind of pairs (iri_engine.spec.NULL_KINDS; ``target_set`` is the reference set for "reference")."""
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="null_distributions")
     layer = models.CharField(max_length=200)
     target_set = models.ForeignKey(TargetSet, on_delete=models.CASCADE, related_name="null_distributions")
+    # Rows cached before kinds existed paired any two targets.
+    kind = models.CharField(max_length=32, default="targets")
     data = models.JSONField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["model", "layer", "target_set"], name="one_null_per_layer")]
+        constraints = [models.UniqueConstraint(fields=["model", "layer", "target_set", "kind"],
+                                               name="one_null_per_layer_and_kind")]

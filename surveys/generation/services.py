@@ -1,18 +1,23 @@
 """Writes for the generation app (docs/conventions.md §4): registration, uploads, jobs, batches, IRIs."""
 
+import contextlib
 import difflib
 import logging
+import math
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from iri_engine.sandbox import is_code_bearing
@@ -93,35 +98,70 @@ def model_register(
         model.checkpoint_sha256 = info.get("checkpoint_sha256") or ""
         model.is_classifier = bool(info.get("is_classifier"))
         model.num_outputs = info.get("num_outputs")
-        with transaction.atomic():
+        with _files_removed_on_error() as stored, transaction.atomic():
             if weights_path is not None:
-                model.weights.save(f"{model.checkpoint_sha256[:16]}{weights_path.suffix}",
-                                   ContentFile(weights_path.read_bytes()), save=False)
+                with open(weights_path, "rb") as weights_file:
+                    model.weights.save(f"{model.checkpoint_sha256[:16]}{weights_path.suffix}", File(weights_file),
+                                       save=False)
+                stored.append(model.weights)
             model.save()
     return model
 
 
-def target_set_create(*, owner, name: str, uploads: Sequence[tuple[str, bytes]]) -> TargetSet:
-    """Create a target set from uploaded images or zips; one bad file rejects the whole upload."""
+def target_set_create(*, owner, name: str, uploads: Sequence[tuple[str, bytes | BinaryIO]]) -> TargetSet:
+    """Create a target set from uploaded images or zips, each (file name, bytes or a binary file);
+    one bad file rejects the whole upload and nothing is stored."""
     if TargetSet.objects.filter(owner=owner, name=name).exists():
         raise ValidationError(f"You already have a target set named {name!r}.")
-    checked = [image for upload_name, data in uploads
-               for image in image_checks.images_from_upload(name=upload_name, data=data)]
-    if not checked:
-        raise ValidationError("Upload at least one image.")
-    names = [image.name for image in checked]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValidationError(f"Two uploads share the name {duplicates[0]!r}.")
-    with transaction.atomic():
-        target_set = TargetSet.objects.create(owner=owner, name=name)
-        for image in checked:
-            target = TargetImage(target_set=target_set, name=image.name, sha256=image.sha256,
-                                 category=image_checks.category_of(image.name))
-            suffix = Path(image.name).suffix.lower()
-            target.image.save(f"{image.sha256[:20]}{suffix}", ContentFile(image.data), save=False)
-            target.save()
+    checked = image_checks.images_from_uploads(uploads=uploads)
+    try:
+        if not checked:
+            raise ValidationError("Upload at least one image.")
+        names = [image.name for image in checked]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValidationError(f"Two uploads share the name {duplicates[0]!r}.")
+        with _files_removed_on_error() as stored, transaction.atomic():
+            target_set = TargetSet.objects.create(owner=owner, name=name)
+            for image in checked:
+                target = TargetImage(target_set=target_set, name=image.name, sha256=image.sha256,
+                                     category=image_checks.category_of(image.name))
+                suffix = Path(image.name).suffix.lower()
+                target.image.save(f"{image.sha256[:20]}{suffix}", File(image.file), save=False)
+                stored.append(target.image)
+                target.save()
+    finally:
+        image_checks.images_close(images=checked)
     return target_set
+
+
+def target_set_delete(*, target_set: TargetSet) -> None:
+    """Delete a target set and its images' files; one a job used is refused, as its IRIs refer to it."""
+    if target_set.jobs.exists():
+        raise ValidationError(f"Target set {target_set.name!r} is used by a generation job; "
+                              "it is kept as long as that job's IRIs are.")
+    names = list(target_set.images.values_list("image", flat=True))
+    with transaction.atomic():
+        target_set.delete()
+        # Files go only once the rows are gone for good: a rolled-back delete keeps its images.
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
+
+
+@contextlib.contextmanager
+def _files_removed_on_error() -> Iterator[list[FieldFile]]:
+    """Files written to storage inside the block (append each to the list) are deleted again if the
+    block raises: a row that is not saved leaves no file behind. Put the transaction inside it, so a
+    failed commit counts too."""
+    stored: list[FieldFile] = []
+    try:
+        yield stored
+    except BaseException:
+        for field in stored:
+            try:
+                field.delete(save=False)
+            except Exception:  # the original error is the one to report
+                logger.exception("Could not remove %s after a failed save", field.name)
+        raise
 
 
 def generation_config_check(*, config: dict, model: RegisteredModel) -> GenerationSpec:
@@ -183,13 +223,38 @@ def _recognizers_check(*, owner, recognizers: Sequence[int]) -> list[int]:
     return list(dict.fromkeys(recognizers))
 
 
+def null_naturals_check(*, spec: GenerationSpec, target_set: TargetSet, reference: TargetSet | None) -> None:
+    """The job's null (its criterion's ``null``) can be made from the natural images it names:
+    a reference set exactly when the null is "reference", two images that may be paired otherwise."""
+    kind = spec.criterion.null
+    if (kind == "reference") != (reference is not None):
+        raise ValidationError("A reference set of natural images is for the 'reference' null, and that null "
+                              "needs one: choose both or neither.")
+    if not spec.criterion.validity:
+        return
+    naturals = reference or target_set
+    categories = list(naturals.images.values_list("category", flat=True))
+    # Unlabelled images ("") are categories of their own (iri_engine.validity.null_distribution).
+    pairable = len(categories) >= 2 and (kind == "targets" or "" in categories or len(set(categories)) >= 2)
+    if not pairable:
+        raise ValidationError(f"Validity's {kind} null needs two natural images of different categories in "
+                              f"{naturals.name!r}; choose another null, a reference set, or turn validity off.")
+
+
 def job_submit(*, owner, model: RegisteredModel, target_set: TargetSet, config: dict,
                perceptual: dict | None = None, proxies: Sequence[dict] = (),
-               recognizers: Sequence[int] = ()) -> GenerationJob:
-    """Validate, save a queued job split into batches, and enqueue the batches once committed."""
+               recognizers: Sequence[int] = (), null_reference: TargetSet | None = None) -> GenerationJob:
+    """Validate, save a queued job split into batches, and enqueue the batches once committed.
+
+    ``config["criterion"]`` (the engine's IriCriterion, its defaults filled in) decides which IRIs
+    pass; ``null_reference`` is the natural images of its "reference" null.
+    """
     if model.owner_id != owner.pk or target_set.owner_id != owner.pk:
         raise ValidationError("You can only use your own models and target sets.")
+    if null_reference is not None and null_reference.owner_id != owner.pk:
+        raise ValidationError("You can only use your own target sets as a reference set.")
     spec = generation_config_check(config=config, model=model)
+    null_naturals_check(spec=spec, target_set=target_set, reference=null_reference)
     perceptual, proxies = _distances_check(owner=owner, spec=spec, perceptual=perceptual, proxies=list(proxies))
     if perceptual and is_code_bearing(model.architecture):
         raise ValidationError("A TorchScript model runs alone in its sandbox: it cannot be generated against a "
@@ -201,7 +266,8 @@ def job_submit(*, owner, model: RegisteredModel, target_set: TargetSet, config: 
     size = settings.IRIS_BATCH_SIZE
     with transaction.atomic():
         job = GenerationJob.objects.create(owner=owner, model=model, target_set=target_set, config=spec.to_dict(),
-                                           perceptual=perceptual, proxies=proxies, recognizers=recognizers)
+                                           perceptual=perceptual, proxies=proxies, recognizers=recognizers,
+                                           null_reference=null_reference)
         chunks = [(layer, target_ids[i:i + size]) for layer in spec.layers
                   for i in range(0, len(target_ids), size)]
         batches = GenerationBatch.objects.bulk_create(
@@ -249,16 +315,26 @@ def batch_claim(*, batch_id: int, worker: str) -> Claim:
     return Claim.HELD if held.exists() else Claim.CLOSED
 
 
-def batch_progress(*, batch_id: int, steps_done: int, loss: float) -> bool:
-    """Record progress; the answer says whether to go on (False once the job is cancelled)."""
-    GenerationBatch.objects.filter(pk=batch_id).update(steps_done=steps_done, current_loss=loss,
-                                                       heartbeat_at=timezone.now())
-    return not GenerationJob.objects.filter(batches__pk=batch_id, cancel_requested=True).exists()
+def batch_progress(*, batch_id: int, worker: str, steps_done: int | None = None, loss: float | None = None) -> bool:
+    """Beat the batch's heartbeat (and record its progress, when given); the answer says whether to
+    go on: False once the job is cancelled, or once this worker no longer holds the batch (its lease
+    ran out and another worker claimed it: two copies must never both run it)."""
+    fields = {"heartbeat_at": timezone.now()}
+    if steps_done is not None:
+        fields["steps_done"] = steps_done
+    if loss is not None:
+        # A NaN would make every JSON answer about the job invalid; the run fails on it anyway.
+        fields["current_loss"] = loss if math.isfinite(loss) else None
+    held = GenerationBatch.objects.filter(pk=batch_id, status=JobStatus.RUNNING, claimed_by=worker).update(**fields)
+    return bool(held) and not GenerationJob.objects.filter(batches__pk=batch_id, cancel_requested=True).exists()
 
 
-def batch_finish(*, batch_id: int, status: str, error: str = "") -> None:
-    GenerationBatch.objects.filter(pk=batch_id, status=JobStatus.RUNNING).update(
-        status=status, error=error[:5000], heartbeat_at=timezone.now())
+def batch_finish(*, batch_id: int, status: str, error: str = "", worker: str | None = None) -> None:
+    """End a running batch; with ``worker``, only if that worker still holds it."""
+    running = GenerationBatch.objects.filter(pk=batch_id, status=JobStatus.RUNNING)
+    if worker is not None:
+        running = running.filter(claimed_by=worker)
+    running.update(status=status, error=error[:5000], heartbeat_at=timezone.now())
     job_refresh(job_id=GenerationBatch.objects.values_list("job_id", flat=True).get(pk=batch_id))
 
 
@@ -286,15 +362,15 @@ def stimulus_store(
     """Store one IRI and its images; a second copy of the same (job, target, layer) is dropped."""
     stimulus = Stimulus(job_id=batch.job_id, batch=batch, target=target, layer=batch.layer, **metrics)
     stem = f"job{batch.job_id}/{stimulus.public_id.hex}"
-    stimulus.target_png.save(f"{stem}-t.png", ContentFile(target_png), save=False)
-    stimulus.seed_png.save(f"{stem}-s.png", ContentFile(seed_png), save=False)
-    stimulus.iri_png.save(f"{stem}-i.png", ContentFile(iri_png), save=False)
     try:
-        with transaction.atomic():
-            stimulus.save()
+        with _files_removed_on_error() as stored:
+            for field, data, role in ((stimulus.target_png, target_png, "t"), (stimulus.seed_png, seed_png, "s"),
+                                      (stimulus.iri_png, iri_png, "i")):
+                field.save(f"{stem}-{role}.png", ContentFile(data), save=False)
+                stored.append(field)
+            with transaction.atomic():
+                stimulus.save()
     except IntegrityError:
-        for field in (stimulus.target_png, stimulus.seed_png, stimulus.iri_png):
-            field.delete(save=False)
         logger.info("IRI of target %s at %s in job %s already stored", target.pk, batch.layer, batch.job_id)
         return None
     return stimulus

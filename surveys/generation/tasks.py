@@ -45,7 +45,7 @@ def worker_device_check() -> None:
     unnoticed. ``auto`` finding no GPU is allowed and said once, as a warning."""
     if importlib.util.find_spec("torch") is None:
         return  # a worker without the engine (the web image) generates nothing
-    from iri_engine.devices import pick_device
+    from iri_engine.devices import pick_device  # lazy: loads torch, present only on engine workers
 
     try:
         device = pick_device(settings.IRIS_DEVICE)

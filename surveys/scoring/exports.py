@@ -2,7 +2,9 @@
 
 Every participant who answered appears (pilot and unfinished sessions too, flagged), so others can
 reanalyse with their own rules; the `scored` column marks the rows the reported scores use with
-exclusions applied, `excluded`/`exclusion_reason` say why a completed participant was left out.
+exclusions applied (main trials of completed, non-pilot, included participants: never practice, gate
+or catch trials), `excluded`/`exclusion_reason` say why a completed participant was left out.
+Classification rows name the category chosen (`chosen_category`) beside the button's index (`choice`).
 """
 
 import csv
@@ -11,17 +13,18 @@ from collections.abc import Iterator
 
 from surveys.scoring.selectors import study_exclusions
 from surveys.studies.models import Study, StudyItem
-from surveys.trials.models import ParticipantStatus, Response
+from surveys.trials.layout import TrialLayout
+from surveys.trials.models import ParticipantStatus, Response, TrialKind
 
 RESPONSE_COLUMNS = [
     "response_id", "participant_id", "recruitment_id", "source", "session", "participant_status", "is_pilot",
     "trial_id", "trial_index", "kind", "condition_id", "condition_label", "item_id", "stimulus_id", "target",
-    "choice", "chose_target", "correct", "rating", "rt_ms", "timings", "responded_at", "excluded",
+    "choice", "chosen_category", "chose_target", "correct", "rating", "rt_ms", "timings", "responded_at", "excluded",
     "exclusion_reason", "exclusion_source", "scored",
 ]
 STIMULUS_COLUMNS = [
     "item_id", "condition_id", "condition_label", "stimulus_id", "job_id", "model", "layer", "loss", "seed_type",
-    "optimizer", "target", "category", "final_rep_loss", "validity", "proxy", "iri_file", "target_file",
+    "optimizer", "target", "category", "final_rep_loss", "validity", "passes", "verdict_reasons", "proxy", "iri_file", "target_file",
     "seed_file", "code_version", "checkpoint_sha256",
 ]
 _RESPONSE_FIELDS = [
@@ -29,7 +32,7 @@ _RESPONSE_FIELDS = [
     "trial__participant__recruitment_data", "trial__participant__status", "trial__participant__is_pilot",
     "trial__public_id", "trial__index", "trial__kind", "trial__condition_id", "trial__condition__label",
     "trial__item_id", "trial__item__stimulus__public_id", "trial__item__stimulus__target__name", "choice",
-    "chose_target", "correct", "rating", "rt_ms", "client_data", "created_at",
+    "chose_target", "correct", "rating", "rt_ms", "client_data", "created_at", "trial__layout",
 ]
 CHUNK_ROWS = 5000
 
@@ -39,6 +42,11 @@ class _Echo:
         return value
 
 
+# A text cell starting with one of these is a formula to a spreadsheet (=HYPERLINK(...) in a participant's
+# SESSION_ID, say): OWASP's advice is to prefix it with an apostrophe, which shows it as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value) -> str:
     if value is None:
         return ""
@@ -46,6 +54,8 @@ def _cell(value) -> str:
         return "1" if value else "0"
     if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True)
+    if isinstance(value, str):  # text someone typed; numbers (a negative one too) stay numbers
+        return f"'{value}" if value.startswith(FORMULA_STARTS) else value
     return str(value)
 
 
@@ -56,14 +66,21 @@ def _response_row(values: tuple, decisions: dict) -> list:
         "trial__participant__is_pilot"]
     session = (row["trial__participant__recruitment_data"] or {}).get("SESSION_ID", "")
     excluded = decision.excluded if decision else None
+    scored = counted and not excluded and row["trial__kind"] == TrialKind.MAIN
     return [row["pk"], row["trial__participant_id"], row["trial__participant__recruitment_id"],
             row["trial__participant__source"], session, row["trial__participant__status"],
             row["trial__participant__is_pilot"], row["trial__public_id"], row["trial__index"], row["trial__kind"],
             row["trial__condition_id"], row["trial__condition__label"], row["trial__item_id"],
             row["trial__item__stimulus__public_id"], row["trial__item__stimulus__target__name"], row["choice"],
-            row["chose_target"], row["correct"], row["rating"], row["rt_ms"], row["client_data"],
+            _chosen_category(row["trial__layout"], row["choice"]), row["chose_target"], row["correct"], row["rating"], row["rt_ms"], row["client_data"],
             row["created_at"].isoformat(), excluded, decision.reason if decision else "",
-            decision.source if decision else "", bool(counted and not excluded)]
+            decision.source if decision else "", bool(scored)]
+
+
+def _chosen_category(layout: dict, choice: int | None) -> str:
+    """Classification: the name on the button the participant pressed; other paradigms: empty."""
+    labels = TrialLayout.from_dict(layout).labels if layout else ()
+    return labels[choice] if choice is not None and choice < len(labels) else ""
 
 
 def responses_csv_rows(*, study: Study) -> Iterator[str]:
@@ -89,7 +106,7 @@ def stimuli_csv_rows(*, study: Study) -> Iterator[str]:
             item.pk, item.condition_id, item.condition.label, stimulus.public_id, stimulus.job_id,
             stimulus.job.model.name, stimulus.layer, spec.loss, spec.seed_type, stimulus.optimizer,
             stimulus.target.name, stimulus.target.category, stimulus.final_rep_loss, stimulus.validity,
-            stimulus.proxy, stimulus.iri_png.name, stimulus.target_png.name,
+            stimulus.passes, stimulus.verdict.get("reasons"), stimulus.proxy, stimulus.iri_png.name, stimulus.target_png.name,
             stimulus.seed_png.name, stimulus.code_version, stimulus.checkpoint_sha256]])
 
 

@@ -52,8 +52,11 @@ class ConditionScore:
     item_scores: dict[int, float] = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict:
+        """As the API and the report's JSON give it: the condition's score under ``score`` (what it is,
+        per paradigm, is the study's ``score_name`` and ``measure``)."""
         data = asdict(self)
         data.pop("item_scores")
+        data["score"] = data.pop("alignment")
         return data
 
 

@@ -3,6 +3,7 @@
 from dataclasses import asdict
 
 from surveys.scoring.selectors import StudyReport
+from surveys.studies.paradigms import PARADIGMS
 
 
 def report_as_dict(report: StudyReport) -> dict:
@@ -10,6 +11,7 @@ def report_as_dict(report: StudyReport) -> dict:
         "study_id": report.study_id,
         "paradigm": report.paradigm,
         "measure": report.measure,
+        "score_name": PARADIGMS[report.paradigm].score_name,
         "chance": report.chance,
         "target_ci_width": report.target_ci_width,
         "conditions": [s.as_dict() for s in report.conditions],

@@ -83,6 +83,11 @@ def study_chance(*, study: Study) -> float | None:
     return study.design_spec.chance(categories=categories)
 
 
+def exclusion_rules_of(*, study: Study) -> ExclusionRules | None:
+    """The study's stored rules (made with the study; None if a researcher deleted them)."""
+    return ExclusionRules.objects.filter(study=study).first()
+
+
 def study_rules(*, study: Study) -> tuple[Rules, float | None]:
     """(exclusion rules, target CI width); a study without rules still has its design's gate."""
     stored = ExclusionRules.objects.filter(study=study).first()
@@ -96,6 +101,13 @@ def study_rules(*, study: Study) -> tuple[Rules, float | None]:
 def latest_overrides(*, study: Study) -> dict[int, ExclusionDecision]:
     rows = ExclusionDecision.objects.filter(study=study, source=DecisionSource.OVERRIDE).order_by("created_at", "pk")
     return {row.participant_id: row for row in rows}  # later rows win
+
+
+
+def exclusion_overrides(*, study: Study) -> list[ExclusionDecision]:
+    """Every override of a study, oldest first (a later one reverses an earlier: the trail is append-only)."""
+    return list(ExclusionDecision.objects.filter(study=study, source=DecisionSource.OVERRIDE)
+                .select_related("author").order_by("created_at", "pk"))
 
 
 def study_exclusions(*, study: Study, table: ResponseTable | None = None) -> list[ParticipantExclusion]:

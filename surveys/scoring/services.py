@@ -1,12 +1,22 @@
-"""Writes for scoring: a study's exclusion rules, and the append-only trail of exclusion decisions."""
+"""Writes for scoring: making a study with its exclusion rules, a study's rules, and the append-only
+trail of exclusion decisions."""
+
+from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from surveys.generation.models import GenerationJob
 from surveys.scoring.models import DecisionSource, ExclusionDecision, ExclusionRules
 from surveys.scoring.selectors import study_exclusions
 from surveys.studies.models import Study
+from surveys.studies.paradigms import PARADIGMS, Paradigm
+from surveys.studies.services import study_build
 from surveys.trials.models import Participant, ParticipantStatus
+
+# The rule every new study starts with (docs/method.md §3): a participant who gets fewer than this share
+# of catch trials right was not attending. The researcher may change or clear it (admin → Exclusion rules).
+DEFAULT_CATCH_MIN_ACCURACY = 0.75
 
 RULE_FIELDS = ("catch_min_accuracy", "min_median_rt_ms", "max_one_sided_share", "qualification_min_correct",
                "target_ci_width")
@@ -23,6 +33,34 @@ def exclusion_rules_set(*, study: Study, **values) -> ExclusionRules:
     rules.full_clean()
     rules.save()
     return rules
+
+
+def exclusion_rules_delete(*, study: Study) -> None:
+    """Drop a study's rules: only its design's gate is applied until rules are set again."""
+    ExclusionRules.objects.filter(study=study).delete()
+
+
+def study_create(*, owner, jobs: Sequence[GenerationJob], paradigm: str = Paradigm.TWO_AFC,
+                 design: dict | None = None, name: str = "", completion_url: str = "",
+                 include_failing: bool = False) -> Study:
+    """A researcher's study: the one path for the admin form, the admin's actions, the API and the demo.
+
+    ``design`` holds the options the researcher set (StudyDesign; the rest take its defaults:
+    practice, a gate and catch trials); the study starts with its paradigm's texts and with exclusion
+    rules: catch accuracy below DEFAULT_CATCH_MIN_ACCURACY, and the gate's pass mark when it has one.
+    ``name`` empty: named after its paradigm and jobs. Only IRIs that pass their job's criterion
+    become items unless ``include_failing`` (studies.services.study_build). A refusal saves nothing.
+    """
+    if not name.strip():
+        title = PARADIGMS[paradigm].title if paradigm in PARADIGMS else paradigm
+        name = f"{title} study of job(s) {', '.join(str(job.pk) for job in jobs)}"
+    with transaction.atomic():
+        study = study_build(owner=owner, name=name, jobs=jobs, paradigm=paradigm, design=design,
+                            completion_url=completion_url, include_failing=include_failing)
+        gate = study.design_spec.gate
+        exclusion_rules_set(study=study, catch_min_accuracy=DEFAULT_CATCH_MIN_ACCURACY,
+                            qualification_min_correct=gate.pass_mark if gate else None)
+    return study
 
 
 def _latest_rule_rows(*, study: Study) -> dict[int, ExclusionDecision]:

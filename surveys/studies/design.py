@@ -13,12 +13,14 @@ from typing import Any
 from surveys.common.specs import SpecError, flag, known_keys, one_of, whole
 from surveys.studies.paradigms import PARADIGMS, RATING_MIDPOINT, Paradigm, ParadigmTraits
 
-# Options every paradigm has, with their defaults.
+# Options every paradigm has, with their defaults: those of a study one would publish
+# (docs/method.md §2): practice with feedback, Feather et al.'s gate (7 right of 12) and their
+# catch-trial rate (16 in 400 main trials, one per 25).
 COMMON_OPTIONS = {
-    "practice": False,  # practice trials with feedback before everything else
+    "practice": True,  # practice trials with feedback before everything else
     "practice_trials": 3,
-    "gate": None,  # {"trials": n, "pass": m}: a qualification block; fewer than m right ends the session
-    "catch_every": 0,  # one catch trial per this many main trials; 0 = none
+    "gate": {"trials": 12, "pass": 7},  # a qualification block; fewer than "pass" right ends the session; None: none
+    "catch_every": 25,  # one catch trial per this many main trials; 0 = none
     "participants_per_condition": None,  # the study stops admitting at this many; None = no cap
     "once_per_target": False,  # each participant sees each target once, conditions by Latin square
     "fullscreen": False,

@@ -18,16 +18,11 @@ def new_completion_code() -> str:
     return secrets.token_hex(4).upper()
 
 
-DEFAULT_CONSENT = (
-    "You are invited to take part in a short study on how people see images. You will look at "
-    "images and answer simple questions about them. It takes about 5 minutes. Your answers are "
-    "stored without your name. You may stop at any time by closing this page."
-)
-DEFAULT_INSTRUCTIONS = (
-    "On each screen you will see one image on top and two images below it. "
-    "Choose the image below that looks <b>more similar</b> to the image on top. "
-    "Click or tap it, or press <b>F</b> for the left one and <b>J</b> for the right one. "
-    "There are no right or wrong answers; go with your first impression."
+# The consent a new study starts from; {task} is its paradigm's task (paradigms.py). Editable per study.
+CONSENT_TEMPLATE = (
+    "You are invited to take part in a short study on how people see images. You will {task}, many times. "
+    "It takes about 5 minutes. Your answers are stored without your name. You may stop at any time by "
+    "closing this page."
 )
 
 
@@ -51,8 +46,20 @@ class Study(models.Model):
     # read it through design_spec.
     design = models.JSONField(default=default_design, blank=True)
     jobs = models.ManyToManyField(GenerationJob, related_name="studies")
-    consent_text = models.TextField(default=DEFAULT_CONSENT)
-    instructions_html = models.TextField(default=DEFAULT_INSTRUCTIONS)
+    # The researcher chose to survey IRIs that fail their job's criterion (or were never judged) too;
+    # by default a study holds only those that pass (docs/engine/option-criterion.md).
+    includes_failing_iris = models.BooleanField(default=False)
+    # What participants read, written for the paradigm when the study is made (study_create), then the
+    # researcher's to edit until the design freezes: plain text, Markdown-compatible.
+    consent_text = models.TextField(help_text="Shown before anything else; plain text.")
+    instructions_html = models.TextField(
+        verbose_name="instructions", help_text="Shown once, before the first trial; plain text (Markdown-compatible).")
+    prompt = models.CharField(max_length=300, help_text="The question on every trial screen.")
+    scale_low_label = models.CharField(max_length=60, blank=True, help_text="Similarity: what a rating of 1 means.")
+    scale_high_label = models.CharField(max_length=60, blank=True, help_text="Similarity: what a rating of 7 means.")
+    # Bumped by every change to the design or to what participants read; each participant records the
+    # version they saw (Participant.design_version). Frozen once a non-pilot participant has started.
+    design_version = models.PositiveIntegerField(default=1, editable=False)
     completion_code = models.CharField(max_length=32, default=new_completion_code)
     # One code per way a session can end, so the recruitment platform can pay (or not) accordingly.
     code_no_consent = models.CharField(max_length=32, default=new_completion_code)

@@ -31,9 +31,11 @@ class Presentation(models.TextChoices):
 
 @dataclass(frozen=True)
 class ParadigmTraits:
+    title: str  # its short name, as in "Create a 2AFC study"
     presentation: str
     prompt: str  # the question on every trial screen
-    measure: str  # what the score of a condition is called
+    measure: str  # what the score of a condition is called, for people
+    score_name: str  # the same for programs: the score's key in the API and its CSV column
     # Image options per trial; None: the design's k. Classification shows names, not images.
     image_options: int | None
     # Scored by the 1-7 rating (similarity) rather than by right or wrong.
@@ -42,24 +44,56 @@ class ParadigmTraits:
     target_chosen: bool = False
     # The design options this paradigm adds to the common ones, with their defaults.
     options: dict = field(default_factory=dict)
+    # What a new study of this paradigm tells its participants (the researcher may edit each; plain,
+    # Markdown-compatible text): the instructions before the first trial, and the task in the consent.
+    instructions: str = ""
+    task: str = ""
+    # The rating scale's two ends, (1, 7); only a rated paradigm shows them.
+    scale_labels: tuple[str, str] = ("", "")
 
 
 PARADIGMS: dict[str, ParadigmTraits] = {
     Paradigm.TWO_AFC: ParadigmTraits(
-        presentation=Presentation.CHOICE, image_options=2, target_chosen=True,
+        title="2AFC", presentation=Presentation.CHOICE, image_options=2, target_chosen=True,
         prompt="Which of the two images below is more similar to the image on top?",
-        measure="share choosing the target", options={"foils": "seed"}),
+        measure="share choosing the target", score_name="target_share", options={"foils": "seed"},
+        task="look at an image and choose which of two other images is more like it",
+        instructions=(
+            "On each screen you will see one image on top and two images below it.\n\n"
+            "Choose the image below that looks **more similar** to the image on top: click or tap it, "
+            "or press **F** for the left one and **J** for the right one.\n\n"
+            "There are no right or wrong answers; go with your first impression.")),
     Paradigm.SIMILARITY: ParadigmTraits(
-        presentation=Presentation.RATING, image_options=2, rated=True,
+        title="similarity", presentation=Presentation.RATING, image_options=2, rated=True,
         prompt="How similar are these two images?",
-        measure="mean similarity rating (1-7)"),
+        measure="mean rating (1-7)", score_name="mean_rating",
+        task="rate how similar two images look",
+        instructions=(
+            "On each screen you will see two images side by side.\n\n"
+            "Rate how similar they look, from **1** (very different) to **7** (identical): click or tap a "
+            "number, or press the key **1** to **7**.\n\n"
+            "There are no right or wrong answers; go with your first impression."),
+        scale_labels=("very different", "identical")),
     Paradigm.MATCHING: ParadigmTraits(
-        presentation=Presentation.CHOICE, image_options=None, target_chosen=True,
+        title="matching", presentation=Presentation.CHOICE, image_options=None, target_chosen=True,
         prompt="Which of the images below does the image on top resemble most?",
-        measure="share correct", options={"k": 3}),
+        measure="accuracy (share correct)", score_name="accuracy", options={"k": 3},
+        task="look at an image and choose which of several other images it resembles most",
+        instructions=(
+            "On each screen you will see one image on top and several images below it.\n\n"
+            "Choose the image below that the image on top **resembles most**: click or tap it, or press "
+            "its number key (**1** for the leftmost).\n\n"
+            "Go with your first impression.")),
     Paradigm.CLASSIFICATION: ParadigmTraits(
-        presentation=Presentation.TIMED, image_options=0,
-        prompt="What did you see?", measure="share correct",
+        title="classification", presentation=Presentation.TIMED, image_options=0,
+        prompt="What did you see?", measure="accuracy (share correct)", score_name="accuracy",
+        task="see an image very briefly and say what it showed",
+        instructions=(
+            "On each screen a cross appears, then an image for a fraction of a second, then a pattern "
+            "that covers it.\n\n"
+            "Look at the cross. When the image has gone, choose the name that best says **what the image "
+            "showed**: click or tap it. Take as long as you need to answer.\n\n"
+            "If you are not sure, make your best guess."),
         # k: categories per trial, None for all of them; Feather et al.'s 300/300/300 ms.
         options={"k": None, "fixation_ms": 300, "stimulus_ms": 300, "mask_ms": 300}),
 }

@@ -4,11 +4,22 @@ from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 
-from surveys.generation.models import GenerationJob, JobStatus
+from surveys.generation.models import GenerationJob, JobStatus, Stimulus
 from surveys.studies.design import StudyDesign
-from surveys.studies.models import Condition, Study, StudyItem, StudyStatus
-from surveys.studies.paradigms import Paradigm
+from surveys.studies.models import CONSENT_TEMPLATE, Condition, Study, StudyItem, StudyStatus
+from surveys.studies.paradigms import PARADIGMS, Paradigm
+
+# What participants see besides the design; study_update may change these until the design freezes.
+STUDY_TEXTS = ("consent_text", "instructions_html", "prompt", "scale_low_label", "scale_high_label")
+# What may change at any time: how the study is named and how participants are sent back to the platform.
+STUDY_SETTINGS = ("name", "completion_url", "completion_code", "code_no_consent", "code_failed_gate",
+                  "code_incompatible")
+
+
+class StudyFrozen(ValidationError):
+    """The design cannot change any more: a participant who counts has seen it (the API answers 409)."""
 
 
 def condition_label(job: GenerationJob, layer: str) -> str:
@@ -16,10 +27,13 @@ def condition_label(job: GenerationJob, layer: str) -> str:
     return f"{job.model.name} / {layer} / {spec.loss} / {spec.seed_type}"
 
 
-def study_create(*, owner, name: str, jobs: Sequence[GenerationJob], paradigm: str = Paradigm.TWO_AFC,
-                 design: dict | None = None, completion_url: str = "") -> Study:
-    """A study with one condition per (job, layer) and one item per IRI; `design` holds the paradigm's
-    options (StudyDesign), stored in full so the study's design never drifts."""
+def study_build(*, owner, name: str, jobs: Sequence[GenerationJob], paradigm: str = Paradigm.TWO_AFC,
+                design: dict | None = None, completion_url: str = "", include_failing: bool = False) -> Study:
+    """A study's rows: one condition per (job, layer), one item per IRI, its paradigm's texts and the
+    design in full (StudyDesign), so it never drifts. Only IRIs that pass their job's criterion become
+    items unless ``include_failing`` (recorded on the study): a failing or never-judged image is not known
+    to be an IRI (docs/engine/option-criterion.md). Call it inside a transaction; researchers'
+    studies are made by surveys.scoring.services.study_create, which adds the exclusion rules."""
     design = StudyDesign.from_dict(design, paradigm=paradigm)
     if not jobs:
         raise ValidationError("Choose at least one generation job.")
@@ -28,22 +42,41 @@ def study_create(*, owner, name: str, jobs: Sequence[GenerationJob], paradigm: s
             raise ValidationError("You can only build studies from your own jobs.")
         if job.status != JobStatus.DONE:
             raise ValidationError(f"Job {job.pk} is {job.status}; only finished jobs can be surveyed.")
+    traits = PARADIGMS[paradigm]
     with transaction.atomic():
-        study = Study.objects.create(owner=owner, name=name, paradigm=paradigm, design=design.to_dict(),
-                                     completion_url=completion_url)
+        study = Study.objects.create(
+            owner=owner, name=name, paradigm=paradigm, design=design.to_dict(), completion_url=completion_url,
+            includes_failing_iris=include_failing,
+            consent_text=CONSENT_TEMPLATE.format(task=traits.task), instructions_html=traits.instructions,
+            prompt=traits.prompt, scale_low_label=traits.scale_labels[0], scale_high_label=traits.scale_labels[1])
         study.jobs.set(jobs)
         for job in jobs:
-            for layer in job.layers:
-                condition = Condition.objects.create(study=study, job=job, layer=layer,
-                                                     label=condition_label(job, layer))
-                StudyItem.objects.bulk_create(
-                    StudyItem(study=study, condition=condition, stimulus=stimulus)
-                    for stimulus in job.stimuli.filter(layer=layer)
-                )
+            _conditions_add(study=study, job=job, include_failing=include_failing)
         if not study.items.exists():
-            raise ValidationError("The chosen jobs produced no IRIs.")
+            raise ValidationError(_no_items_reason(jobs))
         study_check_feasible(study=study)
     return study
+
+
+def _surveyed(stimuli: QuerySet[Stimulus], *, include_failing: bool) -> QuerySet[Stimulus]:
+    return stimuli if include_failing else stimuli.filter(passes=True)
+
+
+def _conditions_add(*, study: Study, job: GenerationJob, include_failing: bool) -> None:
+    for layer in job.layers:
+        condition = Condition.objects.create(study=study, job=job, layer=layer, label=condition_label(job, layer))
+        StudyItem.objects.bulk_create(
+            StudyItem(study=study, condition=condition, stimulus=stimulus)
+            for stimulus in _surveyed(job.stimuli.filter(layer=layer), include_failing=include_failing)
+        )
+
+
+def _no_items_reason(jobs: Sequence[GenerationJob]) -> str:
+    stored = Stimulus.objects.filter(job__in=jobs).count()
+    if not stored:
+        return "The chosen jobs produced no IRIs."
+    return (f"None of the {stored} images the chosen jobs stored passes its job's IRI criterion; "
+            "choose to include failing IRIs to survey them anyway.")
 
 
 def study_check_feasible(*, study: Study) -> None:
@@ -67,3 +100,44 @@ def study_set_status(*, study: Study, status: str) -> Study:
     study.status = status
     study.save(update_fields=["status"])
     return study
+
+
+def study_frozen_since(*, study: Study):
+    """When the first non-pilot participant started (the design froze then), or None: still editable."""
+    first = study.participants.filter(is_pilot=False).order_by("created_at").values_list("created_at", flat=True)
+    return first.first()
+
+
+def study_update(*, study: Study, design: dict | None = None, **fields: str) -> Study:
+    """Change a study: its design and what its participants read (STUDY_TEXTS) bump its design version
+    and are refused with StudyFrozen once a non-pilot participant has started, so that everyone who
+    counts saw the same study; STUDY_SETTINGS change at any time. Checked under the study's lock,
+    which participant_enter also takes. A refusal changes nothing."""
+    unknown = sorted(set(fields) - {*STUDY_TEXTS, *STUDY_SETTINGS})
+    if unknown:
+        raise ValidationError(f"These cannot be edited: {', '.join(unknown)}.")
+    with transaction.atomic():
+        locked = Study.objects.select_for_update().get(pk=study.pk)
+        if design is not None:
+            design = StudyDesign.from_dict(design, paradigm=locked.paradigm).to_dict()
+        # A browser sends a textarea's line breaks as CRLF; the same text must not count as a change.
+        fields = {key: value.replace("\r\n", "\n") for key, value in fields.items()}
+        texts = {key: value for key, value in fields.items() if key in STUDY_TEXTS}
+        if (design is not None and design != locked.design) or any(getattr(locked, k) != v for k, v in texts.items()):
+            _refuse_if_frozen(study=locked)
+            locked.design = locked.design if design is None else design
+            locked.design_version += 1
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        locked.full_clean(exclude=["owner", "jobs", "public_id"])
+        study_check_feasible(study=locked)
+        locked.save()
+    return locked
+
+
+def _refuse_if_frozen(*, study: Study) -> None:
+    since = study_frozen_since(study=study)
+    if since is not None:
+        raise StudyFrozen(f"The design of {study.name} is frozen: a participant started on {since:%Y-%m-%d %H:%M} "
+                          "UTC, and everyone who counts must see the same study. To change it, make a new study "
+                          "from the same jobs.")

@@ -57,6 +57,8 @@ class Participant(models.Model):
     is_pilot = models.BooleanField(default=False)
     # The Latin-square row this participant was given: which condition each target is seen in.
     design_row = models.PositiveIntegerField(null=True, blank=True)
+    # The study's design version this participant was shown (Study.design_version when they entered).
+    design_version = models.PositiveIntegerField(null=True, blank=True)
     # Bumped by every request of the session; a consented session silent for too long frees its place.
     last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
     client_info = models.JSONField(default=dict, blank=True)

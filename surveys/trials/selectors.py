@@ -7,7 +7,15 @@ from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from surveys.studies.models import Study
-from surveys.trials.models import ACTIVE_STATUSES, ENDED_EARLY, Participant, ParticipantStatus, Trial, TrialKind
+from surveys.trials.models import (
+    ACTIVE_STATUSES,
+    ENDED_EARLY,
+    Participant,
+    ParticipantStatus,
+    Response,
+    Trial,
+    TrialKind,
+)
 
 BREAKS_PER_MAIN_BLOCK = 4  # a pause at each quarter (Feather)
 # Shorter main blocks get no breaks: a pause every few trials would only interrupt.
@@ -82,3 +90,15 @@ def study_participation(*, study: Study) -> dict[str, int]:
     return study.participants.filter(is_pilot=False).aggregate(
         started=Count("pk"), completed=Count("pk", filter=Q(status=ParticipantStatus.COMPLETED)),
         ended_early=Count("pk", filter=Q(status__in=ENDED_EARLY)))
+
+
+def participants_of(*, study: Study) -> QuerySet[Participant]:
+    """A study's participants (pilots too, flagged), with their trial and answer counts."""
+    return (study.participants.annotate(trial_count=Count("trials"), answered=Count("trials__response"))
+            .order_by("pk"))
+
+
+def responses_of(*, participant: Participant) -> QuerySet[Response]:
+    """One participant's answers in the order of their trials."""
+    return (Response.objects.filter(trial__participant=participant)
+            .select_related("trial", "trial__item").order_by("trial__index"))

@@ -62,7 +62,8 @@ def participant_enter(*, study: Study, source: str, recruitment_id: str, recruit
             row = design_row_assign(study=locked, rows=pieces.rows, is_pilot=is_pilot)
             participant = Participant.objects.create(study=locked, source=source, recruitment_id=recruitment_id,
                                                      recruitment_data=recruitment_data, is_pilot=is_pilot,
-                                                     design_row=row, last_seen_at=timezone.now())
+                                                     design_row=row, design_version=locked.design_version,
+                                                     last_seen_at=timezone.now())
             design_freeze(participant=participant, pieces=pieces)
     except IntegrityError:  # the same person arrived twice at once, e.g. from two tabs
         return Participant.objects.get(study=study, recruitment_id=recruitment_id)

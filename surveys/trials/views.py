@@ -15,6 +15,7 @@ from django_ratelimit.decorators import ratelimit
 
 from surveys.generation.models import Stimulus
 from surveys.studies.models import Study
+from surveys.studies.richtext import rich_text_render
 from surveys.trials import selectors, services
 from surveys.trials.layout import QUERY_SLOT
 from surveys.trials.models import ParticipantStatus, Trial, TrialKind
@@ -103,8 +104,9 @@ def runner_config(participant, *, answered: int, total: int) -> dict:
         "answered": answered,
         "total": total,
         "paradigm": study.paradigm,
-        "instructionsHtml": study.instructions_html,
-        "prompt": design.traits.prompt,
+        "instructionsHtml": rich_text_render(text=study.instructions_html),  # sanitised: never raw HTML
+        "prompt": study.prompt,
+        "scaleLabels": [study.scale_low_label, study.scale_high_label],
         "timing": design.timing.to_dict() if design.timing else {},
         "fullscreen": design.fullscreen,
         "minWidth": design.min_width,

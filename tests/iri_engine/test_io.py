@@ -6,6 +6,7 @@ import io
 import struct
 import zlib
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -46,6 +47,26 @@ def test_it_converts_greyscale_and_transparent_images_to_rgb():
     assert grey.shape == (3, 8, 8) and torch.allclose(grey, torch.full_like(grey, 128 / 255))
     clear = load_target(_encode(Image.new("RGBA", (8, 8), (0, 0, 0, 0))), size=8)
     assert torch.allclose(clear, torch.ones_like(clear))  # transparency shown on white
+
+
+def test_a_16_bit_and_a_float_gradient_keep_their_gradient_as_targets():
+    """Pillow's own conversion clipped 16-bit values above 255 (white) and floats in [0, 1] to 0 (black)."""
+    ramp = np.linspace(0.0, 1.0, 64)[None, :].repeat(64, axis=0)
+    sixteen, floating = io.BytesIO(), io.BytesIO()
+    Image.fromarray(np.rint(ramp * 65535).astype(np.uint16)).save(sixteen, format="PNG")
+    Image.fromarray(ramp.astype(np.float32), mode="F").save(floating, format="TIFF")
+
+    for data in (sixteen.getvalue(), floating.getvalue()):
+        row = load_target(data, size=64)[0, 32]
+        assert torch.allclose(row, torch.tensor(ramp[0], dtype=torch.float32), atol=1 / 255)
+
+
+def test_it_refuses_an_animated_image():
+    buffer = io.BytesIO()
+    frames = [Image.new("RGB", (8, 8), colour) for colour in ((255, 0, 0), (0, 255, 0))]
+    frames[0].save(buffer, format="PNG", save_all=True, append_images=frames[1:])
+    with pytest.raises(InvalidImageError, match="animated"):
+        load_target(buffer.getvalue(), size=8)
 
 
 @pytest.mark.parametrize("data", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\x00" * 30])

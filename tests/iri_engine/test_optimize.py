@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
 from iri_engine.devices import bf16_pays
 from iri_engine.features import FeatureExtractor
 from iri_engine.losses import representation_loss
+from iri_engine.models import load_model
 from iri_engine.optimize import (
     GenerationCancelled,
+    GenerationDiverged,
     Progress,
     generate,
     normalized_step,
@@ -18,7 +22,7 @@ from iri_engine.optimize import (
 from iri_engine.seeds import make_seeds
 from iri_engine.spec import GenerationSpec
 
-from .conftest import CPU, smooth_images
+from .conftest import CPU, smooth_images, tiny_spec
 
 
 def _rep_loss(model, targets, images, layer):
@@ -120,6 +124,38 @@ def test_it_cancels_when_progress_returns_false(tiny_model, targets, generator):
         generate(tiny_model, targets, spec, layer="conv1", device=CPU, generator=generator,
                  progress=stop_at_second_report)
     assert calls == [3, 6]
+
+
+def test_a_cancel_stops_a_million_step_run_within_seconds_when_progress_is_timed(tiny_model, generator):
+    """Reports every 1/100 of the run were 10,000 steps apart here: minutes of ignored cancels."""
+    started = time.monotonic()
+    calls = []
+
+    def cancel_after_a_second(progress: Progress) -> bool:
+        calls.append(time.monotonic() - started)
+        return calls[-1] < 1.0
+
+    spec = GenerationSpec(layers=("conv1",), iterations=1_000_000)
+    with pytest.raises(GenerationCancelled):
+        generate(tiny_model, smooth_images(1), spec, layer="conv1", device=CPU, generator=generator,
+                 progress=cancel_after_a_second, progress_every_s=0.2)
+
+    assert time.monotonic() - started < 5.0
+    gaps = [b - a for a, b in zip([0.0, *calls], calls, strict=False)]
+    assert max(gaps) < 1.0  # a call at least every 0.2 s plus one step, however long the run
+
+
+def test_a_loss_that_becomes_nan_fails_the_run_with_a_reason(generator):
+    broken = load_model(tiny_spec(init_seed=5), device=CPU)
+    with torch.no_grad():
+        broken.network.conv1.weight[0, 0, 0, 0] = float("nan")
+
+    spec = GenerationSpec(layers=("layer1",), iterations=20)
+    with pytest.raises(GenerationDiverged, match="NaN"):
+        generate(broken, smooth_images(2), spec, layer="layer1", device=CPU, generator=generator,
+                 progress=lambda progress: True)
+    with pytest.raises(GenerationDiverged, match="NaN"):  # without a progress callback, at the end
+        generate(broken, smooth_images(2), spec, layer="layer1", device=CPU, generator=generator)
 
 
 def test_it_normalises_the_step_per_example():

@@ -101,7 +101,7 @@ def test_items_wait_in_local_storage_through_a_reload_and_go_once_in_order(open_
     page.server.replies = [(503, {"Retry-After": "60"})]
     add(page, "a")
     add(page, "b", url="/api/trials/b/unavailable")
-    page.wait_for_function("waits.length === 1")
+    page.wait_for_function("() => waits.length === 1")
     held = stored(page)
     page.evaluate("(key) => localStorage.setItem(key, JSON.stringify([...JSON.parse(localStorage.getItem(key)),"
                   "{ trial: 'c', idempotency_key: 'c' }]))", KEY)  # as an older runner saved its items

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from iri_engine.sandbox import FAILURES, SandboxLimits, engine_root
@@ -74,6 +73,20 @@ class Sleeper(torch.nn.Module):
         return self.classifier(x)
 
 
+class Diverger(torch.nn.Module):
+    """A classifier on the blank image registration probes it with; NaN on any other input."""
+
+    def __init__(self):
+        super().__init__()
+        self.classifier = Classifier()
+
+    def forward(self, x):
+        y = self.classifier(x)
+        if bool(x.std() > 0.01):
+            return (y - y) / (y - y)
+        return y
+
+
 class Hog(torch.nn.Module):
     """Asks for 16 GiB of address space (never touched: harmless unconfined)."""
 
@@ -111,13 +124,6 @@ def archive(module: torch.nn.Module, name: str = "model.pt") -> SimpleUploadedFi
         return SimpleUploadedFile(name, path.read_bytes())
     finally:
         path.unlink(missing_ok=True)
-
-
-@pytest.fixture
-def coder(researcher):
-    """A researcher given the permission to register code-bearing models."""
-    researcher.user_permissions.add(Permission.objects.get(codename="register_code_model"))
-    return type(researcher).objects.get(pk=researcher.pk)
 
 
 def register(api, module: torch.nn.Module, name: str = "net"):
@@ -288,13 +294,37 @@ def test_a_permitted_accounts_models_register_and_generate_confined_through_a_wo
     assert stimuli.count() == 3
     assert all(s.validity["passes"] is not None and s.checkpoint_sha256 == benign.json()["checkpoint_sha256"]
                for s in stimuli)
+    # Judged in the worker against the job's criterion and null, as any model's IRIs are.
+    assert all(s.verdict["criterion"] == good.spec.criterion.to_dict() and s.passes == s.verdict["passes"]
+               and s.verdict["null"]["kind"] == good.spec.criterion.null for s in stimuli)
     assert bad.status == JobStatus.FAILED
     assert bad.error == f"batch 0: SandboxError: {FAILURES['run_failed']}"
     assert not outside.exists()
 
 
+def test_a_confined_run_whose_loss_becomes_nan_fails_as_diverged_and_stores_nothing(
+        api_as, coder, inline_tasks, django_capture_on_commit_callbacks, settings):
+    registered = register(api_as(coder), Diverger(), name="diverger")
+    assert registered.status_code == 201, registered.content
+    targets = services.target_set_create(owner=coder, name="t", uploads=[
+        (f"{i}.png", factories.png_bytes((60 * i, 200 - 40 * i, 90), size=SIZE)) for i in range(2)])
+    files_before = sorted(Path(settings.MEDIA_ROOT).rglob("*"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.job_submit(owner=coder, model=RegisteredModel.objects.get(pk=registered.json()["id"]),
+                                  target_set=targets, config={"layers": ["output"], "iterations": 10})
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error == "batch 0: The optimisation diverged: the loss became NaN or infinite in the sandbox. " \
+                        "Nothing was stored."
+    assert not Stimulus.objects.filter(job=job).exists()
+    assert sorted(Path(settings.MEDIA_ROOT).rglob("*")) == files_before
+
+
 JOB_FORM = {"loss": "reg_free", "seed_type": "super-noise", "optimizer": "ngd", "iterations": 10, "step_size": 1.0,
-            "keep": "best", "parameterization": "pixel", "precision": "auto", "random_seed": 0, "perceptual": ""}
+            "keep": "best", "parameterization": "pixel", "precision": "auto", "random_seed": 0, "perceptual": "",
+            "null": "targets"}
 
 
 @pytest.mark.parametrize("role", ["recognizers", "proxies"])

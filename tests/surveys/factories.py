@@ -4,6 +4,7 @@ demo network registered as a researcher would register it."""
 import io
 import itertools
 import os
+import zipfile
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -11,10 +12,10 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from PIL import Image
 
-from iri_engine.spec import IMAGENET_MEAN, IMAGENET_STD
+from iri_engine.spec import IMAGENET_MEAN, IMAGENET_STD, IriCriterion
 from surveys.generation import services as generation
 from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, Stimulus, TargetImage, TargetSet
-from surveys.studies.services import study_create
+from surveys.scoring.services import study_create
 
 _counter = itertools.count()
 # How the demo network (iri_engine.demo) is registered: its input size, normalisation and outputs.
@@ -28,6 +29,15 @@ def png_bytes(colour: tuple[int, int, int], size: int = 16) -> bytes:
     return buffer.getvalue()
 
 
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    """A zip of these files, e.g. {"cat/01.png": ...}: folders name the images' categories."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
 def researcher(username: str = "researcher"):
     return get_user_model().objects.create_user(username=username, password="pw-for-tests-only", is_staff=True)
 
@@ -38,6 +48,10 @@ def registered_model(owner, *, layers=("layer1", "layer2", "layer3")) -> Registe
 
 
 CATEGORIES = ("bird", "car", "dog", "ship")
+# What the engine's judge says of an IRI that meets the default criterion (iri_engine.validity.judge).
+PASSING_VERDICT = {"passes": True, "reasons": [], "criterion": IriCriterion().to_dict(),
+                   "null": {"layer": "layer2", "spearman": 0.5, "pearson": 0.5, "db_snr": 3.0, "pairs": 6, "images": 4,
+                            "kind": "different_category"}}
 
 
 def finished_job(owner, *, n_items: int = 4, layer: str = "layer2", layers: tuple[str, ...] | None = None,
@@ -55,7 +69,8 @@ def finished_job(owner, *, n_items: int = 4, layer: str = "layer2", layers: tupl
         target.image.save(f"t{index}.png", ContentFile(png_bytes((200, index * 20, 0), size)))
         for depth, layer_name in enumerate(layers):
             stimulus = Stimulus(job=job, target=target, layer=layer_name, final_rep_loss=0.01, wall_seconds=1.0,
-                                optimizer="ngd", config=job.config, code_version="test")
+                                optimizer="ngd", config=job.config, code_version="test", passes=True,
+                                verdict=PASSING_VERDICT)
             stimulus.target_png.save(f"{index}-t.png", ContentFile(png_bytes((200, index * 20, 0), size)), save=False)
             stimulus.seed_png.save(f"{index}-s.png", ContentFile(png_bytes((0, 0, 200 - index * 20), size)), save=False)
             stimulus.iri_png.save(f"{index}-i.png", ContentFile(png_bytes((100 + depth * 40, 100, index * 20), size)),
@@ -64,8 +79,14 @@ def finished_job(owner, *, n_items: int = 4, layer: str = "layer2", layers: tupl
     return job
 
 
+# A test's study starts with no practice, gate or catch trials (a researcher's starts with all three,
+# StudyDesign's defaults), so that each test adds only the checks it is about.
+BARE_DESIGN = {"practice": False, "gate": None, "catch_every": 0}
+
+
 def study(owner, *, n_items: int = 4, jobs: int = 1, paradigm: str = "2afc", design: dict | None = None,
           layers: tuple[str, ...] | None = None, size: int = 16, completion_url: str = ""):
+    design = {**BARE_DESIGN, **(design or {})}
     made = [finished_job(owner, n_items=n_items, layers=layers, size=size) for _ in range(jobs)]
     return study_create(owner=owner, name=f"study-{next(_counter)}", jobs=made, paradigm=paradigm, design=design,
                         completion_url=completion_url)

@@ -33,7 +33,11 @@ class OwnedAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyOwnedAdmin(OwnedAdmin):
-    """Rows the application writes (IRIs, responses): a researcher looks, never adds or edits."""
+    """Rows the application writes (IRIs, participants, responses): a researcher looks, never adds or
+    edits, and has no bulk delete on their lists: scores, exports and the exclusion audit trail rest on
+    them as recorded. They go with their job or study when that is deleted."""
+
+    actions = None
 
     def has_add_permission(self, request):
         return False
@@ -45,31 +49,42 @@ class ReadOnlyOwnedAdmin(OwnedAdmin):
 class ServiceCreateAdmin(OwnedAdmin):
     """An add page whose form (create_form, a console.forms.ServiceForm) makes the row through a
     service while it is validated, so a refusal shows on the form and nothing is saved; admin then
-    only records what the service made. Change pages are ordinary."""
+    only records what the service made. With a change_form (a ServiceForm too), the change page
+    works the same way; without one, change pages are ordinary."""
 
     create_form: type
+    change_form: type | None = None
+
+    def _through_service(self, obj) -> bool:
+        return obj is None or self.change_form is not None
 
     def get_form(self, request, obj=None, **kwargs):
-        if obj is not None:
+        if not self._through_service(obj):
             return super().get_form(request, obj, **kwargs)
-        create_form, owner = self.create_form, request.user
+        service_form, owner = self.create_form if obj is None else self.change_form, request.user
 
-        class OwnedCreateForm(create_form):
+        class OwnedServiceForm(service_form):
             def __init__(self, *args, **inner):
                 super().__init__(*args, owner=owner, **inner)
 
-        return OwnedCreateForm
+        return OwnedServiceForm
 
     def save_form(self, request, form, change):
-        return super().save_form(request, form, change) if change else form.created
+        return form.created if self._through_service(form.instance if change else None) else super().save_form(
+            request, form, change)
 
     def save_model(self, request, obj, form, change):
-        if change:
+        if not self._through_service(obj if change else None):
             super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
-        if change:
+        if not self._through_service(form.instance if change else None):
             super().save_related(request, form, formsets, change)
+            return
+        # The service saved the row; the page's read-only inline tables are still saved (they change
+        # nothing), since admin's change message reads what each formset saved (a 500 otherwise).
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -78,7 +93,15 @@ class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
+    # As on OwnedAdmin, every staff account is a researcher: without this, Django's per-model view
+    # permission hid a job's batches and a study's conditions from everyone but superusers.
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
     def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 

@@ -12,9 +12,10 @@ from surveys.console.admin.base import OwnedAdmin, ReadOnlyInline, ReadOnlyOwned
 from surveys.console.forms import JobSubmitForm, ModelRegistrationForm, TargetSetUploadForm
 from surveys.generation import services
 from surveys.generation.models import GenerationBatch, GenerationJob, RegisteredModel, Stimulus, TargetImage, TargetSet
-from surveys.generation.selectors import job_progress
+from surveys.generation.selectors import job_progress, job_verdicts
 from surveys.scoring.selectors import job_recognition
-from surveys.studies.services import study_create
+from surveys.scoring.services import study_create
+from surveys.studies.paradigms import PARADIGMS
 
 
 @admin.register(RegisteredModel)
@@ -92,15 +93,24 @@ class BatchInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+def _study_action(paradigm: str):
+    def create(modeladmin, request, queryset):
+        return modeladmin.study_from_jobs(request, queryset, paradigm=paradigm)
+
+    create.__name__ = f"create_{paradigm}_study"
+    return admin.action(description=f"Create a {PARADIGMS[paradigm].title} study from the selected jobs")(create)
+
+
 @admin.register(GenerationJob)
 class GenerationJobAdmin(OwnedAdmin):
-    list_display = ["id", "model", "layer_list", "loss", "target_set", "status", "progress", "created_at"]
+    list_display = ["id", "model", "layer_list", "loss", "target_set", "status", "progress", "iris_failing",
+                    "created_at"]
     list_filter = ["status"]
-    readonly_fields = ["owner", "model", "target_set", "config", "perceptual", "proxies", "recognizers", "status",
-                       "progress", "recognition", "error", "cancel_requested", "created_at", "started_at",
-                       "finished_at"]
+    readonly_fields = ["owner", "model", "target_set", "config", "criterion", "verdict_counts", "perceptual", "proxies",
+                       "recognizers", "status", "progress", "recognition", "error", "cancel_requested", "created_at",
+                       "started_at", "finished_at"]
     inlines = [BatchInline]
-    actions = ["cancel_jobs", "create_study"]
+    actions = ["cancel_jobs", *(_study_action(paradigm) for paradigm in PARADIGMS)]
 
     class Media:
         js = ["iris/admin-progress.js"]
@@ -120,6 +130,25 @@ class GenerationJobAdmin(OwnedAdmin):
             return "-"
         return format_html("<table>{}</table>", format_html_join(
             "", "<tr><th>{}</th><td>accuracy {}</td><td>n = {}</td></tr>", rows))
+
+    @admin.display(description="IRIs failing the criterion")
+    def iris_failing(self, obj):
+        counts = job_verdicts(job=obj)
+        return f"{counts['failed']} of {counts['passed'] + counts['failed'] + counts['unjudged']}"
+
+    @admin.display(description="IRI criterion")
+    def criterion(self, obj):
+        verdicts = job_verdicts(job=obj)
+        return criterion_text(verdicts["criterion"], null_images=verdicts["null_images"]["name"])
+
+    @admin.display(description="IRIs passing / failing / never judged")
+    def verdict_counts(self, obj):
+        rows = [(layer, c["passed"], c["failed"], c["unjudged"]) for layer, c in job_verdicts(job=obj)["per_layer"].items()]
+        if not rows:
+            return "-"
+        return format_html('<table id="iris-verdicts"><tr><th>layer</th><th>pass</th><th>fail</th>'
+                           "<th>never judged</th></tr>{}</table>", format_html_join(
+                               "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows))
 
     @admin.display(description="progress")
     def progress(self, obj):
@@ -150,28 +179,39 @@ class GenerationJobAdmin(OwnedAdmin):
             services.job_cancel(job=job)
         self.message_user(request, f"Asked {queryset.count()} job(s) to stop.")
 
-    @admin.action(description="Create a 2AFC study from the selected jobs")
-    def create_study(self, request, queryset):
-        jobs = list(queryset)
+    def study_from_jobs(self, request, queryset, *, paradigm: str):
+        """The selected jobs as a new study of this paradigm, with the design a published study would
+        use; its change page, where the design and texts can be edited, comes next."""
         try:
-            study = study_create(owner=request.user, name=f"2AFC of jobs {', '.join(str(j.pk) for j in jobs)}",
-                                 jobs=jobs)
+            study = study_create(owner=request.user, jobs=list(queryset.order_by("pk")), paradigm=paradigm)
         except ValidationError as error:
             self.message_user(request, "; ".join(error.messages), level=messages.ERROR)
             return None
-        self.message_user(request, f"Created study {study.name}.")
+        self.message_user(request, f"Created study {study.name}. Check its design and texts below; they can be "
+                                   "changed until the first participant starts.")
         return redirect("admin:studies_study_change", study.pk)
+
+
+def criterion_text(criterion: dict, *, null_images: str) -> str:
+    """A criterion (IriCriterion JSON) in words, with the natural images its null was made of."""
+    bound = criterion["max_rep_loss"]
+    parts = ["L_rep no bound" if bound is None else f"L_rep \u2264 {bound:g}"]
+    if criterion["validity"]:
+        parts.append(f"validity against the {criterion['null']} null of {null_images!r}")
+    if criterion["class_agreement"]:
+        parts.append("class kept")
+    return "; ".join(parts)
 
 
 @admin.register(Stimulus)
 class StimulusAdmin(ReadOnlyOwnedAdmin):
     owner_path = "job__owner"
-    list_display = ["images", "target", "layer", "rep_loss", "valid", "job"]
+    list_display = ["images", "target", "layer", "rep_loss", "passes", "verdict_summary", "job"]
     list_display_links = ["images", "target"]
-    list_filter = ["layer", "optimizer"]
+    list_filter = ["passes", "layer", "optimizer"]
     readonly_fields = ["job", "target", "layer", "target_image", "seed_image", "iri_image", "final_rep_loss",
-                       "loss_curve_points", "validity_table", "wall_seconds", "optimizer", "config", "code_version",
-                       "checkpoint_sha256"]
+                       "passes", "verdict_summary", "verdict_criterion", "loss_curve_points", "validity_table",
+                       "wall_seconds", "optimizer", "config", "code_version", "checkpoint_sha256"]
     fields = readonly_fields
 
     @admin.display(description="target | seed | IRI")
@@ -183,9 +223,26 @@ class StimulusAdmin(ReadOnlyOwnedAdmin):
     def rep_loss(self, obj):
         return f"{obj.final_rep_loss:.4f}"
 
-    @admin.display(description="valid", boolean=True)
-    def valid(self, obj):
-        return obj.validity.get("passes")
+    @admin.display(description="verdict")
+    def verdict_summary(self, obj):
+        """Why it fails (each part of the criterion it misses), or what it passed."""
+        if not obj.verdict:
+            return "never judged (stored before IRIs were judged)"
+        if obj.verdict["reasons"]:
+            return "; ".join(obj.verdict["reasons"])
+        return f"passes: L_rep {obj.final_rep_loss:.4g}"
+
+    @admin.display(description="judged against")
+    def verdict_criterion(self, obj):
+        if not obj.verdict:
+            return "-"
+        null = obj.verdict["null"]
+        null_text = "no null" if null is None else (f"{null['kind']} null: {null['pairs']} pairs of {null['images']} "
+                                                    f"images (maxima rho {null['spearman']:.3g}, r {null['pearson']:.3g},"
+                                                    f" dB-SNR {null['db_snr']:.3g})")
+        bound = obj.verdict["criterion"]["max_rep_loss"]
+        return (f"L_rep bound {'none' if bound is None else f'{bound:g}'}; validity "
+                f"{'required' if obj.verdict['criterion']['validity'] else 'not required'}; {null_text}")
 
     @admin.display(description="target")
     def target_image(self, obj):

@@ -8,19 +8,22 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from surveys.console.admin.base import ReadOnlyInline, ServiceCreateAdmin
-from surveys.console.forms import StudyCreateForm
+from surveys.console.forms import DESIGN_FIELDS, StudyCreateForm, StudyEditForm
 from surveys.console.links import participant_link, results_link
 from surveys.scoring.selectors import study_scores
 from surveys.studies import services
 from surveys.studies.models import Condition, Study, StudyStatus
+from surveys.studies.selectors import study_iri_verdicts
+from surveys.studies.services import STUDY_TEXTS
 from surveys.trials.selectors import study_participation, study_progress
 
 ROW = "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"
 
 
 def _table(table_id: str, header: str, rows: list[tuple]) -> str:
-    """A five-column HTML table; the header is a constant of this module, the cells are escaped."""
-    return format_html('<table id="{}">{}{}</table>', table_id, mark_safe(header),  # noqa: S308 - constant
+    """A five-column HTML table; the header is a constant of this module or built by format_html, the
+    cells are escaped."""
+    return format_html('<table id="{}">{}{}</table>', table_id, mark_safe(header),  # noqa: S308 - see above
                        format_html_join("", ROW, rows))
 
 
@@ -40,22 +43,36 @@ class ConditionInline(ReadOnlyInline):
 @admin.register(Study)
 class StudyAdmin(ServiceCreateAdmin):
     create_form = StudyCreateForm
+    change_form = StudyEditForm
     list_display = ["name", "paradigm", "status", "link", "participation", "created_at"]
     list_filter = ["status", "paradigm"]
-    fields = ["name", "paradigm", "status", "link", "preview", "participation", "progress", "design", "scores",
-              "results", "completion_code", "code_no_consent", "code_failed_gate", "code_incompatible", "completion_url",
-              "consent_text", "instructions_html"]
-    readonly_fields = ["paradigm", "status", "link", "preview", "participation", "progress", "design", "scores",
-                       "results"]
+    readonly_fields = ["paradigm", "status", "link", "preview", "participation", "progress", "iri_verdicts", "includes_failing_iris", "scores", "results",
+                       "design_state"]
     inlines = [ConditionInline]
     actions = ["close_studies", "open_studies"]
 
-    def get_fields(self, request, obj=None):
+    def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return ["name", "jobs", "paradigm", "k", "foils", "practice", "practice_trials", "gate_trials",
-                    "gate_pass", "catch_every", "participants_per_condition", "once_per_target", "fixation_ms",
-                    "stimulus_ms", "mask_ms", "fullscreen", "completion_url"]
-        return super().get_fields(request, obj)
+            return [(None, {"fields": ["name", "jobs", "paradigm", "completion_url"]}),
+                    ("Design (the defaults are those of a study one would publish)", {"fields": DESIGN_FIELDS}),
+                    ("IRIs", {"fields": ["include_failing_iris"]})]
+        return [
+            (None, {"fields": ["name", "paradigm", "status", "link", "preview", "participation", "progress",
+                               "iri_verdicts", "includes_failing_iris", "scores", "results"]}),
+            ("Design", {"fields": ["design_state", *DESIGN_FIELDS]}),
+            ("What participants read (plain text; Markdown-compatible)", {"fields": STUDY_TEXTS}),
+            ("Recruitment platform", {"fields": ["completion_url", "completion_code", "code_no_consent",
+                                                 "code_failed_gate", "code_incompatible"]}),
+        ]
+
+    @admin.display(description="editable?")
+    def design_state(self, obj):
+        since = services.study_frozen_since(study=obj)
+        if since is None:
+            return (f"Version {obj.design_version}. The design and the texts below can be changed until the first "
+                    "participant (not a pilot) starts.")
+        return (f"Version {obj.design_version}, frozen since {since:%Y-%m-%d %H:%M} UTC, when the first participant "
+                "started: everyone who counts sees the same study. To change it, make a new study from the same jobs.")
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.readonly_fields
@@ -90,14 +107,22 @@ class StudyAdmin(ServiceCreateAdmin):
         return _table("iris-progress", "<tr><th>condition</th><th>started</th><th>in progress</th>"
                                        "<th>completed</th><th>ended early</th></tr>", rows)
 
-    @admin.display(description="alignment (share choosing the target, 95% bootstrap CI)")
+    @admin.display(description="IRIs per condition: pass / fail / never judged / surveyed")
+    def iri_verdicts(self, obj):
+        rows = [(v["label"], v["passed"], v["failed"], v["unjudged"], v["surveyed"])
+                for v in study_iri_verdicts(study=obj)]
+        return _table("iris-verdicts", "<tr><th>condition</th><th>pass</th><th>fail</th><th>never judged</th>"
+                                        "<th>surveyed</th></tr>", rows)
+
+    @admin.display(description="scores (95% bootstrap CI)")
     def scores(self, obj):
         rows = [(s.label, s.participants, s.trials,
                  "-" if s.alignment is None else f"{s.alignment:.3f}",
                  "-" if s.ci_low is None else f"[{s.ci_low:.3f}, {s.ci_high:.3f}]")
                 for s in study_scores(study=obj)]
-        return _table("iris-scores", "<tr><th>condition</th><th>participants</th><th>trials</th>"
-                                     "<th>alignment</th><th>95% CI</th></tr>", rows)
+        header = format_html("<tr><th>condition</th><th>participants</th><th>trials</th><th>{}</th><th>95% CI</th></tr>",
+                             obj.design_spec.traits.measure)
+        return _table("iris-scores", header, rows)
 
     @admin.action(description="Close selected studies (admit nobody new)")
     def close_studies(self, request, queryset):

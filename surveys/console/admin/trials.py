@@ -9,8 +9,10 @@ from surveys.trials.models import Participant, Response
 @admin.register(Participant)
 class ParticipantAdmin(ReadOnlyOwnedAdmin):
     owner_path = "study__owner"
-    list_display = ["recruitment_id", "study", "source", "status", "is_pilot", "created_at", "completed_at"]
-    list_filter = ["status", "source", "is_pilot", "study"]
+    list_display = ["recruitment_id", "study", "source", "status", "is_pilot", "design_version", "created_at",
+                    "completed_at"]
+    # Only the studies among the researcher's own participants: a plain filter would list everyone's.
+    list_filter = ["status", "source", "is_pilot", ("study", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["recruitment_id"]
     exclude = ["token"]
 

@@ -2,8 +2,13 @@
 its service, and the page goes on to the list (it answered 500 once: admin asked the form for
 save_m2m, which a form that saved through a service never had)."""
 
+import io
+import zipfile
+
+import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
 
 from surveys.generation.models import RegisteredModel, TargetSet
 from tests.surveys import factories
@@ -46,3 +51,22 @@ def test_a_refused_upload_shows_on_the_form_and_saves_nothing(client, researcher
 
     assert response.status_code == 200 and "cut.png: not a readable image" in response.content.decode()
     assert not TargetSet.objects.exists()
+
+
+def test_a_zip_larger_than_memory_uploads_is_read_from_its_temporary_file(client, researcher, settings):
+    """Above FILE_UPLOAD_MAX_MEMORY_SIZE Django keeps an upload on disk; the zip is read from there."""
+    rng = np.random.default_rng(1)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in ("cats/a.png", "dogs/b.png", "dogs/c.png"):
+            image = io.BytesIO()
+            Image.fromarray(rng.integers(0, 256, (500, 500, 3), dtype=np.uint8)).save(image, format="PNG")
+            archive.writestr(name, image.getvalue())
+    assert len(buffer.getvalue()) > settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+    client.force_login(researcher)
+
+    response = client.post("/admin/generation/targetset/add/", {
+        "name": "noise", "files": [SimpleUploadedFile("noise.zip", buffer.getvalue())]})
+
+    assert response.status_code == 302
+    assert sorted(TargetSet.objects.get().images.values_list("category", flat=True)) == ["cats", "dogs", "dogs"]

@@ -4,6 +4,7 @@ cancellable, failing with a reason, with validity, proxies and model-to-model re
 import hashlib
 import io
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import torch
@@ -74,6 +75,23 @@ def test_a_batch_under_a_fresh_lease_is_held_for_a_retry_and_claimable_once_it_e
     assert services.batch_claim(batch_id=batch.pk, worker="third") is Claim.CLOSED
 
 
+def test_a_worker_whose_lease_was_taken_over_stops_and_cannot_finish_the_batch(researcher, demo_model, targets,
+                                                                                settings):
+    job = services.job_submit(owner=researcher, model=demo_model, target_set=targets,
+                              config={"layers": ["layer1"], "iterations": 5})
+    batch = job.batches.get()
+    services.batch_claim(batch_id=batch.pk, worker="stalled")
+    expired = timezone.now() - timedelta(seconds=settings.IRIS_BATCH_LEASE_S + 1)
+    GenerationBatch.objects.filter(pk=batch.pk).update(heartbeat_at=expired)
+    services.batch_claim(batch_id=batch.pk, worker="rescuer")
+
+    assert services.batch_progress(batch_id=batch.pk, worker="stalled", steps_done=3, loss=1.0) is False
+    services.batch_finish(batch_id=batch.pk, worker="stalled", status=JobStatus.FAILED, error="stalled")
+    batch.refresh_from_db()
+    assert (batch.status, batch.claimed_by, batch.steps_done) == (JobStatus.RUNNING, "rescuer", 0)
+    assert services.batch_progress(batch_id=batch.pk, worker="rescuer", steps_done=3, loss=1.0) is True
+
+
 def test_a_cancelled_job_runs_no_queued_batch(researcher, demo_model, targets):
     job = services.job_submit(owner=researcher, model=demo_model, target_set=targets,
                               config={"layers": ["layer1"], "iterations": 5})
@@ -96,6 +114,30 @@ def test_a_failing_batch_marks_the_job_failed_with_the_reason(researcher, demo_m
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert "batch 0" in job.error
+
+
+def test_a_run_whose_loss_becomes_nan_fails_with_the_reason_stores_nothing_and_jobs_still_answer(
+        researcher, demo_model, targets, inline_tasks, django_capture_on_commit_callbacks, settings, tmp_path, api_as):
+    """The NaN loss was saved as the batch's current loss, and GET /api/jobs/ answered 500 ever after."""
+    weights = torch.load(demo_model.weights.path, weights_only=True)
+    weights["conv1.weight"][0, 0, 0, 0] = float("nan")
+    torch.save(weights, tmp_path / "nan.pt")
+    demo_model.weights.save("nan.pt", io.BytesIO((tmp_path / "nan.pt").read_bytes()), save=True)
+    media = Path(settings.MEDIA_ROOT)
+    files_before = sorted(media.rglob("*"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.job_submit(owner=researcher, model=demo_model, target_set=targets,
+                                  config={"layers": ["layer1"], "iterations": 30})
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert "diverged" in job.error and "NaN" in job.error
+    assert not Stimulus.objects.filter(job=job).exists()
+    assert sorted(media.rglob("*")) == files_before
+    answer = api_as(researcher).get("/api/jobs/")
+    assert answer.status_code == 200
+    assert answer.json()[0]["status"] == "failed"
 
 
 def test_it_scores_each_iri_under_the_proxy_distances(researcher, demo_model, targets, inline_tasks,

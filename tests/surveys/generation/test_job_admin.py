@@ -6,7 +6,8 @@ from surveys.generation.models import GenerationJob
 
 pytestmark = pytest.mark.django_db
 FORM = {"loss": "reg_free", "seed_type": "super-noise", "optimizer": "ngd", "iterations": 10, "step_size": 1.0,
-        "keep": "best", "parameterization": "pixel", "precision": "auto", "random_seed": 0, "perceptual": ""}
+        "keep": "best", "parameterization": "pixel", "precision": "auto", "random_seed": 0, "perceptual": "",
+        "max_rep_loss": 0.1, "criterion_validity": "on", "criterion_class_agreement": "on", "null": "different_category"}
 
 
 def test_the_admin_submits_a_job_with_layers_offered_from_the_network(client, researcher, demo_model, targets):

@@ -13,10 +13,10 @@ pytestmark = pytest.mark.django_db
 
 def test_it_saves_the_rules_a_researcher_sets_in_admin(client):
     researcher = factories.researcher()
-    study = factories.study(researcher, n_items=2)
+    study = factories.study(researcher, n_items=2)  # made with its default rules
     client.force_login(researcher)
 
-    response = client.post(reverse("admin:scoring_exclusionrules_add"), {
+    response = client.post(reverse("admin:scoring_exclusionrules_change", args=[study.exclusion_rules.pk]), {
         "study": study.pk, "catch_min_accuracy": "0.8", "min_median_rt_ms": "", "max_one_sided_share": "0.9",
         "qualification_min_correct": "", "target_ci_width": "0.1"})
 

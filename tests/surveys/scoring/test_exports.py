@@ -11,6 +11,8 @@ from surveys.scoring.bootstrap import crossed_counts, share_interval
 from surveys.scoring.data import table_from_rows
 from surveys.scoring.report import ConditionMeta, condition_scores
 from surveys.scoring.selectors import BOOTSTRAP_SEED
+from surveys.trials import services as trials
+from surveys.trials.models import Response, Trial
 from tests.surveys import factories
 from tests.surveys.scoring import planting
 
@@ -32,7 +34,7 @@ def read_csv(api, url: str) -> pd.DataFrame:
 
 def two_condition_study(researcher):
     study = factories.study(researcher, n_items=5, jobs=2)
-    services.exclusion_rules_set(study=study, min_median_rt_ms=250)
+    services.exclusion_rules_set(study=study, min_median_rt_ms=250, catch_min_accuracy=None)
     first, second = study.conditions.values_list("pk", flat=True)
     planting.crowd(study, accuracy={first: 0.8, second: 0.3}, n=7, seed=3, catch=[True, False])
     planting.crowd(study, accuracy={first: 0.0, second: 1.0}, n=2, seed=4, rt_ms=100.0)  # speeders
@@ -48,7 +50,7 @@ def pandas_scores(frame: pd.DataFrame, *, with_exclusions: bool) -> pd.DataFrame
     per_participant = rows.groupby(["condition_id", "participant_id"]).correct.mean()
     items = rows.groupby(["condition_id", "item_id"]).correct.mean()
     return pd.DataFrame({
-        "alignment": rows.groupby("condition_id").correct.mean(),
+        "score": rows.groupby("condition_id").correct.mean(),
         "trials": rows.groupby("condition_id").size(),
         "participants": rows.groupby("condition_id").participant_id.nunique(),
         "item_majority": (items > 0.5).groupby("condition_id").mean(),
@@ -86,7 +88,32 @@ def test_it_reproduces_every_reported_score_from_the_exported_csv(api, researche
         comparisons = report["comparisons" if with_exclusions else "comparisons_without_exclusions"]
         [pair] = comparisons
         assert pair["difference"] == pytest.approx(
-            expected.alignment[pair["a"]] - expected.alignment[pair["b"]])
+            expected.score[pair["a"]] - expected.score[pair["b"]])
+
+
+def test_it_marks_scored_only_the_main_trials_the_scores_use(api, researcher):
+    study = two_condition_study(researcher)
+    report = api.get(f"/api/studies/{study.pk}/report/").json()
+    frame = read_csv(api, f"/api/studies/{study.pk}/responses.csv")
+
+    scored = frame[frame.scored == 1]
+    assert set(scored.kind) == {"main"} and set(frame[frame.kind == "catch"].scored) == {0}
+    expected = scored.groupby("condition_id").correct.mean()
+    assert {s["condition_id"]: s["score"] for s in report["conditions"]} == pytest.approx(expected.to_dict())
+
+
+def test_a_classification_row_names_the_category_the_participant_chose(api, researcher):
+    study = factories.study(researcher, n_items=4, paradigm="classification")
+    who = trials.participant_enter(study=study, source="plain", recruitment_id="p", recruitment_data={})
+    shown = {t.public_id: t.layout_spec.labels for t in Trial.objects.filter(participant=who)}
+    Response.objects.bulk_create(Response(trial=t, idempotency_key=t.public_id, choice=1, rt_ms=500.0)
+                                 for t in Trial.objects.filter(participant=who))
+
+    frame = read_csv(api, f"/api/studies/{study.pk}/responses.csv")
+
+    assert len(frame) == 4 and all(len(labels) == 4 for labels in shown.values())
+    assert frame.chosen_category.tolist() == [shown[trial][1] for trial in frame.trial_id]
+    assert set(frame.chosen_category) <= set(factories.CATEGORIES)
 
 
 def test_it_reproduces_the_intervals_from_the_exported_csv(api, researcher):
@@ -138,7 +165,8 @@ def test_it_scores_similarity_as_a_mean_rating_with_its_interval(api, researcher
     [score] = api.get(f"/api/studies/{study.pk}/scores/").json()
     hits, totals = crossed_counts(np.repeat([1, 2, 3], 4), np.tile([1, 2, 3, 4], 3), np.repeat([2.0, 4, 6], 4))
 
-    assert score["alignment"] == pytest.approx(4.0)
+    assert (score["score_name"], score["measure"], score["score"]) == ("mean_rating", "mean rating (1-7)",
+                                                                       pytest.approx(4.0))
     assert score["ci_low"] < 4.0 < score["ci_high"]
     assert share_interval(hits, totals, resamples=50, rng=np.random.default_rng(0)).estimate == pytest.approx(4.0)
     assert score["item_majority"] is None

@@ -31,7 +31,7 @@ def test_it_renders_every_plot_with_real_content(live_server, client):
     with chromium() as browser:
         page = signed_in_context(browser, client, researcher, live_server.url).new_page()
         page.goto(f"/researcher/studies/{study.pk}/results/")
-        page.wait_for_function("[...document.images].every(img => img.complete)")
+        page.wait_for_function("() => [...document.images].every(img => img.complete)")
 
         sizes = page.eval_on_selector_all("figure img", "imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])")
         assert len(sizes) == len(PLOTS) and all(w > 300 and h > 200 for w, h in sizes)

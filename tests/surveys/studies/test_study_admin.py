@@ -12,7 +12,7 @@ from tests.surveys import factories
 pytestmark = pytest.mark.django_db
 
 FORM = {"practice": "on", "practice_trials": 3, "catch_every": 25, "fixation_ms": 300, "stimulus_ms": 300,
-        "mask_ms": 300, "foils": "seed", "completion_url": ""}
+        "mask_ms": 300, "foils": "seed", "min_width": 320, "min_height": 480, "completion_url": ""}
 
 
 def test_a_researcher_creates_a_classification_study_from_two_jobs_with_a_gate(client, researcher):

@@ -85,7 +85,7 @@ def answer_one(page, script: Script) -> None:
     else:
         page.click(f".iris-option[data-choice='{value}']")
     script.actions.append(Action(trial_id, value, script.wait_ms, "key" if keys else "click"))
-    page.wait_for_function(f"!document.querySelector(\"[src*='{trial_id}']\")")
+    page.wait_for_function(f"() => !document.querySelector(\"[src*='{trial_id}']\")")
 
 
 def key_for(mode: str, value: int, options: int) -> str:

@@ -29,7 +29,7 @@ def test_a_reload_mid_study_resumes_at_the_next_trial(live_server):
         script.watch(page)
         enter(page, f"{live_server.url}/s/{study.public_id}/")
         run_through(page, script, stop_after=2)
-        page.wait_for_function("!localStorage.length || localStorage.getItem(localStorage.key(0)) === '[]'")
+        page.wait_for_function("() => !localStorage.length || localStorage.getItem(localStorage.key(0)) === '[]'")
 
         page.reload()
         wait_for_trial(page)

@@ -1,11 +1,11 @@
 """`make demo`: the whole flow on the embedded default, from a fresh clone, with no services.
 
-Creates an admin account, registers a small demo network (random weights, no download), loads
-target photos that scikit-image ships, starts the web server and a Celery worker, generates IRIs
-on the CPU with a progress bar, makes a 2AFC study and prints where to go next.
+Creates an admin account, registers the two control networks (iri_engine.controls: a standard and
+an adversarially trained digit classifier, weights in the repository), loads held-out digits as
+targets, starts the web server and a Celery worker, generates each network's IRIs on the CPU with a
+progress bar, makes a 2AFC study that compares the two and prints where to go next.
 """
 
-import importlib.resources
 import os
 import secrets
 import signal
@@ -21,20 +21,20 @@ from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
-from iri_engine.demo import DEMO_ITERATIONS, write_demo_checkpoint
+from iri_engine.demo import DEMO_CONTROL_LAYER, DEMO_CONTROLS, DEMO_ITERATIONS, demo_digits_zip, write_demo_controls
 from surveys.console.links import participant_link
 from surveys.env import env_str
 from surveys.generation import selectors, services
 from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, TargetSet
-from surveys.studies.services import study_create
+from surveys.scoring.services import study_create
 
-DEMO_TARGETS = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "ihc.png"]
-DEMO_MODEL_NAME = "demo-resnet18 (random weights)"
+DEMO_TARGET_SET = "held-out digits"
 PROGRESS_WIDTH = 40
+CHILD_STOP_S = 10  # how long a child (web server, worker) may take to stop before it is killed
 
 
 class Command(BaseCommand):
-    help = "Run the IRIS demo: admin, demo model, targets, IRIs, a study, a web server and a worker."
+    help = "Run the IRIS demo: admin, two control networks, targets, IRIs, a study, a web server and a worker."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8000)
@@ -42,45 +42,54 @@ class Command(BaseCommand):
         parser.add_argument("--no-serve", action="store_true", help="Stop after printing the links (for tests).")
 
     def handle(self, *args, port: int, iterations: int, no_serve: bool, **options):
+        # SIGTERM (make forwards it, as do `kill` and service managers) stops the demo as Ctrl-C does:
+        # through the finally below, which stops every process the demo started.
+        signal.signal(signal.SIGTERM, _interrupt)
         password = secrets.token_urlsafe(9)
         admin = _admin_account(password)
-        model = _demo_model(admin)
+        models = _demo_models(admin)
         targets = _demo_targets(admin)
-        children = [_start_worker()]
-        if not no_serve:
-            children.append(_start_server(port))
+        children = []
         try:
-            self._run(admin, password, model, targets, port=port, iterations=iterations)
+            children.append(_start_worker())
+            if not no_serve:
+                children.append(_start_server(port))
+            self._run(admin, password, models, targets, port=port, iterations=iterations)
             if not no_serve:
                 self.stdout.write("Press Ctrl-C to stop the web server and the worker.")
                 children[-1].wait()
         except KeyboardInterrupt:
-            pass
+            self.stdout.write("\nStopping the demo's web server and worker.")
         finally:
-            for child in children:
-                child.send_signal(signal.SIGTERM)
-            for child in children:
-                child.wait(timeout=30)
+            _stop(children)
 
-    def _run(self, admin, password, model, targets, *, port: int, iterations: int) -> None:
+    def _run(self, admin, password, models, targets, *, port: int, iterations: int) -> None:
         base = f"http://127.0.0.1:{port}"
         self.stdout.write(f"\nResearcher admin: {base}{reverse('admin:index')}  (user: admin  password: {password})")
-        layer = "layer2" if "layer2" in model.layer_names else model.layer_names[len(model.layer_names) // 2]
-        job = services.job_submit(owner=admin, model=model, target_set=targets, config={
-            "layers": [layer], "loss": "reg_free", "seed_type": "super-noise", "iterations": iterations,
-            "step_size": 1.0, "optimizer": "ngd"})
         self.stdout.write(f"Worker log: {settings.VAR_DIR / 'demo-worker.log'}")
-        self.stdout.write(f"Generating {targets.images.count()} IRIs at {model.name} / {layer} "
-                          f"({iterations} steps each) on the CPU; watch it in admin too.")
-        job = self._wait_with_progress(job)
-        if job.status != JobStatus.DONE:
-            raise CommandError(f"The demo job ended {job.status}: {job.error}")
-        study = study_create(owner=admin, name=f"Demo 2AFC study (job {job.pk})", jobs=[job])
+        jobs = [self._demo_job(admin, model, targets, iterations=iterations) for model in models]
+        study = study_create(owner=admin, name=f"Demo 2AFC study: {' vs '.join(m.name for m in models)}", jobs=jobs)
         link = participant_link(study).replace(settings.SITE_URL, base)
         self.stdout.write(self.style.SUCCESS(
             f"\nStudy ready.\n  Participant link: {link}\n"
             f"  Study in admin:   {base}{reverse('admin:studies_study_change', args=[study.pk])}\n"
             f"  Scores (API):     {base}{reverse('api-study-scores', args=[study.pk])}\n"))
+
+    def _demo_job(self, admin, model: RegisteredModel, targets: TargetSet, *, iterations: int) -> GenerationJob:
+        """IRIs of the targets at the network's penultimate layer, as the papers make them, judged
+        against the default criterion (a study surveys only those that pass)."""
+        job = services.job_submit(owner=admin, model=model, target_set=targets, config={
+            "layers": [DEMO_CONTROL_LAYER], "loss": "reg_free", "seed_type": "super-noise", "iterations": iterations,
+            "step_size": 1.0, "optimizer": "ngd"})
+        self.stdout.write(f"Generating {targets.images.count()} IRIs at {model.name} / {DEMO_CONTROL_LAYER} "
+                          f"({iterations} steps each) on the CPU; watch it in admin too.")
+        job = self._wait_with_progress(job)
+        if job.status != JobStatus.DONE:
+            raise CommandError(f"The demo job ended {job.status}: {job.error}")
+        counts = selectors.job_verdicts(job=job)
+        self.stdout.write(f"  {counts['passed']} pass the IRI criterion, {counts['failed']} fail it "
+                          "(failing ones are left out of the study).")
+        return job
 
     def _wait_with_progress(self, job: GenerationJob) -> GenerationJob:
         started = time.monotonic()
@@ -108,30 +117,51 @@ def _admin_account(password: str):
     return admin
 
 
-def _demo_model(owner) -> RegisteredModel:
-    existing = RegisteredModel.objects.filter(owner=owner, name=DEMO_MODEL_NAME).first()
-    if existing:
-        return existing
+def _demo_models(owner) -> list[RegisteredModel]:
+    """The standard and the robust control network, registered as a lab registers its own."""
+    names = {control: f"digits-{control} ({role})" for control, role in DEMO_CONTROLS.items()}
+    models = []
     with tempfile.TemporaryDirectory() as scratch:
-        spec = write_demo_checkpoint(Path(scratch) / "demo-resnet18.pt")
-        with open(spec.weights_path, "rb") as weights:
-            return services.model_register(
-                owner=owner, name=DEMO_MODEL_NAME, architecture=spec.architecture,
-                weights=File(weights, Path(spec.weights_path).name), input_size=spec.input_size, mean=spec.mean,
-                std=spec.std, num_classes=spec.num_classes)
+        for control, spec in write_demo_controls(scratch).items():
+            existing = RegisteredModel.objects.filter(owner=owner, name=names[control]).first()
+            if existing:
+                models.append(existing)
+                continue
+            with open(spec.weights_path, "rb") as weights:
+                models.append(services.model_register(
+                    owner=owner, name=names[control], architecture=spec.architecture,
+                    weights=File(weights, Path(spec.weights_path).name), input_size=spec.input_size, mean=spec.mean,
+                    std=spec.std, num_classes=spec.num_classes))
+    return models
 
 
 def _demo_targets(owner) -> TargetSet:
-    existing = TargetSet.objects.filter(owner=owner, name="scikit-image samples").first()
+    existing = TargetSet.objects.filter(owner=owner, name=DEMO_TARGET_SET).first()
     if existing:
         return existing
-    folder = importlib.resources.files("skimage.data")
-    uploads = [(name, folder.joinpath(name).read_bytes()) for name in DEMO_TARGETS]
-    return services.target_set_create(owner=owner, name="scikit-image samples", uploads=uploads)
+    return services.target_set_create(owner=owner, name=DEMO_TARGET_SET, uploads=[("digits.zip", demo_digits_zip())])
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _stop(children: list[subprocess.Popen]) -> None:
+    """Ask each child to stop, then make sure: a child still running after CHILD_STOP_S is killed."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=CHILD_STOP_S)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def _start_worker() -> subprocess.Popen:
-    command = [sys.executable, "-m", "celery", "-A", "surveys", "worker", "-Q", "gpu,default", "-c", "1",
+    # One process (the solo pool), so that stopping it leaves no pool process behind.
+    command = [sys.executable, "-m", "celery", "-A", "surveys", "worker", "-Q", "gpu,default", "--pool", "solo",
                "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"]
     log = open(settings.VAR_DIR / "demo-worker.log", "ab")  # noqa: SIM115 - the worker keeps it open
     return subprocess.Popen(command, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generation', '0003_recognition'),
+        ('generation', '0005_batch_verbose_names'),
     ]
 
     operations = [

@@ -1,0 +1,243 @@
+"""The REST API's study side: studies made from finished jobs (paradigm and design), opened and
+closed; their participants and responses (read); exclusion rules, decisions and overrides. Scores,
+the report and the CSV exports are in surveys/console/api.py. Views parse, call one service or
+selector, render; a researcher reaches only their own studies (404 for anyone else's)."""
+
+from django.db.models import Count
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import get_object_or_404
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from surveys.console.api import StudyExclusionOverrideApi
+from surveys.console.api_inputs import Strict
+from surveys.console.links import participant_link
+from surveys.console.views import owned_study
+from surveys.generation.models import GenerationJob
+from surveys.generation.selectors import jobs_by_id
+from surveys.scoring import services as scoring
+from surveys.scoring.models import DecisionSource, ExclusionDecision, ExclusionRules
+from surveys.scoring.selectors import exclusion_overrides, exclusion_rules_of, studies_visible_to, study_exclusions
+from surveys.studies import services as studies
+from surveys.studies.models import Condition, Study, StudyStatus
+from surveys.studies.paradigms import Paradigm
+from surveys.trials import selectors as trials
+from surveys.trials.models import Participant
+from surveys.trials.models import Response as Answer
+
+
+def study_create(*, owner, name: str, jobs: list[GenerationJob], paradigm: str, design: dict,
+                 completion_url: str, include_failing: bool) -> Study:
+    """The one place the API makes a study: the same service as admin's study form."""
+    return studies.study_create(owner=owner, name=name, jobs=jobs, paradigm=paradigm, design=design,
+                                completion_url=completion_url, include_failing=include_failing)
+
+
+# --- studies -------------------------------------------------------------------------------------
+
+class ConditionOutput(serializers.ModelSerializer):
+    items = serializers.IntegerField(source="item_count", read_only=True)
+
+    class Meta:
+        model = Condition
+        fields = ["id", "label", "job", "layer", "items"]
+
+
+class StudyOutput(serializers.ModelSerializer):
+    measure = serializers.SerializerMethodField(help_text="What a condition's score is (per paradigm).")
+    participant_link = serializers.SerializerMethodField(help_text="The link to hand to participants.")
+    conditions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Study
+        fields = ["id", "name", "public_id", "paradigm", "status", "design", "jobs", "measure", "participant_link",
+                  "completion_code", "completion_url", "includes_failing_iris", "conditions", "created_at"]
+
+    def get_measure(self, study: Study) -> str:
+        return study.design_spec.traits.measure
+
+    def get_participant_link(self, study: Study) -> str:
+        return participant_link(study)
+
+    @extend_schema_field(ConditionOutput(many=True))
+    def get_conditions(self, study: Study) -> list[dict]:
+        conditions = study.conditions.annotate(item_count=Count("items")).order_by("pk")
+        return ConditionOutput(conditions, many=True).data
+
+
+class StudyInput(Strict, serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    jobs = serializers.ListField(child=serializers.IntegerField(), min_length=1,
+                                 help_text="Finished generation jobs; one condition per job and layer.")
+    paradigm = serializers.ChoiceField(choices=Paradigm.choices, default=Paradigm.TWO_AFC)
+    design = serializers.JSONField(default=dict, help_text="The paradigm's design options (docs/method.md §2); "
+                                                           "those left out take their defaults.")
+    completion_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
+    include_failing = serializers.BooleanField(
+        default=False, help_text="Survey IRIs that fail their job's criterion too (recorded on the study).")
+
+
+class StudyListApi(APIView):
+    @extend_schema(responses=StudyOutput(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(StudyOutput(studies_visible_to(user=request.user).order_by("pk"), many=True).data)
+
+    @extend_schema(request=StudyInput, responses={201: StudyOutput})
+    def post(self, request: Request) -> Response:
+        data = StudyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        given = data.validated_data
+        study = study_create(owner=request.user, name=given["name"], paradigm=given["paradigm"],
+                             jobs=jobs_by_id(user=request.user, ids=given["jobs"]), design=given["design"],
+                             completion_url=given["completion_url"], include_failing=given["include_failing"])
+        return Response(StudyOutput(study).data, status=status.HTTP_201_CREATED)
+
+
+class StudyDetailApi(APIView):
+    @extend_schema(responses=StudyOutput)
+    def get(self, request: Request, study_id: int) -> Response:
+        return Response(StudyOutput(owned_study(request, study_id)).data)
+
+
+class StudyStatusApi(APIView):
+    """Open a study (participants may enter) or close it (nobody new is admitted); the URL says which."""
+
+    @extend_schema(request=None, responses=StudyOutput)
+    def post(self, request: Request, study_id: int, status_to: str) -> Response:
+        study = studies.study_set_status(study=owned_study(request, study_id), status=StudyStatus(status_to))
+        return Response(StudyOutput(study).data)
+
+
+# --- participants and their responses (read only) ------------------------------------------------
+
+class ParticipantOutput(serializers.ModelSerializer):
+    trials = serializers.IntegerField(source="trial_count", read_only=True)
+    answered = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Participant
+        fields = ["id", "recruitment_id", "source", "status", "is_pilot", "design_row", "trials", "answered",
+                  "created_at", "consented_at", "completed_at"]
+
+
+class AnswerOutput(serializers.ModelSerializer):
+    trial = serializers.CharField(source="trial.public_id")
+    index = serializers.IntegerField(source="trial.index")
+    kind = serializers.CharField(source="trial.kind")
+    condition = serializers.IntegerField(source="trial.condition_id", allow_null=True)
+    stimulus = serializers.IntegerField(source="trial.item.stimulus_id", allow_null=True, default=None)
+
+    class Meta:
+        model = Answer
+        fields = ["id", "trial", "index", "kind", "condition", "stimulus", "choice", "rating", "chose_target",
+                  "correct", "rt_ms", "created_at"]
+
+
+class ParticipantDetailOutput(ParticipantOutput):
+    responses = serializers.SerializerMethodField()
+
+    class Meta(ParticipantOutput.Meta):
+        fields = [*ParticipantOutput.Meta.fields, "responses"]
+
+    @extend_schema_field(AnswerOutput(many=True))
+    def get_responses(self, participant: Participant) -> list[dict]:
+        return AnswerOutput(trials.responses_of(participant=participant), many=True).data
+
+
+class ParticipantListApi(APIView):
+    @extend_schema(responses=ParticipantOutput(many=True))
+    def get(self, request: Request, study_id: int) -> Response:
+        participants = trials.participants_of(study=owned_study(request, study_id))
+        return Response(ParticipantOutput(participants, many=True).data)
+
+
+class ParticipantDetailApi(APIView):
+    @extend_schema(responses=ParticipantDetailOutput)
+    def get(self, request: Request, study_id: int, participant_id: int) -> Response:
+        participants = trials.participants_of(study=owned_study(request, study_id))
+        return Response(ParticipantDetailOutput(get_object_or_404(participants, pk=participant_id)).data)
+
+
+# --- exclusions: rules, each participant's decision, and the researcher's overrides --------------
+
+RULE_HELP = "null switches the rule off"
+
+
+class RulesSerializer(Strict, serializers.ModelSerializer):
+    class Meta:
+        model = ExclusionRules
+        fields = ["catch_min_accuracy", "min_median_rt_ms", "max_one_sided_share", "qualification_min_correct",
+                  "target_ci_width", "updated_at"]
+        read_only_fields = ["updated_at"]
+        extra_kwargs = {name: {"required": False, "help_text": RULE_HELP} for name in fields[:-1]}
+
+
+class ExclusionRulesApi(APIView):
+    """A study's exclusion rules. PUT sets every rule (one left out is switched off), PATCH only those
+    sent; DELETE drops them (only the design's gate applies until rules are set again)."""
+
+    @extend_schema(responses=RulesSerializer)
+    def get(self, request: Request, study_id: int) -> Response:
+        rules = exclusion_rules_of(study=owned_study(request, study_id))
+        if rules is None:
+            raise NotFound("This study has no exclusion rules; PUT some.")
+        return Response(RulesSerializer(rules).data)
+
+    @extend_schema(request=RulesSerializer, responses=RulesSerializer)
+    def put(self, request: Request, study_id: int) -> Response:
+        return self.save(request, study_id, partial=False)
+
+    @extend_schema(request=RulesSerializer, responses=RulesSerializer)
+    def patch(self, request: Request, study_id: int) -> Response:
+        return self.save(request, study_id, partial=True)
+
+    def save(self, request: Request, study_id: int, *, partial: bool) -> Response:
+        study = owned_study(request, study_id)
+        data = RulesSerializer(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data if partial else {name: None for name in scoring.RULE_FIELDS}
+        values = {**values, **data.validated_data}
+        return Response(RulesSerializer(scoring.exclusion_rules_set(study=study, **values)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, study_id: int) -> Response:
+        scoring.exclusion_rules_delete(study=owned_study(request, study_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ExclusionOutput(serializers.Serializer):
+    participant_id = serializers.IntegerField()
+    recruitment_id = serializers.CharField()
+    excluded = serializers.BooleanField()
+    reason = serializers.CharField(help_text="What the rules found, whatever an override decided.")
+    source = serializers.ChoiceField(choices=DecisionSource.choices)
+    note = serializers.CharField()
+
+
+class StudyExclusionsApi(APIView):
+    @extend_schema(responses=ExclusionOutput(many=True),
+                   description="Each completed, non-pilot participant's decision: the latest override, else the rules.")
+    def get(self, request: Request, study_id: int) -> Response:
+        decisions = study_exclusions(study=owned_study(request, study_id))
+        return Response(ExclusionOutput(decisions, many=True).data)
+
+
+class OverrideOutput(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.get_username", allow_null=True, default=None)
+
+    class Meta:
+        model = ExclusionDecision
+        fields = ["id", "participant", "excluded", "note", "author", "created_at"]
+
+
+class StudyOverridesApi(StudyExclusionOverrideApi):
+    """The researcher's overrides: POST adds one (with its note), GET lists them all, oldest first. The
+    trail is append-only, so an override is reversed by a later one, never edited or deleted."""
+
+    @extend_schema(responses=OverrideOutput(many=True))
+    def get(self, request: Request, study_id: int) -> Response:
+        overrides = exclusion_overrides(study=owned_study(request, study_id))
+        return Response(OverrideOutput(overrides, many=True).data)

@@ -1,0 +1,440 @@
+"""Every admin add/change form and every admin action, submitted as a researcher submits it: signed in,
+through the admin's own pages, with data that is accepted and data that is refused; then what was
+stored is read back (and on a refusal, that nothing was: no row, no file).
+
+Each test names the pages and actions it submits (``@submits``); the first test lists every page and
+action admin offers a researcher and fails for one that no test here submits, so a new admin form or
+action comes with its test.
+"""
+
+import io
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.contrib import admin
+from django.core.files import File
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, TargetImage, TargetSet
+from surveys.scoring.models import ExclusionRules
+from surveys.studies.models import Study
+from surveys.studies.paradigms import PARADIGMS
+from surveys.studies.services import study_build
+from surveys.trials import services as trials
+from tests.surveys import factories
+
+pytestmark = pytest.mark.django_db
+
+SUBMITTED: dict[tuple[str, str], str] = {}  # (model label, "add" | "change" | action name) -> test
+
+
+def submits(model: str, *pages: str):
+    def register(test):
+        for page in pages:
+            SUBMITTED[(model, page)] = test.__name__
+        return test
+
+    return register
+
+
+def stored_files(settings) -> list[Path]:
+    root = Path(settings.MEDIA_ROOT)
+    return sorted(path for path in root.rglob("*") if path.is_file()) if root.exists() else []
+
+
+def changelist(model) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+
+
+def act(client, model, action: str, rows, *, follow: bool = False, **extra):
+    """Tick rows on the list page and run an action on them, as the admin's form posts it."""
+    return client.post(changelist(model), {"action": action, "_selected_action": [row.pk for row in rows], **extra},
+                       follow=follow)
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]] if response.context else []
+
+
+def _shown_values(form) -> dict:
+    data = {}
+    for name, field in form.fields.items():
+        value = form[name].value()
+        if field.disabled or value is None or value is False:
+            continue
+        data[form.add_prefix(name)] = "on" if value is True else value
+    return data
+
+
+def _form_as_shown(client, url: str) -> dict:
+    """What the researcher's browser would post back untouched: each field's shown value, and the
+    management form of each inline table on the page."""
+    context = client.get(url).context
+    data = _shown_values(context["adminform"].form)
+    for inline in context.get("inline_admin_formsets") or []:
+        formset = inline.formset
+        data |= _shown_values(formset.management_form)
+        for form in formset.forms:
+            data |= _shown_values(form)
+    return data
+
+
+# --- the list of what admin offers -----------------------------------------------------------------
+
+def test_every_admin_form_and_action_a_researcher_can_use_is_submitted_by_a_test(rf, researcher):
+    request = rf.get("/admin/")
+    request.user = researcher
+    offered = set()
+    for model, model_admin in admin.site._registry.items():
+        if not model.__module__.startswith("surveys."):
+            continue
+        label = model._meta.label_lower
+        offered |= {(label, "add")} if model_admin.has_add_permission(request) else set()
+        offered |= {(label, "change")} if model_admin.has_change_permission(request) else set()
+        offered |= {(label, name) for name in model_admin.get_actions(request)}
+
+    assert offered - set(SUBMITTED) == set()
+    assert set(SUBMITTED) - offered == set()  # nothing claimed that admin does not offer
+
+
+# --- registered models ------------------------------------------------------------------------------
+
+MODEL_FORM = {"architecture": "resnet18", "input_size": 64, "mean_text": "0.485, 0.456, 0.406",
+              "std_text": "0.229, 0.224, 0.225", "num_classes": 16, "init_seed": 0}
+
+
+@submits("generation.registeredmodel", "add")
+def test_a_model_is_registered_with_its_weights_and_a_broken_checkpoint_leaves_nothing(client, researcher, checkpoint,
+                                                                                       settings):
+    client.force_login(researcher)
+    add = reverse("admin:generation_registeredmodel_add")
+
+    refused = client.post(add, {**MODEL_FORM, "name": "broken",
+                                "weights": SimpleUploadedFile("broken.pt", b"not a checkpoint")})
+    assert refused.status_code == 200 and refused.context["adminform"].form.errors
+    assert (RegisteredModel.objects.count(), stored_files(settings)) == (0, [])
+
+    with open(checkpoint, "rb") as weights:
+        accepted = client.post(add, {**MODEL_FORM, "name": "demo", "weights": weights})
+    assert accepted.status_code == 302
+    model = RegisteredModel.objects.get()
+    assert (model.owner, model.name, model.input_size, model.num_classes) == (researcher, "demo", 64, 16)
+    assert "layer3" in model.layer_names and [p.name for p in stored_files(settings)] == [Path(model.weights.name).name]
+
+
+@submits("generation.registeredmodel", "change")
+def test_a_model_is_renamed_and_an_empty_name_is_refused(client, researcher):
+    model = factories.registered_model(researcher)
+    client.force_login(researcher)
+    change = reverse("admin:generation_registeredmodel_change", args=[model.pk])
+    shown = _form_as_shown(client, change)
+
+    refused = client.post(change, {**shown, "name": ""})
+    accepted = client.post(change, {**shown, "name": "renamed"})
+
+    assert refused.status_code == 200 and "This field is required" in refused.content.decode()
+    assert accepted.status_code == 302
+    model.refresh_from_db()
+    assert model.name == "renamed"
+
+
+@submits("generation.registeredmodel", "delete_selected")
+def test_an_unused_model_is_deleted_and_one_with_jobs_is_kept(client, researcher):
+    unused, used = factories.registered_model(researcher), factories.finished_job(researcher).model
+    client.force_login(researcher)
+
+    act(client, RegisteredModel, "delete_selected", [unused], post="yes")
+    refused = act(client, RegisteredModel, "delete_selected", [used], post="yes")
+
+    assert "Cannot delete" in refused.content.decode()
+    assert list(RegisteredModel.objects.all()) == [used]
+
+
+# --- target sets ------------------------------------------------------------------------------------
+
+def _zip_of(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+@submits("generation.targetset", "add")
+def test_a_zip_of_targets_is_uploaded_with_its_categories_and_a_broken_image_leaves_nothing(client, researcher,
+                                                                                            settings):
+    client.force_login(researcher)
+    add = reverse("admin:generation_targetset_add")
+    good = {"cat/a.png": factories.png_bytes((1, 2, 3)), "dog/b.png": factories.png_bytes((3, 2, 1))}
+
+    refused = client.post(add, {"name": "broken", "files": [
+        SimpleUploadedFile("set.zip", _zip_of({**good, "dog/cut.png": factories.png_bytes((9, 9, 9))[:40]}))]})
+    assert refused.status_code == 200 and "not a readable image" in refused.content.decode()
+    assert (TargetSet.objects.count(), TargetImage.objects.count(), stored_files(settings)) == (0, 0, [])
+
+    accepted = client.post(add, {"name": "pets", "files": [SimpleUploadedFile("set.zip", _zip_of(good))]})
+    assert accepted.status_code == 302
+    target_set = TargetSet.objects.get()
+    assert target_set.owner == researcher
+    assert sorted(target_set.images.values_list("category", flat=True)) == ["cat", "dog"]
+    assert len(stored_files(settings)) == 2
+
+
+@submits("generation.targetset", "change")
+def test_a_target_set_is_renamed_and_an_empty_name_is_refused(client, researcher):
+    target_set = TargetSet.objects.create(owner=researcher, name="colours")
+    TargetImage.objects.create(target_set=target_set, name="a.png", sha256="0" * 64, category="red")
+    client.force_login(researcher)
+    change = reverse("admin:generation_targetset_change", args=[target_set.pk])
+    shown = _form_as_shown(client, change)
+
+    refused = client.post(change, {**shown, "name": ""})
+    accepted = client.post(change, {**shown, "name": "hues"})
+
+    assert refused.status_code == 200 and accepted.status_code == 302
+    target_set.refresh_from_db()
+    assert (target_set.name, target_set.images.get().category) == ("hues", "red")
+
+
+@submits("generation.targetset", "delete_selected")
+def test_an_unused_target_set_is_deleted_and_one_with_jobs_is_kept(client, researcher):
+    unused = TargetSet.objects.create(owner=researcher, name="unused")
+    used = factories.finished_job(researcher).target_set
+    client.force_login(researcher)
+
+    act(client, TargetSet, "delete_selected", [unused], post="yes")
+    refused = act(client, TargetSet, "delete_selected", [used], post="yes")
+
+    assert "Cannot delete" in refused.content.decode()
+    assert list(TargetSet.objects.all()) == [used]
+
+
+# --- generation jobs --------------------------------------------------------------------------------
+
+@pytest.fixture
+def network(researcher, checkpoint) -> RegisteredModel:
+    """The demo network saved as registration saves it, without paying for an inspection."""
+    model = RegisteredModel(owner=researcher, name="demo", architecture="resnet18", input_size=64,
+                            mean=factories.DEMO_SPEC["mean"], std=factories.DEMO_SPEC["std"], num_classes=16,
+                            layer_names=["conv1", "layer1", "layer2", "layer3", "avgpool", "fc"])
+    with open(checkpoint, "rb") as weights:
+        model.weights.save("demo.pt", File(weights), save=False)
+    model.save()
+    return model
+
+
+JOB_FORM = {"loss": "reg_free", "seed_type": "super-noise", "seed_shared": "on", "optimizer": "ngd",
+            "iterations": 10, "step_size": 1.0, "keep": "best", "parameterization": "pixel", "precision": "auto",
+            "random_seed": 0, "perceptual": "", "proxies": ""}
+
+
+@submits("generation.generationjob", "add")
+def test_the_add_page_leads_to_the_job_form_which_queues_a_job_and_refuses_a_bad_one(client, researcher, network):
+    targets = TargetSet.objects.create(owner=researcher, name="t")
+    TargetImage.objects.create(target_set=targets, name="a.png", sha256="0" * 64)
+    client.force_login(researcher)
+
+    assert client.get(reverse("admin:generation_generationjob_add"))["Location"].endswith("/submit/")
+    submit = reverse("admin:generation_job_submit")
+    refused = client.post(submit, {**JOB_FORM, "layers": [f"{network.pk}|layer2"], "target_set": targets.pk,
+                                   "iterations": 0})
+    assert refused.status_code == 200 and not GenerationJob.objects.exists()
+    accepted = client.post(submit, {**JOB_FORM, "layers": [f"{network.pk}|layer2", f"{network.pk}|layer3"],
+                                    "target_set": targets.pk})
+
+    assert accepted.status_code == 302
+    job = GenerationJob.objects.get()
+    assert (job.owner, job.model, job.layers, job.status) == (researcher, network, ["layer2", "layer3"],
+                                                             JobStatus.QUEUED)
+    assert job.batches.count() == 2
+
+
+@submits("generation.generationjob", "cancel_jobs")
+def test_cancel_stops_a_queued_job_and_leaves_a_finished_one_as_it_was(client, researcher, network):
+    targets = TargetSet.objects.create(owner=researcher, name="t")
+    queued = GenerationJob.objects.create(owner=researcher, model=network, target_set=targets,
+                                          config={"layers": ["layer2"]})
+    finished = factories.finished_job(researcher)
+    client.force_login(researcher)
+
+    response = act(client, GenerationJob, "cancel_jobs", [queued, finished], follow=True)
+
+    queued.refresh_from_db()
+    finished.refresh_from_db()
+    assert queued.cancel_requested and not finished.cancel_requested and finished.status == JobStatus.DONE
+    assert "Asked 2 job(s) to stop." in messages_of(response)
+
+
+CREATE_STUDY = [f"create_{paradigm}_study" for paradigm in PARADIGMS]
+
+
+@submits("generation.generationjob", *CREATE_STUDY)
+@pytest.mark.parametrize("paradigm", list(PARADIGMS))
+def test_create_a_study_makes_one_a_researcher_could_publish_and_refuses_unfinished_jobs(client, researcher,
+                                                                                          network, paradigm):
+    finished = [factories.finished_job(researcher, n_items=4) for _ in range(2)]
+    queued = GenerationJob.objects.create(owner=researcher, model=network, target_set=finished[0].target_set,
+                                          config={"layers": ["layer2"]})
+    client.force_login(researcher)
+
+    refused = act(client, GenerationJob, f"create_{paradigm}_study", [finished[0], queued], follow=True)
+    assert any("only finished jobs" in m for m in messages_of(refused))
+    assert (Study.objects.count(), ExclusionRules.objects.count()) == (0, 0)
+
+    accepted = act(client, GenerationJob, f"create_{paradigm}_study", finished)
+    study = Study.objects.get()
+    assert accepted["Location"] == reverse("admin:studies_study_change", args=[study.pk])
+    assert (study.paradigm, study.conditions.count()) == (paradigm, 2)
+    design = study.design_spec
+    assert (design.practice, design.gate.trials, design.gate.pass_mark, design.catch_every) == (True, 12, 7, 25)
+    assert (study.exclusion_rules.catch_min_accuracy, study.exclusion_rules.qualification_min_correct) == (0.75, 7)
+    assert study.instructions_html == PARADIGMS[paradigm].instructions
+    assert study.prompt == PARADIGMS[paradigm].prompt
+    participant = trials.participant_enter(study=study, source="plain", recruitment_id="p", recruitment_data={})
+    kinds = Counter(participant.trials.values_list("kind", flat=True))
+    assert (kinds["practice"], kinds["qualification"], kinds["catch"] >= 1) == (3, 12, True)
+
+
+@submits("generation.generationjob", "delete_selected")
+def test_an_unused_job_is_deleted_and_one_a_study_shows_is_kept(client, researcher):
+    unused, shown = factories.finished_job(researcher), factories.study(researcher).jobs.get()
+    client.force_login(researcher)
+
+    act(client, GenerationJob, "delete_selected", [unused], post="yes")
+    refused = act(client, GenerationJob, "delete_selected", [shown], post="yes")
+
+    assert "Cannot delete" in refused.content.decode()
+    assert list(GenerationJob.objects.all()) == [shown]
+
+
+# --- studies ----------------------------------------------------------------------------------------
+
+@submits("studies.study", "add")
+def test_a_study_made_with_the_forms_defaults_has_practice_a_gate_catch_trials_and_a_catch_rule(client, researcher):
+    job = factories.finished_job(researcher, n_items=4)
+    client.force_login(researcher)
+    add = reverse("admin:studies_study_add")
+    shown = _form_as_shown(client, add)
+
+    refused = client.post(add, {**shown, "name": "bad gate", "jobs": [job.pk], "paradigm": "similarity",
+                                "gate_trials": 3, "gate_pass": 5})
+    assert refused.status_code == 200 and "more right answers than it has trials" in refused.content.decode()
+    assert (Study.objects.count(), ExclusionRules.objects.count()) == (0, 0)
+
+    accepted = client.post(add, {**shown, "name": "ratings", "jobs": [job.pk], "paradigm": "similarity"})
+    assert accepted.status_code == 302
+    study = Study.objects.get()
+    design = study.design_spec
+    assert (design.practice, design.practice_trials, design.gate.trials, design.gate.pass_mark,
+            design.catch_every) == (True, 3, 12, 7, 25)
+    assert study.exclusion_rules.catch_min_accuracy == 0.75
+    assert "F" not in study.instructions_html.split() and "**1** (very different)" in study.instructions_html
+    assert (study.scale_low_label, study.scale_high_label) == ("very different", "identical")
+
+
+@submits("studies.study", "change")
+def test_the_design_and_texts_change_until_a_participant_starts_then_the_page_says_they_are_frozen(client,
+                                                                                                   researcher):
+    study = factories.study(researcher, n_items=4)
+    client.force_login(researcher)
+    change = reverse("admin:studies_study_change", args=[study.pk])
+    shown = _form_as_shown(client, change)
+
+    refused = client.post(change, {**shown, "catch_every": -1})
+    assert refused.status_code == 200 and Study.objects.get().design_version == 1
+    edited = client.post(change, {**shown, "catch_every": 10, "instructions_html": "Pick the **closer** one.",
+                                  "scale_low_label": "", "completion_url": "https://example.org/done?cc={code}"})
+    assert edited.status_code == 302
+    study.refresh_from_db()
+    assert (study.design["catch_every"], study.instructions_html, study.design_version) == (
+        10, "Pick the **closer** one.", 2)
+    pilot = trials.participant_enter(study=study, source="plain", recruitment_id="me", recruitment_data={},
+                                     is_pilot=True)
+    assert (pilot.design_version, client.post(change, {**_form_as_shown(client, change), "catch_every": 5}).status_code
+            ) == (2, 302)  # a pilot freezes nothing
+
+    participant = trials.participant_enter(study=study, source="plain", recruitment_id="p1", recruitment_data={})
+    page = client.get(change).content.decode()
+    assert participant.design_version == 3 and "frozen since" in page
+    stale = client.post(change, {**shown, "catch_every": 7, "instructions_html": "Changed."})  # loaded before
+    assert stale.status_code == 200 and "is frozen: a participant started on" in stale.content.decode()
+    kept = client.post(change, {**_form_as_shown(client, change), "name": "renamed"})
+    study.refresh_from_db()
+    assert kept.status_code == 302 and study.name == "renamed"
+    assert (study.design["catch_every"], study.instructions_html, study.design_version) == (
+        5, "Pick the **closer** one.", 3)
+
+
+@submits("studies.study", "close_studies", "open_studies")
+def test_a_study_is_closed_and_reopened_and_nothing_selected_changes_nothing(client, researcher, study):
+    client.force_login(researcher)
+
+    nothing = client.post(changelist(Study), {"action": "close_studies", "index": 0}, follow=True)
+    assert Study.objects.get().status == "open" and any("must be selected" in m for m in messages_of(nothing))
+    act(client, Study, "close_studies", [study])
+    assert Study.objects.get().status == "closed"
+    act(client, Study, "open_studies", [study])
+    assert Study.objects.get().status == "open"
+
+
+@submits("studies.study", "delete_selected")
+def test_a_study_is_deleted_with_its_conditions_and_rules_and_anothers_is_out_of_reach(client, researcher,
+                                                                                       other_researcher, study):
+    theirs = factories.study(other_researcher)
+    client.force_login(researcher)
+
+    act(client, Study, "delete_selected", [study, theirs], post="yes")
+
+    assert list(Study.objects.all()) == [theirs]
+    assert ExclusionRules.objects.get().study == theirs
+
+
+# --- exclusion rules --------------------------------------------------------------------------------
+
+RULES_FORM = {"catch_min_accuracy": "", "min_median_rt_ms": "", "max_one_sided_share": "",
+              "qualification_min_correct": "", "target_ci_width": ""}
+
+
+@submits("scoring.exclusionrules", "add")
+def test_rules_are_added_to_a_study_without_any_and_a_share_above_one_is_refused(client, researcher, other_researcher):
+    bare = study_build(owner=researcher, name="bare", jobs=[factories.finished_job(researcher)])
+    theirs = study_build(owner=other_researcher, name="theirs", jobs=[factories.finished_job(other_researcher)])
+    client.force_login(researcher)
+    add = reverse("admin:scoring_exclusionrules_add")
+
+    refused = client.post(add, {**RULES_FORM, "study": bare.pk, "catch_min_accuracy": "1.5"})
+    not_mine = client.post(add, {**RULES_FORM, "study": theirs.pk, "catch_min_accuracy": "0.5"})
+    assert refused.status_code == not_mine.status_code == 200 and not ExclusionRules.objects.exists()
+    accepted = client.post(add, {**RULES_FORM, "study": bare.pk, "catch_min_accuracy": "0.8", "min_median_rt_ms": "250"})
+
+    assert accepted.status_code == 302
+    rules = ExclusionRules.objects.get()
+    assert (rules.study, rules.catch_min_accuracy, rules.min_median_rt_ms, rules.max_one_sided_share) == (
+        bare, 0.8, 250, None)
+
+
+@submits("scoring.exclusionrules", "change")
+def test_a_studys_rules_are_changed_and_a_negative_time_is_refused(client, researcher, study):
+    client.force_login(researcher)
+    change = reverse("admin:scoring_exclusionrules_change", args=[study.exclusion_rules.pk])
+
+    refused = client.post(change, {**RULES_FORM, "study": study.pk, "min_median_rt_ms": "-5"})
+    assert refused.status_code == 200
+    accepted = client.post(change, {**RULES_FORM, "study": study.pk, "max_one_sided_share": "0.9"})
+
+    assert accepted.status_code == 302
+    rules = ExclusionRules.objects.get()
+    assert (rules.catch_min_accuracy, rules.min_median_rt_ms, rules.max_one_sided_share) == (None, None, 0.9)
+
+
+@submits("scoring.exclusionrules", "delete_selected")
+def test_a_studys_rules_are_deleted_and_anothers_are_out_of_reach(client, researcher, other_researcher, study):
+    theirs = factories.study(other_researcher)
+    client.force_login(researcher)
+
+    act(client, ExclusionRules, "delete_selected", [study.exclusion_rules, theirs.exclusion_rules], post="yes")
+
+    assert list(ExclusionRules.objects.all()) == [theirs.exclusion_rules]
