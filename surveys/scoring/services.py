@@ -9,7 +9,7 @@ from surveys.studies.models import Study
 from surveys.trials.models import Participant, ParticipantStatus
 
 RULE_FIELDS = ("catch_min_accuracy", "min_median_rt_ms", "max_one_sided_share", "qualification_min_correct",
-               "target_ci_width")
+               "max_focus_lost_share", "target_ci_width")
 
 
 def exclusion_rules_set(*, study: Study, **values) -> ExclusionRules:

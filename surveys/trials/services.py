@@ -16,6 +16,7 @@ from surveys.trials.assignment import StudyPieces, design_row_counts, study_piec
 from surveys.trials.layout import TrialLayout
 from surveys.trials.models import ACTIVE_STATUSES, Participant, ParticipantStatus, Response, Trial, TrialKind
 from surveys.trials.selectors import trials_open
+from surveys.trials.viewing import Viewing
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +235,15 @@ def participant_device(*, participant: Participant, compatible: bool, data: dict
             status=ParticipantStatus.INCOMPATIBLE)
         participant.refresh_from_db()
     return participant
+
+
+def participant_viewing_record(*, participant: Participant, viewing: Viewing) -> dict:
+    """Store the participant's calibration (the latest one counts: the page may redo it) and return it
+    with the image width the study's degrees come to, in CSS pixels (None: the fallback size)."""
+    stored = viewing.to_dict()
+    participant.client_info = {**participant.client_info, "viewing": stored}
+    participant.save(update_fields=["client_info"])
+    return stored
 
 
 def participant_finish(*, participant: Participant) -> Participant:

@@ -13,7 +13,7 @@ from surveys.console.links import participant_link, results_link
 from surveys.scoring.selectors import study_scores
 from surveys.studies import services
 from surveys.studies.models import Condition, Study, StudyStatus
-from surveys.trials.selectors import study_participation, study_progress
+from surveys.trials.selectors import study_participation, study_progress, study_viewing
 
 ROW = "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"
 
@@ -42,11 +42,11 @@ class StudyAdmin(ServiceCreateAdmin):
     create_form = StudyCreateForm
     list_display = ["name", "paradigm", "status", "link", "participation", "created_at"]
     list_filter = ["status", "paradigm"]
-    fields = ["name", "paradigm", "status", "link", "preview", "participation", "progress", "design", "scores",
-              "results", "completion_code", "code_no_consent", "code_failed_gate", "code_incompatible", "completion_url",
+    fields = ["name", "paradigm", "status", "link", "preview", "participation", "progress", "design", "viewing",
+              "scores", "results", "completion_code", "code_no_consent", "code_failed_gate", "code_incompatible", "completion_url",
               "consent_text", "instructions_html"]
-    readonly_fields = ["paradigm", "status", "link", "preview", "participation", "progress", "design", "scores",
-                       "results"]
+    readonly_fields = ["paradigm", "status", "link", "preview", "participation", "progress", "design", "viewing",
+                       "scores", "results"]
     inlines = [ConditionInline]
     actions = ["close_studies", "open_studies"]
 
@@ -89,6 +89,17 @@ class StudyAdmin(ServiceCreateAdmin):
         rows = [(p.label, p.started, p.active, p.completed, p.ended_early) for p in study_progress(study=obj)]
         return _table("iris-progress", "<tr><th>condition</th><th>started</th><th>in progress</th>"
                                        "<th>completed</th><th>ended early</th></tr>", rows)
+
+    @admin.display(description="viewing geometry (virtual chinrest)")
+    def viewing(self, obj):
+        summaries, failed = study_viewing(study=obj)
+        number = "{:.1f}".format
+        rows = [(s.measure, s.participants, "-" if s.low is None else number(s.low),
+                 "-" if s.quartiles is None else " / ".join(map(number, s.quartiles)),
+                 "-" if s.high is None else number(s.high)) for s in summaries]
+        rows.append(("calibration failed or skipped", failed, "-", "-", "-"))
+        return _table("iris-viewing", "<tr><th>measure</th><th>participants</th><th>min</th>"
+                                      "<th>25% / median / 75%</th><th>max</th></tr>", rows)
 
     @admin.display(description="alignment (share choosing the target, 95% bootstrap CI)")
     def scores(self, obj):
