@@ -21,9 +21,14 @@ var IrisPresentation = (function () {
     return { frame_ms: frame, refresh_hz: 1000 / frame, frame_jitter_ms: Math.sqrt(variance), frames: intervals.length };
   }
 
+  /** A phone or small tablet: the browser says it is mobile, or it is touch-only with a small screen
+   * (some phone browsers ask for desktop sites and do not say they are mobile). */
+  const isPhone = (check) => Boolean(check.mobile) ||
+    (window.matchMedia("(pointer: coarse)").matches && Math.min(screen.width, screen.height) < 600);
+
   /** Why this device cannot take the study (a key of the server's REFUSALS), or null. */
   function refusal(presentation, display, check) {
-    if (presentation.refuse_phones && check.mobile) return "phone";
+    if (presentation.refuse_phones && isPhone(check)) return "phone";
     if (presentation.min_refresh_hz && display.refresh_hz < presentation.min_refresh_hz * 0.95) return "slow_refresh";
     if (presentation.max_frame_jitter_ms && display.frame_jitter_ms > presentation.max_frame_jitter_ms) {
       return "irregular_refresh";

@@ -4,6 +4,7 @@ when the participant leaves full screen and marks the trial in the export, and d
 
 import io
 import math
+import re
 import time
 
 import pandas as pd
@@ -160,3 +161,28 @@ def test_leaving_full_screen_mid_trial_pauses_the_study_and_marks_that_trial_in_
     assert list(marked.trial_id) == [left_during.split("/img/")[1].split("/")[0]]
     assert marked.paused_ms.iloc[0] >= 300
     assert (frame[frame.focus_lost == 0].paused_ms == 0).all()
+
+
+@pytest.mark.parametrize(("design", "viewport", "reason"), [
+    ({"min_refresh_hz": 500}, {}, "refreshes too slowly"),  # headless Chromium runs at 60 Hz
+    ({"refuse_phones": True}, PHONE, "cannot be done on a phone"),
+], ids=["slow-refresh", "phone"])
+def test_a_device_the_study_refuses_is_told_why_and_sent_back_with_its_code(live_server, client, design, viewport,
+                                                                             reason):
+    study = factories.study(factories.researcher(), n_items=2, design=design,
+                            completion_url="https://app.prolific.com/submissions/complete?cc={code}")
+    with chromium() as browser:
+        page = browser.new_page(**viewport)
+        page.route("https://app.prolific.com/**", lambda route: route.fulfill(body="prolific"))
+        page.goto(f"{live_server.url}/s/{study.public_id}/?PROLIFIC_PID=p1&STUDY_ID=s&SESSION_ID=x")
+        page.click("#begin")
+        page.click("#agree")
+        # The end page says why, then takes the participant back to Prolific with the code for this ending.
+        page.wait_for_url("https://app.prolific.com/**", timeout=30_000)
+        back_to = page.url
+
+    participant = Participant.objects.get(study=study)
+    end_page = client.get(f"/p/{participant.token}/").content.decode()  # the page the browser was shown
+    assert back_to == f"https://app.prolific.com/submissions/complete?cc={study.code_incompatible}"
+    assert participant.status == ParticipantStatus.INCOMPATIBLE
+    assert reason in re.search(r'id="refusal">(.*?)</p>', end_page).group(1)
