@@ -66,9 +66,10 @@ var IrisPresentation = (function () {
         if (this.fullscreen && this.wasFullscreen && !document.fullscreenElement) this.leave("fullscreen_exit");
         this.wasFullscreen = Boolean(document.fullscreenElement);
       });
-      // While paused no key may answer the trial underneath (jsPsych listens further down).
+      // While paused no key may answer the trial underneath: no page listener sees any key (the
+      // browser's own action still runs, so Enter or space still presses the pause screen's button).
       window.addEventListener("keydown", (event) => {
-        if (this.pausedAt !== null && !(this.overlay && this.overlay.contains(event.target))) event.stopImmediatePropagation();
+        if (this.pausedAt !== null) event.stopImmediatePropagation();
       }, true);
     }
 
