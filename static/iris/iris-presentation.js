@@ -124,5 +124,5 @@ var IrisPresentation = (function () {
     }
   }
 
-  return { measureRefresh, refusal, viewingFromChinrest, sizeImages, Attention };
+  return { measureRefresh, refusal, isPhone, viewingFromChinrest, sizeImages, Attention };
 })();

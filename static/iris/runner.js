@@ -226,7 +226,7 @@
       `by <span id="browser-check-actual-height"></span>).</p>`,
     inclusion_function: (data) => refusalOf(data) === null,
     exclusion_message: (data) => `<p>${REFUSED[refusalOf(data)]}</p>`,
-    on_finish: (data) => { reportDevice(data); },
+    on_finish: (data) => { session.check = data; reportDevice(data); },
   };
   const measureDisplay = {
     type: jsPsychCallFunction, async: true,
@@ -267,10 +267,13 @@
       on_finish: (data) => { chinrest = data; },
     };
     const hadCard = () => jsPsych.data.getLastTrialData().values()[0].response === 0;
+    // A phone can do neither step: a card is wider than its screen, and the blind spot needs a space
+    // bar and a dot some 10 cm from the fixation square. Phones get the fallback size (and the flag).
+    const phone = () => IrisPresentation.isPhone(session.check || {});
     return [
-      hasCard,
-      { timeline: [{ timeline: [measure], conditional_function: hadCard },
-        storeStep(() => (chinrest ? IrisPresentation.viewingFromChinrest(chinrest) : { skipped: true }))] },
+      { timeline: [hasCard, { timeline: [measure], conditional_function: hadCard }],
+        conditional_function: () => !phone() },
+      storeStep(() => (chinrest ? IrisPresentation.viewingFromChinrest(chinrest) : { skipped: true })),
     ];
   }
   const timing = config.timing || {};

@@ -173,3 +173,18 @@ def test_the_study_admin_shows_the_spread_of_measured_distances_and_pixels_per_d
     assert cells[:5] == ["viewing distance (cm)", "3", "40.0", "45.0 / 50.0 / 60.0", "70.0"]
     assert cells[5:7] == ["pixels per degree", "3"]
     assert cells[-5:-3] == ["calibration failed or skipped", "1"]
+
+
+def test_a_device_report_handled_from_an_older_read_keeps_the_calibration_stored_meanwhile(client):
+    """The page posts the browser check and the calibration close together: the device view may hold a
+    participant read before the calibration was stored, and must not write it back without it."""
+    study = factories.study(factories.researcher(), n_items=2, design={"calibrate": True})
+    participant = consented(study, client)
+    read_before = Participant.objects.get(pk=participant.pk)
+    post_json(client, reverse("trials:viewing", args=[participant.token]), {"px_per_mm": 4.0, "distance_mm": 600})
+
+    services.participant_device(participant=read_before, compatible=True, data={"width": 1280})
+
+    participant.refresh_from_db()
+    assert participant.client_info["viewing"]["calibrated"] is True
+    assert participant.client_info["device"] == {"width": 1280}

@@ -69,10 +69,14 @@ def degrees(width_px: float, *, px_per_mm: float, distance_mm: float) -> float:
     return math.degrees(2 * math.atan(width_px / px_per_mm / 2 / distance_mm))
 
 
+# A phone-sized window of a computer (a touch phone cannot calibrate: see the test after next).
+NARROW = {"viewport": PHONE["viewport"], "device_scale_factor": 2}
+
+
 @pytest.mark.parametrize(("viewport", "px_per_mm", "distance_mm"), [
     ({"viewport": {"width": 1280, "height": 800}}, 3.78, 550.0),  # a laptop at arm's length
-    (PHONE, 6.4, 300.0),  # a phone held in the hand
-], ids=["desktop", "phone"])
+    (NARROW, 6.4, 300.0),  # a phone-sized viewport, a dense screen held close
+], ids=["desktop", "phone-viewport"])
 def test_after_calibration_the_iri_spans_the_degrees_the_study_asked_for(live_server, viewport, px_per_mm,
                                                                        distance_mm):
     study = factories.study(factories.researcher(), n_items=3, design={"calibrate": True, "stimulus_deg": 4.0})
@@ -119,6 +123,21 @@ def test_without_a_card_the_images_keep_their_window_size_and_every_response_is_
                                                   "distance_mm": None, "px_per_deg": None}
     flags = [r.client_data["size_fallback"] for r in Response.objects.filter(trial__participant=participant)]
     assert flags and all(flags)
+
+
+def test_a_touch_phone_skips_calibration_and_its_responses_are_flagged(live_server):
+    study = factories.study(factories.researcher(), n_items=2, design={"calibrate": True, "stimulus_deg": 4.0})
+    with chromium() as browser:
+        page = browser.new_page(**PHONE)
+        page.goto(f"{live_server.url}/s/{study.public_id}/")
+        page.click("#begin")
+        page.click("#agree")
+        page.click("#jspsych-instructions-next", timeout=15_000)  # straight on: no card step
+        run_through(page, Script(decide=lambda trial: 0))
+
+    participant = Participant.objects.get(study=study)
+    assert participant.client_info["viewing"]["failure"] == "skipped"
+    assert all(r.client_data["size_fallback"] for r in Response.objects.filter(trial__participant=participant))
 
 
 def export(study) -> pd.DataFrame:
