@@ -166,7 +166,28 @@ COMMON_DESIGN_FIELDS = ("practice", "practice_trials", "catch_every", "participa
                         "fullscreen")
 
 
-class StudyCreateForm(ServiceForm, forms.ModelForm):
+# Presentation options (docs/method.md §2, "Presentation"): an empty one keeps StudyDesign's default.
+PRESENTATION_DESIGN_FIELDS = ("calibrate", "stimulus_deg", "pause_on_leave", "refuse_phones", "min_refresh_hz",
+                              "max_frame_jitter_ms")
+
+
+class PresentationFields(forms.Form):
+    """The study form's presentation options, kept apart from the paradigm's."""
+
+    calibrate = forms.BooleanField(required=False, help_text="Virtual chinrest (card and blind spot) first.")
+    stimulus_deg = forms.FloatField(required=False, min_value=0.1, max_value=60,
+                                    help_text="Image width in degrees of visual angle (with calibration). "
+                                              "Empty: sized by the window.")
+    pause_on_leave = forms.BooleanField(required=False, help_text="Pause when the participant leaves the tab, "
+                                                                  "window or full screen.")
+    refuse_phones = forms.BooleanField(required=False)
+    min_refresh_hz = forms.FloatField(required=False, min_value=1, max_value=1000,
+                                      help_text="Turn away slower displays. Empty: any.")
+    max_frame_jitter_ms = forms.FloatField(required=False, min_value=0.1, max_value=1000,
+                                           help_text="Turn away displays whose frame intervals vary more (SD).")
+
+
+class StudyCreateForm(ServiceForm, PresentationFields, forms.ModelForm):
     """The researcher's choices; the study itself is made by studies.services.study_create."""
 
     jobs = forms.ModelMultipleChoiceField(queryset=GenerationJob.objects.none(),
@@ -209,6 +230,7 @@ class StudyCreateForm(ServiceForm, forms.ModelForm):
             design["gate"] = {"trials": data["gate_trials"], "pass": data.get("gate_pass") or 0}
         own = PARADIGMS[data["paradigm"]].options
         design |= {key: data[key] for key in own if data.get(key) is not None}
+        design |= {key: data[key] for key in PRESENTATION_DESIGN_FIELDS if data.get(key) not in (None, False)}
         return design
 
     def create(self, data: dict) -> Study:

@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from surveys.console.admin.base import ReadOnlyInline, ServiceCreateAdmin
-from surveys.console.forms import StudyCreateForm
+from surveys.console.forms import PRESENTATION_DESIGN_FIELDS, StudyCreateForm
 from surveys.console.links import participant_link, results_link
 from surveys.scoring.selectors import study_scores
 from surveys.studies import services
@@ -54,7 +54,7 @@ class StudyAdmin(ServiceCreateAdmin):
         if obj is None:
             return ["name", "jobs", "paradigm", "k", "foils", "practice", "practice_trials", "gate_trials",
                     "gate_pass", "catch_every", "participants_per_condition", "once_per_target", "fixation_ms",
-                    "stimulus_ms", "mask_ms", "fullscreen", "completion_url"]
+                    "stimulus_ms", "mask_ms", "fullscreen", *PRESENTATION_DESIGN_FIELDS, "completion_url"]
         return super().get_fields(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
