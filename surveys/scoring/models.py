@@ -28,6 +28,10 @@ class ExclusionRules(models.Model):
                                                       "share of main-trial responses.")
     qualification_min_correct = models.PositiveIntegerField(
         null=True, blank=True, help_text="Exclude when fewer qualification (gate) trials than this were right.")
+    max_focus_lost_share = models.FloatField(
+        null=True, blank=True, validators=_SHARE,
+        help_text="Exclude when the participant left the page, window or full screen during more than this "
+                  "share of main trials (each response's focus_lost mark).")
     target_ci_width = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0)],
                                         help_text="While the study runs: the 95% CI width each condition should "
                                                   "reach; the results page says how many more participants that takes.")
