@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from surveys.console.admin.base import ReadOnlyInline, ServiceCreateAdmin
+from surveys.console.admin.prolific import ProlificStudyActions
 from surveys.console.forms import StudyCreateForm
 from surveys.console.links import participant_link, results_link
 from surveys.scoring.selectors import study_scores
@@ -38,7 +39,7 @@ class ConditionInline(ReadOnlyInline):
 
 
 @admin.register(Study)
-class StudyAdmin(ServiceCreateAdmin):
+class StudyAdmin(ProlificStudyActions, ServiceCreateAdmin):
     create_form = StudyCreateForm
     list_display = ["name", "paradigm", "status", "link", "participation", "created_at"]
     list_filter = ["status", "paradigm"]
@@ -48,7 +49,7 @@ class StudyAdmin(ServiceCreateAdmin):
     readonly_fields = ["paradigm", "status", "link", "preview", "participation", "progress", "design", "scores",
                        "results"]
     inlines = [ConditionInline]
-    actions = ["close_studies", "open_studies"]
+    actions = ["close_studies", "open_studies", *ProlificStudyActions.prolific_actions]
 
     def get_fields(self, request, obj=None):
         if obj is None:
