@@ -178,3 +178,41 @@ def test_places_and_bonuses_reach_prolific(client, prolific):
 
     assert prolific.studies[linked.prolific_id]["total_available_places"] == 42
     assert prolific.bonuses[bulk]["lines"] == [["sub-bonus", "1.50"]] and prolific.paid == [bulk]
+
+
+def test_the_api_creates_publishes_and_reviews_once(client, prolific, api_as):
+    researcher = factories.researcher()
+    study = factories.study(researcher, n_items=2)
+    client.force_login(researcher)
+    token_save(client, TOKEN)
+    api = api_as(researcher)
+
+    draft = api.post(f"/api/studies/{study.pk}/prolific/draft/")
+    again = api.post(f"/api/studies/{study.pk}/prolific/draft/")
+    published = api.post(f"/api/studies/{study.pk}/prolific/publish/")
+    who = take_part(study, "sub-api")
+    prolific.submission_add(study_id=draft.json()["prolific_id"], submission_id="sub-api", participant_id="pid-api")
+    first = api.post(f"/api/studies/{study.pk}/prolific/review/")
+    second = api.post(f"/api/studies/{study.pk}/prolific/review/")
+
+    assert draft.status_code == 200 and draft.json()["status"] == "draft"
+    assert again.status_code == 400 and "already has a Prolific study" in again.json()["detail"][0]
+    assert published.json()["status"] == "published"
+    assert first.json() == {"approved": 1, "rejected": 0, "left": 0}
+    assert second.json() == {"approved": 0, "rejected": 0, "left": 1}
+    assert prolific.transitions == [("sub-api", {"action": "APPROVE"})]
+    assert ProlificReview.objects.get().participant == who
+
+
+def test_the_api_answers_a_prolific_refusal_with_502_and_hides_other_studies(client, prolific, api_as):
+    researcher, other = factories.researcher(), factories.researcher("other")
+    study = factories.study(researcher, n_items=2)
+    client.force_login(researcher)
+    token_save(client, "not-the-token")
+
+    refused = api_as(researcher).post(f"/api/studies/{study.pk}/prolific/draft/")
+    hidden = api_as(other).post(f"/api/studies/{study.pk}/prolific/draft/")
+
+    assert refused.status_code == 502 and refused.json() == {"detail": "Prolific answered 401: Invalid token."}
+    assert hidden.status_code == 404
+    assert prolific.studies == {}
