@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from surveys.common.prolific import AWAITING_REVIEW, ProlificClient
+from surveys.common.prolific import AWAITING_REVIEW, ProlificClient, ProlificError
 from surveys.scoring.models import (
     ProlificAccount,
     ProlificReview,
@@ -141,38 +141,53 @@ def _rejection(decision) -> tuple[str, str]:
     return f"{_REJECTION_PREAMBLE}{reason}.", _category(reason)
 
 
-def _submission_owners(study: Study) -> dict[str, int]:
-    """Prolific submission id (SESSION_ID) -> participant id, for participants not reviewed yet."""
+def _submission_owners(study: Study) -> dict[tuple[str, str], int]:
+    """(submission id, Prolific participant id) -> participant id, for participants not reviewed yet.
+    Both must match: a link carrying someone else's SESSION_ID decides nothing about their submission."""
     rows = (Participant.objects.filter(study=study, prolific_review__isnull=True)
             .values_list("pk", "recruitment_data"))
-    return {str(data.get("SESSION_ID")): pk for pk, data in rows if data.get("SESSION_ID")}
+    return {(str(data.get("SESSION_ID")), str(data.get("PROLIFIC_PID"))): pk for pk, data in rows
+            if data.get("SESSION_ID") and data.get("PROLIFIC_PID")}
+
+
+def _review_one(client, submission, decision, *, study: Study, author) -> ProlificReview:
+    review = ProlificReview(participant_id=decision.participant_id, study=study, author=author,
+                            submission_id=submission.id, verdict=ProlificVerdict.APPROVED)
+    if decision.excluded:
+        message, category = _rejection(decision)
+        client.submission_reject(submission_id=submission.id, message=message, category=category)
+        review.verdict, review.reason, review.rejection_category = ProlificVerdict.REJECTED, message, category
+    else:
+        client.submission_approve(submission_id=submission.id)
+    review.save()
+    return review
 
 
 def prolific_review(*, study: Study, author) -> ReviewOutcome:
     """Approve the awaiting submissions whose participants the exclusion decisions keep; reject the
-    excluded with the rule's reason. A row per participant records it, so a second run repeats nothing."""
-    linked = _linked(study)
+    excluded with the rule's reason. A row per participant records it, so a second run repeats nothing.
+
+    Reviews of one study run one at a time (a lock on its Prolific row). If Prolific refuses midway,
+    what it already accepted stays recorded and the refusal is raised after."""
     client = _client(owner=study.owner)
-    decisions = {d.participant_id: d for d in study_exclusions(study=study)}  # completed, non-pilot only
-    owners = _submission_owners(study)
     counts = {ProlificVerdict.APPROVED: 0, ProlificVerdict.REJECTED: 0}
-    left = 0
-    for submission in client.submissions_list(study_id=linked.prolific_id):
-        decision = decisions.get(owners.get(submission.id))
-        if submission.status != AWAITING_REVIEW or decision is None:
-            left += 1
-            continue
-        with transaction.atomic():
-            review = ProlificReview(participant_id=decision.participant_id, study=study, author=author,
-                                    submission_id=submission.id, verdict=ProlificVerdict.APPROVED)
-            if decision.excluded:
-                message, category = _rejection(decision)
-                client.submission_reject(submission_id=submission.id, message=message, category=category)
-                review.verdict, review.reason, review.rejection_category = ProlificVerdict.REJECTED, message, category
-            else:
-                client.submission_approve(submission_id=submission.id)
-            review.save()
-        counts[review.verdict] += 1
+    left, failure = 0, None
+    with transaction.atomic():
+        linked = ProlificStudy.objects.select_for_update().filter(study=study).first() or _linked(study)
+        decisions = {d.participant_id: d for d in study_exclusions(study=study)}  # completed, non-pilot only
+        owners = _submission_owners(study)
+        for submission in client.submissions_list(study_id=linked.prolific_id):
+            decision = decisions.get(owners.get((submission.id, submission.participant_id)))
+            if submission.status != AWAITING_REVIEW or decision is None:
+                left += 1
+                continue
+            try:
+                counts[_review_one(client, submission, decision, study=study, author=author).verdict] += 1
+            except ProlificError as error:
+                failure = error
+                break
+    if failure is not None:
+        raise failure
     return ReviewOutcome(counts[ProlificVerdict.APPROVED], counts[ProlificVerdict.REJECTED], left)
 
 

@@ -43,11 +43,11 @@ def action(client, study, name: str) -> list[str]:
     return [str(message) for message in response.context["messages"]]
 
 
-def take_part(study, session: str, *, rt: float = 800.0, consent: bool = True) -> Participant:
+def take_part(study, session: str, *, rt: float = 800.0, consent: bool = True, pid: str = "") -> Participant:
     """A Prolific participant through the participant endpoints, with the parameters Prolific adds."""
     client = Client()
     started = client.post(reverse("trials:start", args=[study.public_id]),
-                          {"PROLIFIC_PID": f"pid-{session}", "STUDY_ID": "x", "SESSION_ID": session})
+                          {"PROLIFIC_PID": pid or f"pid-{session}", "STUDY_ID": "x", "SESSION_ID": session})
     token = started["Location"].rstrip("/").split("/")[-1]
     client.post(reverse("trials:consent", args=[token]), {"agree": "yes" if consent else "no"})
     participant = Participant.objects.get(token=token)
@@ -191,7 +191,8 @@ def test_the_api_creates_publishes_and_reviews_once(client, prolific, api_as):
     again = api.post(f"/api/studies/{study.pk}/prolific/draft/")
     published = api.post(f"/api/studies/{study.pk}/prolific/publish/")
     who = take_part(study, "sub-api")
-    prolific.submission_add(study_id=draft.json()["prolific_id"], submission_id="sub-api", participant_id="pid-api")
+    prolific.submission_add(study_id=draft.json()["prolific_id"], submission_id="sub-api",
+                            participant_id="pid-sub-api")
     first = api.post(f"/api/studies/{study.pk}/prolific/review/")
     second = api.post(f"/api/studies/{study.pk}/prolific/review/")
 
@@ -216,3 +217,22 @@ def test_the_api_answers_a_prolific_refusal_with_502_and_hides_other_studies(cli
     assert refused.status_code == 502 and refused.json() == {"detail": "Prolific answered 401: Invalid token."}
     assert hidden.status_code == 404
     assert prolific.studies == {}
+
+
+def test_a_link_carrying_someone_elses_session_id_does_not_decide_their_submission(client, prolific):
+    """The attack: someone opens the study link with a real submission's SESSION_ID under another
+    Prolific id and answers carelessly; the real participant's submission must still be approved."""
+    researcher = factories.researcher()
+    study = factories.study(researcher, n_items=4)
+    exclusion_rules_set(study=study, min_median_rt_ms=300.0)
+    client.force_login(researcher)
+    token_save(client, TOKEN)
+    action(client, study, "prolific_draft")
+    linked = ProlificStudy.objects.get(study=study)
+    take_part(study, "sub-real")
+    take_part(study, "sub-real", pid="impostor", rt=100.0)
+    prolific.submission_add(study_id=linked.prolific_id, submission_id="sub-real", participant_id="pid-sub-real")
+
+    action(client, study, "prolific_review")
+
+    assert prolific.transitions == [("sub-real", {"action": "APPROVE"})]
