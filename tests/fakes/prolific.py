@@ -36,6 +36,7 @@ class FakeProlific:
     transitions: list = field(default_factory=list)  # (submission id, body) for each applied transition
     bonuses: dict = field(default_factory=dict)
     paid: list = field(default_factory=list)
+    failing: set = field(default_factory=set)  # submission ids whose transition answers 503 (an outage)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def submission_add(self, *, study_id: str, submission_id: str, participant_id: str,
@@ -88,6 +89,8 @@ class FakeProlific:
         submission = self.submissions.get(submission_id)
         if submission is None:
             raise Refused(404, "Submission not found.")
+        if submission_id in self.failing:
+            raise Refused(503, "Service temporarily unavailable.")
         if submission["status"] != "AWAITING REVIEW":
             raise Refused(400, f"The submission is {submission['status']}, not awaiting review.")
         action = body.get("action")

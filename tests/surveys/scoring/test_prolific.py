@@ -236,3 +236,25 @@ def test_a_link_carrying_someone_elses_session_id_does_not_decide_their_submissi
     action(client, study, "prolific_review")
 
     assert prolific.transitions == [("sub-real", {"action": "APPROVE"})]
+
+
+def test_a_refusal_midway_keeps_what_prolific_accepted_and_the_next_review_finishes(client, prolific):
+    researcher = factories.researcher()
+    study = factories.study(researcher, n_items=2)
+    client.force_login(researcher)
+    token_save(client, TOKEN)
+    action(client, study, "prolific_draft")
+    linked = ProlificStudy.objects.get(study=study)
+    for session in ("sub-one", "sub-two"):
+        take_part(study, session)
+        prolific.submission_add(study_id=linked.prolific_id, submission_id=session, participant_id=f"pid-{session}")
+    prolific.failing.add("sub-two")
+
+    failed = action(client, study, "prolific_review")
+    kept = list(ProlificReview.objects.values_list("submission_id", flat=True))
+    prolific.failing.clear()
+    action(client, study, "prolific_review")
+
+    assert "Prolific answered 503: Service temporarily unavailable." in failed[0]
+    assert kept == ["sub-one"]
+    assert [who for who, _ in prolific.transitions] == ["sub-one", "sub-two"]
