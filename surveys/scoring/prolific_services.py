@@ -74,9 +74,13 @@ def _completion_codes(study: Study) -> list[dict]:
     return codes
 
 
+UNCAPPED_PLACES = 10  # a design without a cap: a first batch; raise it with prolific_places_set
+
+
 def _planned_places(study: Study) -> int:
+    """The design's cap (participants per condition x conditions), else UNCAPPED_PLACES."""
     per_condition = study.design_spec.participants_per_condition
-    return max(1, per_condition or 0) * max(1, study.conditions.count()) if per_condition else 10
+    return per_condition * max(1, study.conditions.count()) if per_condition else UNCAPPED_PLACES
 
 
 def prolific_draft_create(*, study: Study, study_url: str, reward_cents: int = 150, minutes: int = 10,

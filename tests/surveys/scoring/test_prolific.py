@@ -114,6 +114,8 @@ def test_the_prolific_flow_runs_end_to_end(client, prolific):
 
     assert "created" in drafted[0] and "published" in published[0]
     assert on_prolific["status"] == "ACTIVE"
+    assert (on_prolific["total_available_places"], on_prolific["reward"], on_prolific["estimated_completion_time"]) \
+        == (10, 150, 10)  # no cap in the design: a first batch of ten
     assert on_prolific["external_study_url"].startswith(f"http://127.0.0.1:8000/s/{study.public_id}/")
     assert "SESSION_ID={{%SESSION_ID%}}" in on_prolific["external_study_url"]
     assert on_prolific["completion_codes"][0] == {"code": study.completion_code, "code_type": "COMPLETED",
