@@ -57,10 +57,37 @@ class ProlificAccountAdmin(OwnedAdmin):
         pass  # the form's service saved it while validating
 
 
+class ProlificPlacesForm(forms.ModelForm):
+    """Places change on Prolific first (through the service); a refusal stays on the form."""
+
+    class Meta:
+        model = ProlificStudy
+        fields = ["places"]
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and "places" in self.changed_data:
+            try:
+                services.prolific_places_set(study=self.instance.study, places=data["places"])
+            except (ValidationError, ProlificError) as error:
+                self.add_error("places", str(error) if isinstance(error, ProlificError) else error)
+        return data
+
+
 @admin.register(ProlificStudy)
-class ProlificStudyAdmin(ReadOnlyOwnedAdmin):
+class ProlificStudyAdmin(OwnedAdmin):
+    """What IRIS asked of Prolific; only the places change here (recruiting more, or fewer)."""
+
     owner_path = "study__owner"
+    form = ProlificPlacesForm
     list_display = ["study", "prolific_id", "status", "places", "reward_cents", "minutes", "published_at"]
+    readonly_fields = ["study", "prolific_id", "status", "reward_cents", "minutes", "created_at", "published_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        pass  # the form's service changed the places on Prolific and here
 
 
 @admin.register(ProlificReview)

@@ -165,7 +165,7 @@ def test_a_study_without_a_token_is_told_where_to_add_one(client, prolific):
 
 
 def test_places_and_bonuses_reach_prolific(client, prolific):
-    """No admin page drives these yet (recruiting to a CI target will): the service against the fake."""
+    """Places through their admin form; bonuses have no page yet: the service against the fake."""
     researcher = factories.researcher()
     study = factories.study(researcher, n_items=2)
     client.force_login(researcher)
@@ -175,10 +175,12 @@ def test_places_and_bonuses_reach_prolific(client, prolific):
     who = take_part(study, "sub-bonus")
     prolific.submission_add(study_id=linked.prolific_id, submission_id="sub-bonus", participant_id="pid-sub-bonus")
 
-    prolific_services.prolific_places_set(study=study, places=42)
+    saved = client.post(reverse("admin:scoring_prolificstudy_change", args=[linked.pk]), {"places": "42"})
     bulk = prolific_services.prolific_bonuses_pay(study=study, amounts={who.pk: Decimal("1.5")})
 
+    assert saved.status_code == 302
     assert prolific.studies[linked.prolific_id]["total_available_places"] == 42
+    assert ProlificStudy.objects.get().places == 42
     assert prolific.bonuses[bulk]["lines"] == [["sub-bonus", "1.50"]] and prolific.paid == [bulk]
 
 
@@ -260,3 +262,19 @@ def test_a_refusal_midway_keeps_what_prolific_accepted_and_the_next_review_finis
     assert "Prolific answered 503: Service temporarily unavailable." in failed[0]
     assert kept == ["sub-one"]
     assert [who for who, _ in prolific.transitions] == ["sub-one", "sub-two"]
+
+
+def test_places_prolific_refuses_stay_on_the_form_and_change_nothing(client, prolific):
+    researcher = factories.researcher()
+    study = factories.study(researcher, n_items=2)
+    client.force_login(researcher)
+    token_save(client, TOKEN)
+    action(client, study, "prolific_draft")
+    linked = ProlificStudy.objects.get(study=study)
+    prolific.token = "revoked-on-prolific"
+
+    response = client.post(reverse("admin:scoring_prolificstudy_change", args=[linked.pk]), {"places": "42"})
+
+    assert response.status_code == 200 and "Prolific answered 401: Invalid token." in response.content.decode()
+    assert ProlificStudy.objects.get().places == 10
+    assert prolific.studies[linked.prolific_id]["total_available_places"] == 10
