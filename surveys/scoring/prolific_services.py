@@ -85,9 +85,18 @@ def _planned_places(study: Study) -> int:
 
 def prolific_draft_create(*, study: Study, study_url: str, reward_cents: int = 150, minutes: int = 10,
                           places: int | None = None) -> ProlificStudy:
-    """A draft Prolific study that sends participants to ``study_url`` with Prolific's parameters."""
-    if ProlificStudy.objects.filter(study=study).exists():
-        raise ValidationError(f"{study} already has a Prolific study.")
+    """A draft Prolific study that sends participants to ``study_url`` with Prolific's parameters.
+    The owner's token row stays locked meanwhile, so two clicks make one draft, not two (the study row
+    is left alone: participants entering lock it, and Prolific may take its time)."""
+    with transaction.atomic():
+        ProlificAccount.objects.select_for_update().filter(owner=study.owner).first()
+        if ProlificStudy.objects.filter(study=study).exists():
+            raise ValidationError(f"{study} already has a Prolific study.")
+        return _draft_make(study=study, study_url=study_url, reward_cents=reward_cents, minutes=minutes,
+                           places=places)
+
+
+def _draft_make(*, study: Study, study_url: str, reward_cents: int, minutes: int, places: int | None) -> ProlificStudy:
     places = places or _planned_places(study)
     separator = "&" if "?" in study_url else "?"
     made = _client(owner=study.owner).study_create(fields={
