@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from surveys.console.admin.base import ReadOnlyInline, ServiceCreateAdmin
+from surveys.console.admin.prolific import ProlificStudyActions
 from surveys.console.forms import DESIGN_FIELDS, PRESENTATION_DESIGN_FIELDS, StudyCreateForm, StudyEditForm
 from surveys.console.links import participant_link, results_link
 from surveys.scoring.selectors import study_scores
@@ -41,7 +42,7 @@ class ConditionInline(ReadOnlyInline):
 
 
 @admin.register(Study)
-class StudyAdmin(ServiceCreateAdmin):
+class StudyAdmin(ProlificStudyActions, ServiceCreateAdmin):
     create_form = StudyCreateForm
     change_form = StudyEditForm
     list_display = ["name", "paradigm", "status", "link", "participation", "created_at"]
@@ -49,7 +50,7 @@ class StudyAdmin(ServiceCreateAdmin):
     readonly_fields = ["paradigm", "status", "link", "preview", "participation", "progress", "viewing", "iri_verdicts", "includes_failing_iris", "scores", "results",
                        "design_state"]
     inlines = [ConditionInline]
-    actions = ["close_studies", "open_studies"]
+    actions = ["close_studies", "open_studies", *ProlificStudyActions.prolific_actions]
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
