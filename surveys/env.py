@@ -5,6 +5,7 @@ else. Every reader names the variable in its error, so a typo in a deployment fa
 with a message that says which setting to fix, instead of a surprise at the first request.
 """
 
+import base64
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -62,4 +63,19 @@ def env_choice(name: str, default: str, choices: set[str]) -> str:
     value = env_str(name, default)
     if value not in choices:
         raise ImproperlyConfigured(f"{name}={value!r} must be one of {sorted(choices)}")
+    return value
+
+
+def env_fernet_key(name: str) -> str | None:
+    """A Fernet key (32 bytes, URL-safe base64, as ``Fernet.generate_key()`` prints it), or None if unset."""
+    value = env_str(name)
+    if not value:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(value.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raw = b""
+    if len(raw) != 32:
+        raise ImproperlyConfigured(f"{name} is not a Fernet key: make one with "
+                                   "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'")
     return value

@@ -15,7 +15,7 @@ import dj_database_url
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
-from surveys.env import env_bool, env_choice, env_int, env_list, env_str
+from surveys.env import env_bool, env_choice, env_fernet_key, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("IRIS_VAR_DIR", str(BASE_DIR / "var")))
@@ -292,3 +292,8 @@ WHITENOISE_USE_FINDERS = env_bool("IRIS_STATIC_FROM_FINDERS", True)
 # Participant sessions (surveys/trials): a started or consented session silent for this long is
 # abandoned; it is marked timed out and its place in the design goes to the next arrival.
 IRIS_SESSION_TIMEOUT_S = env_int("IRIS_SESSION_TIMEOUT_S", 3600, minimum=60)
+
+# Prolific (docs/prolific.md): where its API is (a local fake in tests), and the Fernet key that
+# encrypts each researcher's Prolific token at rest; without a key no token is stored.
+IRIS_PROLIFIC_URL = env_str("IRIS_PROLIFIC_URL", "https://api.prolific.com/api/v1").rstrip("/")
+IRIS_PROLIFIC_KEY = env_fernet_key("IRIS_PROLIFIC_KEY")

@@ -20,6 +20,9 @@ var IrisScreen = (function (jspsych) {
     image_retry_ms: { type: P.INT, default: 500 },
     /** One try that has not decoded after this long counts as failed. */
     image_timeout_ms: { type: P.INT, default: 15000 },
+    /** The display's refresh period measured at the study's start (ms); null: unknown (the timed
+     * plugin then measures it itself; the others count no dropped frames). */
+    frame_ms: { type: P.FLOAT, default: null },
   };
 
   /** The data every IRIS plugin records, besides its answer. Times are performance.now() milliseconds. */
@@ -32,6 +35,11 @@ var IrisScreen = (function (jspsych) {
     /** True when an image never loaded: the trial was not shown and holds no answer. */
     unavailable: { type: P.BOOL },
     failed_images: { type: P.STRING, array: true },
+    /** The (first) image's width on screen at onset, in CSS pixels. */
+    image_px: { type: P.FLOAT },
+    /** Frames the display skipped while the screen was up (an interval of n refreshes counts n - 1);
+     * null when the refresh period is unknown. */
+    dropped_frames: { type: P.INT },
   };
 
   /** A new element: el("button", { class: "iris-option", "data-choice": 0 }, image, "text", ...).
@@ -78,7 +86,8 @@ var IrisScreen = (function (jspsych) {
   /** The trial's data when it could not be shown: no answer, no times. */
   function unavailableData(failed, answerFields) {
     const data = { unavailable: true, failed_images: failed };
-    for (const name of [...answerFields, "rt", "onset_ms", "offset_ms", "response_ms", "response_source"]) {
+    for (const name of [...answerFields, "rt", "onset_ms", "offset_ms", "response_ms", "response_source",
+      "image_px", "dropped_frames"]) {
       data[name] = null;
     }
     return data;
@@ -88,11 +97,25 @@ var IrisScreen = (function (jspsych) {
    * (keys[i] answers keyValue(i)). The onset is the first frame painted with the screen; until then a
    * key or touch cannot be an answer to it and is ignored. `data-shown` marks that frame for the page
    * and the browser tests. The offset is the first frame painted without it. */
-  function answerOnce(jsPsych, display, screen, { buttons, keys, keyValue, toData }) {
+  function answerOnce(jsPsych, display, screen, { buttons, keys, keyValue, toData, frameMs }) {
     let onset = null;
     let done = false;
+    let imagePx = null;
+    const dropped = frameMs ? { count: 0, last: null } : null;
+    const countFrames = (t) => { // every frame while the screen is up: a long interval is a dropped frame
+      if (done) return;
+      if (dropped.last !== null) dropped.count += Math.max(0, Math.round((t - dropped.last) / frameMs) - 1);
+      dropped.last = t;
+      requestAnimationFrame(countFrames);
+    };
     display.replaceChildren(screen);
-    requestAnimationFrame((t) => { onset = t; screen.dataset.shown = "true"; });
+    requestAnimationFrame((t) => {
+      onset = t;
+      screen.dataset.shown = "true";
+      const image = screen.querySelector("img");
+      imagePx = image ? image.getBoundingClientRect().width : null;
+      if (dropped) countFrames(t);
+    });
     const finish = (value, when, source) => {
       if (done || onset === null) return;
       done = true;
@@ -101,6 +124,7 @@ var IrisScreen = (function (jspsych) {
       requestAnimationFrame((offset) => jsPsych.finishTrial({
         ...toData(value), rt: Math.max(0, when - onset), onset_ms: onset, offset_ms: offset,
         response_ms: when, response_source: source, unavailable: false, failed_images: [],
+        image_px: imagePx, dropped_frames: dropped ? dropped.count : null,
       }));
     };
     for (const [button, value] of buttons) {

@@ -61,6 +61,7 @@ var IrisChoicePlugin = (function (jspsych) {
           keys: keys.slice(0, trial.options.length),
           keyValue: (index) => index,
           toData: (choice) => ({ choice }),
+          frameMs: trial.frame_ms,
         });
       }, (failed) => this.jsPsych.finishTrial(IrisScreen.unavailableData(failed, ["choice"])));
     }

@@ -53,6 +53,7 @@ var IrisRatingPlugin = (function (jspsych) {
           keys: KEYS,
           keyValue: (index) => index + 1,
           toData: (rating) => ({ rating }),
+          frameMs: trial.frame_ms,
         });
       }, (failed) => this.jsPsych.finishTrial(IrisScreen.unavailableData(failed, ["rating"])));
     }

@@ -1,14 +1,17 @@
 /* A jsPsych 8 plugin for timed presentation (Feather et al.; docs/method.md §2): a fixation
  * cross, the image, a noise mask, each for a set duration, then a grid of K category buttons with no
- * deadline. The classification paradigm uses it.
+ * deadline, answered by click, touch or key (1-9, 0, then a-z; each button shows its key). The
+ * classification paradigm uses it.
  *
- * Durations are locked to screen refreshes: every change is made inside a requestAnimationFrame
- * callback, whose timestamp is the frame that will show it, and a screen is replaced at the first
- * frame at which its duration has elapsed (to within half a refresh). jsPsych's own plugins end
- * stimuli with setTimeout, which drifts off the frame grid by up to a refresh. The measured onset
- * and offset of every screen go back with the response, so the real durations are on record.
- * The response time runs from the measured stimulus onset. Nothing is shown before the image has
- * decoded (IrisScreen). Needs iris-screen.js. */
+ * Durations are whole frames of the display: each is rounded to the nearest whole number of the
+ * measured refresh period (at least one frame for the image), and both the frames and what they come
+ * to in ms are recorded. Every change is made inside a requestAnimationFrame callback, whose timestamp
+ * is the frame that will show it, and a screen is replaced at the first frame at which its frames
+ * have elapsed (to within half a refresh). jsPsych's own plugins end stimuli with setTimeout, which
+ * drifts off the frame grid by up to a refresh. The measured onset and offset of every screen go back
+ * with the response, with the frames dropped meanwhile (an interval of n refreshes is n - 1 dropped),
+ * so the real durations are on record. The response time runs from the measured stimulus onset.
+ * Nothing is shown before the image has decoded (IrisScreen). Needs iris-screen.js. */
 var IrisTimedPlugin = (function (jspsych) {
   "use strict";
   const P = jspsych.ParameterType;
@@ -19,7 +22,7 @@ var IrisTimedPlugin = (function (jspsych) {
 
   const info = {
     name: "iris-timed",
-    version: "2.0.0",
+    version: "2.1.0",
     parameters: {
       /** The image flashed between the fixation cross and the mask. */
       stimulus: { type: P.IMAGE, default: undefined, preload: false },
@@ -30,6 +33,8 @@ var IrisTimedPlugin = (function (jspsych) {
       fixation_ms: { type: P.INT, default: 300 },
       stimulus_ms: { type: P.INT, default: 300 },
       mask_ms: { type: P.INT, default: 300 },
+      /** The key for each category, in `labels` order; null: 1-9, 0, then a-z. */
+      keys: { type: P.KEYS, default: null },
       ...IrisScreen.IMAGE_PARAMETERS,
     },
     data: {
@@ -44,6 +49,12 @@ var IrisTimedPlugin = (function (jspsych) {
       frame_ms: { type: P.FLOAT },
       /** The longest wait between two frames while the image was up: a dropped frame shows here. */
       stimulus_longest_frame_ms: { type: P.FLOAT },
+      /** Whole frames each screen was asked to stay up for (the durations rounded to the refresh). */
+      fixation_frames: { type: P.INT },
+      stimulus_frames: { type: P.INT },
+      mask_frames: { type: P.INT },
+      /** What the stimulus frames come to: stimulus_frames x frame_ms. */
+      stimulus_frames_ms: { type: P.FLOAT },
     },
   };
 
@@ -59,12 +70,15 @@ var IrisTimedPlugin = (function (jspsych) {
     context.putImageData(pixels, 0, 0);
   }
 
-  function screen(trial, flash) {
+  const KEY_ORDER = "1234567890abcdefghijklmnopqrstuvwxyz".split("");
+
+  function screen(trial, flash, keys) {
     flash.className = "iris-flash";
     const mask = el("canvas", { class: "iris-mask" });
     drawMask(mask);
     const buttons = trial.labels.map((label, i) =>
-      el("button", { type: "button", class: "iris-category", "data-choice": i }, label));
+      el("button", { type: "button", class: "iris-category", "data-choice": i }, el("span", { class: "iris-label" }, label),
+        el("span", { class: "iris-key" }, String(keys[i]).toUpperCase())));
     const stage = el("div", { class: "iris-stage", "data-show": "none" }, el("div", { class: "iris-fixation" }, "+"), flash, mask);
     const response = el("div", { class: "iris-response", hidden: "" },
       el("p", { class: "iris-prompt" }, trial.prompt), el("div", { class: "iris-categories" }, ...buttons));
@@ -89,13 +103,18 @@ var IrisTimedPlugin = (function (jspsych) {
   async function frameAfter(since, duration, frame) {
     let previous = since;
     let longest = 0;
+    let dropped = 0;
     for (;;) {
       const t = await nextFrame();
       longest = Math.max(longest, t - previous);
+      dropped += Math.max(0, Math.round((t - previous) / frame) - 1);
       previous = t;
-      if (t - since >= duration - frame / 2) return { t, longest };
+      if (t - since >= duration - frame / 2) return { t, longest, dropped };
     }
   }
+
+  /** A duration in whole frames: the nearest number of refreshes (at least `least`). */
+  const toFrames = (ms, frame, least) => Math.max(least, Math.round(ms / frame));
 
   class IrisTimedPlugin {
     constructor(jsPsych) {
@@ -103,50 +122,66 @@ var IrisTimedPlugin = (function (jspsych) {
     }
 
     trial(display_element, trial) {
+      const keys = trial.keys || KEY_ORDER.slice(0, trial.labels.length);
       IrisScreen.imagesLoad([trial.stimulus], trial).then(
-        ([flash]) => this.present(display_element, trial, screen(trial, flash)),
+        ([flash]) => this.present(display_element, trial, { ...screen(trial, flash, keys), flash, keys }),
         (failed) => this.jsPsych.finishTrial(IrisScreen.unavailableData(failed, ["choice"])));
     }
 
     async present(display_element, trial, parts) {
-      const { root, stage, response, buttons } = parts;
-      const times = {};
+      const { root, stage, response, buttons, flash, keys } = parts;
       display_element.replaceChildren(root);
-      const frame = await refreshPeriod(); // the stage is blank meanwhile
+      const frame = trial.frame_ms || await refreshPeriod(); // the stage is blank meanwhile
+      // dropped_frames (IrisScreen.RESPONSE_DATA) here: frames lost while fixation, image and mask were up.
+      const frames = { fixation_frames: toFrames(trial.fixation_ms, frame, 0),
+        stimulus_frames: toFrames(trial.stimulus_ms, frame, 1), mask_frames: toFrames(trial.mask_ms, frame, 0) };
+      const times = { ...frames, frame_ms: frame, stimulus_frames_ms: frames.stimulus_frames * frame };
+      // A screen of 0 frames is skipped: the next one is put up in the same frame.
+      const hold = (since, n) => (n ? frameAfter(since, n * frame, frame) : { t: since, longest: 0, dropped: 0 });
       const t0 = await nextFrame();
       stage.dataset.show = "fixation"; times.fixation_onset_ms = t0;
-      const { t: t1 } = await frameAfter(t0, trial.fixation_ms, frame);
-      stage.dataset.show = "stimulus"; times.onset_ms = t1;
-      const { t: t2, longest } = await frameAfter(t1, trial.stimulus_ms, frame);
-      stage.dataset.show = "mask"; times.offset_ms = t2;
-      const { t: t3 } = await frameAfter(t2, trial.mask_ms, frame);
+      const fixation = await hold(t0, frames.fixation_frames);
+      stage.dataset.show = "stimulus"; times.onset_ms = fixation.t;
+      times.image_px = flash.getBoundingClientRect().width;
+      const image = await hold(fixation.t, frames.stimulus_frames);
+      stage.dataset.show = "mask"; times.offset_ms = image.t;
+      const mask = await hold(image.t, frames.mask_frames);
+      const t3 = mask.t;
       stage.dataset.show = "none"; times.mask_offset_ms = t3;
-      Object.assign(times, { frame_ms: frame, stimulus_longest_frame_ms: longest });
+      Object.assign(times, { stimulus_longest_frame_ms: image.longest,
+        dropped_frames: fixation.dropped + image.dropped + mask.dropped });
       stage.hidden = true; // the grid takes the stage's place (phones have no room for both)
       response.hidden = false;
       times.grid_onset_ms = t3;
       root.dataset.shown = "true"; // answers count from here on
-      this.listen(display_element, buttons, times);
+      this.listen(display_element, buttons, keys, times);
     }
 
-    listen(display_element, buttons, times) {
+    listen(display_element, buttons, keys, times) {
       let done = false;
-      for (const button of buttons) {
-        button.addEventListener("pointerup", (event) => {
-          if (done) return;
-          done = true;
-          display_element.replaceChildren();
-          this.jsPsych.finishTrial({
-            ...times,
-            choice: Number(button.dataset.choice),
-            rt: Math.max(0, event.timeStamp - times.onset_ms),
-            response_ms: event.timeStamp,
-            response_source: event.pointerType || "mouse",
-            unavailable: false,
-            failed_images: [],
-          });
+      const finish = (choice, when, source) => {
+        if (done) return;
+        done = true;
+        this.jsPsych.pluginAPI.cancelAllKeyboardResponses();
+        display_element.replaceChildren();
+        this.jsPsych.finishTrial({
+          ...times, choice, rt: Math.max(0, when - times.onset_ms), response_ms: when,
+          response_source: source, unavailable: false, failed_images: [],
         });
+      };
+      for (const button of buttons) {
+        button.addEventListener("pointerup", (event) =>
+          finish(Number(button.dataset.choice), event.timeStamp, event.pointerType || "mouse"));
       }
+      // jsPsych times keys from when listening starts (performance clock); this puts them on that clock.
+      const listening = performance.now();
+      this.jsPsych.pluginAPI.getKeyboardResponse({
+        callback_function: (info) => {
+          const index = keys.findIndex((key) => this.jsPsych.pluginAPI.compareKeys(key, info.key));
+          if (index >= 0) finish(index, listening + info.rt, "key");
+        },
+        valid_responses: keys, rt_method: "performance", persist: true, allow_held_key: false,
+      });
     }
   }
   IrisTimedPlugin.info = info;

@@ -43,7 +43,10 @@
     answered: false, // whether the current trial got an answer (false: it could not be shown)
     reply: Promise.resolve({}), // the server's reply to the last answer, for practice feedback
     feedback: null, // that reply's verdict once it came: true, false or null
+    display: null, // the refresh measured at the start (IrisPresentation.measureRefresh)
+    viewing: config.viewing, // the calibration the server stored, with the images' width for it
   };
+  const presentation = config.presentation || {};
 
   const jsPsych = initJsPsych({
     display_element: "iris-runner",
@@ -51,6 +54,9 @@
     auto_update_progress_bar: false,
     message_progress_bar: "Progress",
     on_interaction_data_update: (event) => session.interactions.push(event),
+  });
+  const attention = new IrisPresentation.Attention({
+    pauseOnLeave: presentation.pause_on_leave, fullscreen: config.fullscreen, jsPsych,
   });
 
   function preload(trial) {
@@ -118,9 +124,23 @@
         grid_onset_ms: data.grid_onset_ms, frame_ms: data.frame_ms,
         stimulus_longest_frame_ms: data.stimulus_longest_frame_ms, source: data.response_source,
         window: `${window.innerWidth}x${window.innerHeight}`, interactions: session.interactions,
+        ...presentationData(data), ...attention.trialMarks(),
       },
     });
     session.interactions = [];
+  }
+
+  /** What the response records about how the trial was shown: frames, sizes, whether sizing fell back. */
+  function presentationData(data) {
+    const sizedPx = session.viewing && session.viewing.stimulus_px;
+    return {
+      fixation_frames: data.fixation_frames, stimulus_frames: data.stimulus_frames, mask_frames: data.mask_frames,
+      stimulus_frames_ms: data.stimulus_frames_ms, dropped_frames: data.dropped_frames, image_px: data.image_px,
+      refresh_hz: session.display && session.display.refresh_hz,
+      px_per_deg: session.viewing && session.viewing.px_per_deg,
+      // The study asked for degrees of visual angle but this participant has no usable calibration.
+      size_fallback: Boolean(presentation.stimulus_deg) && !sizedPx,
+    };
   }
 
   /** After an image failed every try: ms to wait before showing the trial again when the connection
@@ -163,12 +183,16 @@
     leaveFor(body.next);
   }
 
+  const fitsWindow = (data) => data.width >= config.minWidth && data.height >= config.minHeight;
+  const refusalOf = (data) => (fitsWindow(data) ? IrisPresentation.refusal(presentation, session.display, data) : "window");
+
   async function reportDevice(data) {
-    const compatible = data.width >= config.minWidth && data.height >= config.minHeight;
+    const refused = refusalOf(data);
+    const compatible = refused === null;
     const response = await send(config.deviceUrl, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
-      body: JSON.stringify({ compatible: compatible, data: data }),
+      body: JSON.stringify({ compatible: compatible, data: { ...data, ...session.display, refused } }),
     });
     if (!compatible) leaveFor((await response.json()).next);
     return compatible;
@@ -179,6 +203,12 @@
   const message = (html, button, extra) => ({
     type: jsPsychHtmlButtonResponse, stimulus: `<div class="iris-message">${html}</div>`, choices: [button], ...extra,
   });
+  const REFUSED = {
+    window: "Sorry, this window is too small for the study.",
+    phone: "Sorry, this study cannot be done on a phone or tablet. Please use a computer.",
+    slow_refresh: "Sorry, this screen refreshes too slowly for the study's brief images.",
+    irregular_refresh: "Sorry, this screen does not refresh regularly enough for the study's brief images.",
+  };
   const FEEDBACK = {
     true: '<p class="iris-feedback good">Correct!</p>',
     false: '<p class="iris-feedback bad">Not quite.</p>',
@@ -194,10 +224,15 @@
     window_resize_message: `<p>Please make this window larger, at least <span id="browser-check-min-width"></span> ` +
       `by <span id="browser-check-min-height"></span> pixels (now <span id="browser-check-actual-width"></span> ` +
       `by <span id="browser-check-actual-height"></span>).</p>`,
-    inclusion_function: (data) => data.width >= config.minWidth && data.height >= config.minHeight,
-    exclusion_message: () => "<p>Sorry, this window is too small for the study.</p>",
-    on_finish: (data) => { reportDevice(data); },
+    inclusion_function: (data) => refusalOf(data) === null,
+    exclusion_message: (data) => `<p>${REFUSED[refusalOf(data)]}</p>`,
+    on_finish: (data) => { session.check = data; reportDevice(data); },
   };
+  const measureDisplay = {
+    type: jsPsychCallFunction, async: true,
+    func: (done) => IrisPresentation.measureRefresh(60).then((display) => { session.display = display; done(); }),
+  };
+  const calibration = viewingSteps();
   const fullscreen = { type: jsPsychFullscreen, fullscreen_mode: true, message: "<p>The study runs in full screen.</p>", button_label: "Full screen" };
   const instructions = {
     type: jsPsychInstructions,
@@ -208,14 +243,48 @@
   const fetchNext = { type: jsPsychCallFunction, async: true, func: (done) => { nextTrial().then(() => done()); } };
   const breakScreen = message("<p>Time for a short break.</p><p>Continue when you are ready.</p>", "Continue");
   const phaseNotice = message("<p>The practice is over. The study begins now; there is no feedback from here on.</p>", "Continue");
+  /** The virtual chinrest, when the study calibrates and this participant has not yet: a card at
+   * hand or not, then card size and blind-spot distance; the server stores them and answers with the
+   * images' width. Without calibration images keep their window-based size (and responses say so). */
+  function viewingSteps() {
+    const store = async (viewing) => {
+      const response = await send(config.viewingUrl, {
+        method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
+        body: JSON.stringify(viewing),
+      });
+      session.viewing = await response.json();
+      IrisPresentation.sizeImages(session.viewing.stimulus_px);
+    };
+    const storeStep = (viewing) => ({
+      type: jsPsychCallFunction, async: true, func: (done) => { store(viewing()).then(() => done()); },
+    });
+    let chinrest = null;
+    const hasCard = message("<p>Next we measure your screen and how far you sit from it. You need a card " +
+      "the size of a bank card (an ID or loyalty card will do).</p>", "I have a card",
+    { choices: ["I have a card", "I have no card"] });
+    const measure = {
+      type: jsPsychVirtualChinrest, blindspot_reps: 3, resize_units: "none", viewing_distance_report: "none",
+      on_finish: (data) => { chinrest = data; },
+    };
+    const hadCard = () => jsPsych.data.getLastTrialData().values()[0].response === 0;
+    // A phone can do neither step: a card is wider than its screen, and the blind spot needs a space
+    // bar and a dot some 10 cm from the fixation square. Phones get the fallback size (and the flag).
+    const phone = () => IrisPresentation.isPhone(session.check || {});
+    return [
+      { timeline: [hasCard, { timeline: [measure], conditional_function: hadCard }],
+        conditional_function: () => !phone() },
+      storeStep(() => (chinrest ? IrisPresentation.viewingFromChinrest(chinrest) : { skipped: true })),
+    ];
+  }
   const timing = config.timing || {};
+  const frameMs = () => (session.display ? session.display.frame_ms : null);
   const current = () => session.current;
   // One plugin per screen kind; the server says which kind each trial is.
   const screens = {
-    choice: { type: IrisChoicePlugin, query: () => current().query, options: () => current().options },
-    rating: { type: IrisRatingPlugin, images: () => current().options, scale_labels: config.scaleLabels },
+    choice: { type: IrisChoicePlugin, query: () => current().query, options: () => current().options, frame_ms: frameMs },
+    rating: { type: IrisRatingPlugin, images: () => current().options, scale_labels: config.scaleLabels, frame_ms: frameMs },
     timed: {
-      type: IrisTimedPlugin, stimulus: () => current().query, labels: () => current().labels,
+      type: IrisTimedPlugin, stimulus: () => current().query, labels: () => current().labels, frame_ms: frameMs,
       // A duration the study leaves unset takes the plugin's default (Feather's 300 ms).
       fixation_ms: timing.fixation_ms ?? undefined,
       stimulus_ms: timing.stimulus_ms ?? undefined,
@@ -243,19 +312,25 @@
       when(() => session.lastPhase === "practice" && current().phase !== "practice", [phaseNotice]),
       { type: jsPsychCallFunction, func: () => { session.lastPhase = current().phase; } },
       ...Object.entries(screens).map(([kind, screen]) => when(() => current().presentation === kind,
-        [{ ...screen, prompt: config.prompt, on_finish: afterTrial }])),
+        [{ ...screen, prompt: config.prompt, on_start: () => attention.trialStart(), on_finish: afterTrial }])),
       when(() => current().phase === "practice" && session.answered, [fetchFeedback, feedback]),
     ],
     conditional_function: () => current() !== null,
   };
-  const trialLoop = { timeline: [fetchNext, trialScreens], loop_function: () => current() !== null };
+  const trialLoop = {
+    timeline: [fetchNext, trialScreens], loop_function: () => current() !== null,
+    on_timeline_start: () => { attention.armed = true; }, // leaving pauses the study from here on
+  };
   const finish = { type: jsPsychCallFunction, async: true, func: (done) => { finishStudy().then(() => done()); } };
 
   outbox.flush();
   const fresh = config.answered === 0 && !outbox.items.length;
+  if (session.viewing) IrisPresentation.sizeImages(session.viewing.stimulus_px);
   jsPsych.run([
+    measureDisplay,
     browserCheck,
     ...(config.fullscreen ? [fullscreen] : []),
+    ...(presentation.calibrate && !session.viewing ? calibration : []),
     ...(fresh ? [instructions] : []),
     trialLoop,
     finish,

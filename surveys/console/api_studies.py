@@ -32,7 +32,7 @@ from surveys.trials.models import Response as Answer
 def study_create(*, owner, name: str, jobs: list[GenerationJob], paradigm: str, design: dict,
                  completion_url: str, include_failing: bool) -> Study:
     """The one place the API makes a study: the same service as admin's study form."""
-    return studies.study_create(owner=owner, name=name, jobs=jobs, paradigm=paradigm, design=design,
+    return scoring.study_create(owner=owner, name=name, jobs=jobs, paradigm=paradigm, design=design,
                                 completion_url=completion_url, include_failing=include_failing)
 
 

@@ -191,6 +191,27 @@ def _distances(text: str, *, owner) -> list[dict]:
     return distances
 
 
+# Presentation options (docs/method.md §2, "Presentation"): an empty one keeps StudyDesign's default.
+PRESENTATION_DESIGN_FIELDS = ("calibrate", "stimulus_deg", "pause_on_leave", "refuse_phones", "min_refresh_hz",
+                              "max_frame_jitter_ms")
+
+
+class PresentationFields(forms.Form):
+    """The study form's presentation options (viewing geometry, attention, timing), apart from the paradigm's."""
+
+    calibrate = forms.BooleanField(required=False, help_text="Virtual chinrest (card and blind spot) first.")
+    stimulus_deg = forms.FloatField(required=False, min_value=0.1, max_value=60,
+                                    help_text="Image width in degrees of visual angle (with calibration). "
+                                              "Empty: sized by the window.")
+    pause_on_leave = forms.BooleanField(required=False, help_text="Pause when the participant leaves the tab, "
+                                                                  "window or full screen.")
+    refuse_phones = forms.BooleanField(required=False)
+    min_refresh_hz = forms.FloatField(required=False, min_value=1, max_value=1000,
+                                      help_text="Turn away slower displays. Empty: any.")
+    max_frame_jitter_ms = forms.FloatField(required=False, min_value=0.1, max_value=1000,
+                                           help_text="Turn away displays whose frame intervals vary more (SD).")
+
+
 class StudyDesignFields(forms.Form):
     """A study's design as form fields; a study's form turns them into StudyDesign's options."""
 
@@ -237,10 +258,11 @@ def design_options(data: dict, *, paradigm: str) -> dict:
     design["gate"] = ({"trials": data["gate_trials"], "pass": data.get("gate_pass") or 0}
                       if data.get("gate_trials") else None)
     own = PARADIGMS[paradigm].options
+    design |= {key: data[key] for key in PRESENTATION_DESIGN_FIELDS if data.get(key) not in (None, False)}
     return design | {key: data[key] for key in own if data.get(key) is not None}
 
 
-class StudyCreateForm(ServiceForm, StudyDesignFields, forms.ModelForm):
+class StudyCreateForm(ServiceForm, StudyDesignFields, PresentationFields, forms.ModelForm):
     """The researcher's choices; the study itself is made by scoring.services.study_create. The design
     starts at StudyDesign's defaults: those of a study one would publish."""
 
@@ -271,7 +293,7 @@ class StudyCreateForm(ServiceForm, StudyDesignFields, forms.ModelForm):
                             include_failing=data.get("include_failing_iris", False))
 
 
-class StudyEditForm(ServiceForm, StudyDesignFields, forms.ModelForm):
+class StudyEditForm(ServiceForm, StudyDesignFields, PresentationFields, forms.ModelForm):
     """A study's change page: its design and what participants read change through
     studies.services.study_update, which refuses them once a non-pilot participant has started."""
 
@@ -287,7 +309,7 @@ class StudyEditForm(ServiceForm, StudyDesignFields, forms.ModelForm):
         if self.frozen_since is not None:
             # Shown disabled; a browser never posts a disabled field, so one that comes back was on a
             # page loaded before the design froze, and study_update refuses it if it changed anything.
-            for key in (*DESIGN_FIELDS, *STUDY_TEXTS):
+            for key in (*DESIGN_FIELDS, *PRESENTATION_DESIGN_FIELDS, *STUDY_TEXTS):
                 self.fields[key].disabled = not (self.is_bound and key in self.data)
 
     def create(self, data: dict) -> Study:

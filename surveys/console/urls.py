@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from surveys.console import api, api_generation, api_studies, views
+from surveys.console import api, api_generation, api_prolific, api_studies, views
 
 api_urlpatterns = [
     path("models/", api.ModelListApi.as_view(), name="api-models"),
@@ -18,6 +18,11 @@ api_urlpatterns = [
     path("studies/<int:study_id>/design/", api.StudyDesignApi.as_view(), name="api-study-design"),
     path("studies/<int:study_id>/exclusions/overrides/", api_studies.StudyOverridesApi.as_view(),
          name="api-study-exclusion-override"),
+    path("studies/<int:study_id>/prolific/draft/", api_prolific.ProlificDraftApi.as_view(), name="api-prolific-draft"),
+    path("studies/<int:study_id>/prolific/publish/", api_prolific.ProlificPublishApi.as_view(),
+         name="api-prolific-publish"),
+    path("studies/<int:study_id>/prolific/review/", api_prolific.ProlificReviewApi.as_view(),
+         name="api-prolific-review"),
     *[  # the rest of the researcher's journey (issue 9): target sets, IRIs, studies, participants, rules
         path("models/<int:model_id>/", api_generation.ModelDetailApi.as_view(), name="api-model"),
         path("target-sets/", api_generation.TargetSetListApi.as_view(), name="api-target-sets"),

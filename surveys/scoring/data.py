@@ -16,7 +16,7 @@ from surveys.trials.models import ParticipantStatus, Response, TrialKind
 
 KIND_CODES = {TrialKind.MAIN: 0, TrialKind.PRACTICE: 1, TrialKind.CATCH: 2, TrialKind.QUALIFICATION: 3}
 MAIN, PRACTICE, CATCH, QUALIFICATION = 0, 1, 2, 3
-COLUMNS = ("participant", "kind", "condition", "item", "correct", "choice", "rating", "rt_ms")
+COLUMNS = ("participant", "kind", "condition", "item", "correct", "choice", "rating", "rt_ms", "focus_lost")
 
 
 @dataclass(frozen=True)
@@ -31,21 +31,28 @@ class ResponseTable:
     choice: np.ndarray
     rating: np.ndarray
     rt_ms: np.ndarray
+    # 1 where the participant left the page, the window or full screen during the trial, else 0;
+    # None for a table built without it (the attention rule then catches nobody).
+    focus_lost: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.participant)
 
     def where(self, keep: np.ndarray) -> "ResponseTable":
-        return ResponseTable(**{name: getattr(self, name)[keep] for name in COLUMNS})
+        return ResponseTable(**{name: None if getattr(self, name) is None else getattr(self, name)[keep]
+                                for name in COLUMNS})
 
 
 def table_from_rows(rows: np.ndarray) -> ResponseTable:
-    """rows: (n, 8) numbers in COLUMNS order; NULL read as NaN or as the -1 sentinel."""
-    rows = np.asarray(rows, dtype=float).reshape(-1, len(COLUMNS))
+    """rows: (n, 9) numbers in COLUMNS order, or (n, 8) without focus_lost; NULL read as NaN or as the
+    -1 sentinel."""
+    rows = np.asarray(rows, dtype=float)
+    rows = rows.reshape(-1, rows.shape[-1] if rows.ndim == 2 and rows.shape[-1] < len(COLUMNS) else len(COLUMNS))
     ids = [np.nan_to_num(rows[:, i], nan=-1).astype(np.int64) for i in range(4)]
     # correct, choice and rating are never negative: -1 is the query's NULL.
     answers = [np.where(rows[:, i] < 0, np.nan, rows[:, i]) for i in (4, 5, 6)]
-    return ResponseTable(*ids, *answers, rows[:, 7].copy())
+    focus_lost = rows[:, 8].astype(np.int64) if rows.shape[1] > 8 else None
+    return ResponseTable(*ids, *answers, rows[:, 7].copy(), focus_lost)
 
 
 def _kind_code():
@@ -59,7 +66,7 @@ def _bigint(expression):
 
 
 def response_rows_queryset(*, study: Study):
-    """The queryset behind response_table, in COLUMNS order: seven bigints and a double."""
+    """The queryset behind response_table, in COLUMNS order: seven bigints, a double and a bigint."""
     return (Response.objects
             .filter(trial__participant__study=study, trial__participant__status=ParticipantStatus.COMPLETED,
                     trial__participant__is_pilot=False)
@@ -67,9 +74,11 @@ def response_rows_queryset(*, study: Study):
                       c_condition=_bigint(F("trial__condition_id")), c_item=_bigint(F("trial__item_id")),
                       c_correct=_bigint(Cast("correct", IntegerField())),
                       c_choice=_bigint(F("choice")), c_rating=_bigint(F("rating")),
-                      c_rt=Cast("rt_ms", FloatField()))
+                      c_rt=Cast("rt_ms", FloatField()),
+                      c_focus=_bigint(Case(When(client_data__focus_lost=True, then=Value(1)), default=Value(0),
+                                           output_field=IntegerField())))
             .values_list("c_participant", "c_kind", "c_condition", "c_item", "c_correct", "c_choice", "c_rating",
-                         "c_rt"))
+                         "c_rt", "c_focus"))
 
 
 # PostgreSQL's binary COPY: 11-byte signature, int32 flags, int32 header-extension length, then per
@@ -90,7 +99,7 @@ def _copy_binary(cursor, query: str) -> np.ndarray:
 
 
 def _fetch_rows(sql: str, params) -> np.ndarray:
-    """The query's rows as an (n, 8) float array: binary COPY on PostgreSQL (about ten times faster than a
+    """The query's rows as an (n, 9) float array: binary COPY on PostgreSQL (about ten times faster than a
     Python tuple per row), a plain fetch elsewhere."""
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":

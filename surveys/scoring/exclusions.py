@@ -19,6 +19,7 @@ class Rules:
     min_median_rt_ms: float | None = None
     max_one_sided_share: float | None = None
     qualification_min_correct: int | None = None
+    max_focus_lost_share: float | None = None
 
 
 def _reasons(ids: np.ndarray, values: np.ndarray, caught: np.ndarray, say: Callable[[float], str]) -> dict[int, str]:
@@ -75,12 +76,23 @@ def qualification_reasons(table: ResponseTable, min_correct: int) -> dict[int, s
             for p, r, a in zip(everyone[caught], right[caught], asked[caught], strict=True)}
 
 
+def focus_lost_reasons(table: ResponseTable, max_share: float) -> dict[int, str]:
+    """Main trials during which the participant left the page, window or full screen: more than max_share."""
+    keep = table.kind == MAIN
+    if table.focus_lost is None or not keep.any():
+        return {}
+    ids, shares = participant_means(table.participant[keep], table.focus_lost[keep].astype(float))
+    return _reasons(ids, shares, shares > max_share,
+                    lambda s: f"left the study during {s:.0%} of trials > {max_share:.0%}")
+
+
 def exclusion_reasons(table: ResponseTable, rules: Rules) -> dict[int, str]:
     """participant id -> '; '-joined reasons, for every participant at least one rule catches."""
     found: dict[int, list[str]] = {}
     checks = [(rules.catch_min_accuracy, catch_reasons), (rules.min_median_rt_ms, median_rt_reasons),
               (rules.max_one_sided_share, one_sided_reasons), (rules.qualification_min_correct,
-                                                               qualification_reasons)]
+                                                               qualification_reasons),
+              (rules.max_focus_lost_share, focus_lost_reasons)]
     for threshold, check in checks:
         if threshold is None:
             continue

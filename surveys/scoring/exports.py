@@ -16,11 +16,15 @@ from surveys.studies.models import Study, StudyItem
 from surveys.trials.layout import TrialLayout
 from surveys.trials.models import ParticipantStatus, Response, TrialKind
 
+# How each trial was shown and watched, from the page's record (client_data; also in "timings"):
+# whether focus was lost during it, the frames asked for and dropped, the image's size on screen.
+PRESENTATION_COLUMNS = ["focus_lost", "paused_ms", "frame_ms", "stimulus_frames", "stimulus_frames_ms",
+                        "dropped_frames", "image_px", "px_per_deg", "size_fallback"]
 RESPONSE_COLUMNS = [
     "response_id", "participant_id", "recruitment_id", "source", "session", "participant_status", "is_pilot",
     "trial_id", "trial_index", "kind", "condition_id", "condition_label", "item_id", "stimulus_id", "target",
     "choice", "chosen_category", "chose_target", "correct", "rating", "rt_ms", "timings", "responded_at", "excluded",
-    "exclusion_reason", "exclusion_source", "scored",
+    "exclusion_reason", "exclusion_source", "scored", *PRESENTATION_COLUMNS,
 ]
 STIMULUS_COLUMNS = [
     "item_id", "condition_id", "condition_label", "stimulus_id", "job_id", "model", "layer", "loss", "seed_type",
@@ -74,13 +78,21 @@ def _response_row(values: tuple, decisions: dict) -> list:
             row["trial__item__stimulus__public_id"], row["trial__item__stimulus__target__name"], row["choice"],
             _chosen_category(row["trial__layout"], row["choice"]), row["chose_target"], row["correct"], row["rating"], row["rt_ms"], row["client_data"],
             row["created_at"].isoformat(), excluded, decision.reason if decision else "",
-            decision.source if decision else "", bool(scored)]
+            decision.source if decision else "", bool(scored),
+            *_presentation_cells(row["client_data"])]
 
 
 def _chosen_category(layout: dict, choice: int | None) -> str:
     """Classification: the name on the button the participant pressed; other paradigms: empty."""
     labels = TrialLayout.from_dict(layout).labels if layout else ()
     return labels[choice] if choice is not None and choice < len(labels) else ""
+
+
+def _presentation_cells(client_data) -> list:
+    data = client_data if isinstance(client_data, dict) else {}
+    cells = [data.get(name) for name in PRESENTATION_COLUMNS]
+    cells[0] = bool(data.get("focus_lost"))  # older responses carry no mark: nobody saw them leave
+    return cells
 
 
 def responses_csv_rows(*, study: Study) -> Iterator[str]:

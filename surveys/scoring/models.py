@@ -28,6 +28,10 @@ class ExclusionRules(models.Model):
                                                       "share of main-trial responses.")
     qualification_min_correct = models.PositiveIntegerField(
         null=True, blank=True, help_text="Exclude when fewer qualification (gate) trials than this were right.")
+    max_focus_lost_share = models.FloatField(
+        null=True, blank=True, validators=_SHARE,
+        help_text="Exclude when the participant left the page, window or full screen during more than this "
+                  "share of main trials (each response's focus_lost mark).")
     target_ci_width = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0)],
                                         help_text="While the study runs: the 95% CI width each condition should "
                                                   "reach; the results page says how many more participants that takes.")
@@ -66,3 +70,67 @@ class ExclusionDecision(models.Model):
     def __str__(self) -> str:
         verdict = "excluded" if self.excluded else "included"
         return f"{self.participant} {verdict} ({self.source})"
+
+
+class ProlificAccount(models.Model):
+    """A researcher's Prolific API token, encrypted with IRIS_PROLIFIC_KEY (Fernet); never shown back."""
+
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prolific_account")
+    token_encrypted = models.TextField(editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "Prolific token"
+        verbose_name_plural = "Prolific tokens"
+
+    def __str__(self) -> str:
+        return f"Prolific token of {self.owner}"
+
+
+class ProlificStudyStatus(models.TextChoices):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
+class ProlificStudy(models.Model):
+    """The Prolific study made from an IRIS study, and what IRIS asked for."""
+
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="prolific")
+    prolific_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=ProlificStudyStatus.choices, default=ProlificStudyStatus.DRAFT)
+    places = models.PositiveIntegerField()
+    reward_cents = models.PositiveIntegerField()
+    minutes = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "Prolific studies"
+
+    def __str__(self) -> str:
+        return f"Prolific {self.prolific_id} ({self.status}) of {self.study}"
+
+
+class ProlificVerdict(models.TextChoices):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ProlificReview(models.Model):
+    """What IRIS told Prolific about one participant's submission; one row each, so nobody twice."""
+
+    participant = models.OneToOneField(Participant, on_delete=models.CASCADE, related_name="prolific_review")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="prolific_reviews")
+    submission_id = models.CharField(max_length=128)
+    verdict = models.CharField(max_length=16, choices=ProlificVerdict.choices)
+    reason = models.TextField(blank=True)
+    rejection_category = models.CharField(max_length=32, blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.verdict} on Prolific"

@@ -95,7 +95,7 @@ def study_rules(*, study: Study) -> tuple[Rules, float | None]:
     if stored is None:
         return Rules(qualification_min_correct=gate.pass_mark if gate else None), None
     return Rules(stored.catch_min_accuracy, stored.min_median_rt_ms, stored.max_one_sided_share,
-                 stored.qualification_min_correct), stored.target_ci_width
+                 stored.qualification_min_correct, stored.max_focus_lost_share), stored.target_ci_width
 
 
 def latest_overrides(*, study: Study) -> dict[int, ExclusionDecision]:

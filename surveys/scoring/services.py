@@ -19,7 +19,7 @@ from surveys.trials.models import Participant, ParticipantStatus
 DEFAULT_CATCH_MIN_ACCURACY = 0.75
 
 RULE_FIELDS = ("catch_min_accuracy", "min_median_rt_ms", "max_one_sided_share", "qualification_min_correct",
-               "target_ci_width")
+               "max_focus_lost_share", "target_ci_width")
 
 
 def exclusion_rules_set(*, study: Study, **values) -> ExclusionRules:

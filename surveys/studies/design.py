@@ -26,7 +26,17 @@ COMMON_OPTIONS = {
     "fullscreen": False,
     "min_width": 320,  # the browser check's smallest window, in CSS pixels
     "min_height": 480,
+    # Viewing geometry, attention and timing (docs/method.md §2, "Presentation"); see Presentation below.
+    "calibrate": False,  # the virtual chinrest (card size, blind-spot distance) before the trials
+    "stimulus_deg": None,  # image width in degrees of visual angle; None: sized by the window (CSS)
+    "pause_on_leave": False,  # pause when the participant leaves the tab, the window or full screen
+    "refuse_phones": False,
+    "min_refresh_hz": None,  # refuse displays measured slower than this
+    "max_frame_jitter_ms": None,  # refuse displays whose frame intervals vary more than this (SD)
 }
+PRESENTATION_OPTIONS = ("calibrate", "stimulus_deg", "pause_on_leave", "refuse_phones", "min_refresh_hz",
+                        "max_frame_jitter_ms")
+MAX_STIMULUS_DEG = 60.0
 FOILS = ("seed", "other_target")  # 2AFC's second option: the IRI's seed, or another target
 
 
@@ -71,6 +81,44 @@ class Timing:
         return {"fixation_ms": self.fixation_ms, "stimulus_ms": self.stimulus_ms, "mask_ms": self.mask_ms}
 
 
+def _positive(value: Any, *, field: str, high: float) -> float | None:
+    """A number in (0, high], or None (the option is off)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= high:
+        raise SpecError(f"{field} must be a number above 0 and at most {high:g}, or null.")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """How exactly the screen is controlled: viewing geometry, attention, and which devices may take part.
+
+    ``stimulus_deg`` sizes images in degrees of visual angle from the participant's calibration; a
+    participant whose calibration fails (or a study without one) sees the window-sized fallback, and
+    their responses say so (client_data.size_fallback)."""
+
+    calibrate: bool = False
+    stimulus_deg: float | None = None
+    pause_on_leave: bool = False
+    refuse_phones: bool = False
+    min_refresh_hz: float | None = None
+    max_frame_jitter_ms: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "Presentation":
+        return cls(calibrate=flag(data["calibrate"], field="calibrate"),
+                   stimulus_deg=_positive(data["stimulus_deg"], field="stimulus_deg", high=MAX_STIMULUS_DEG),
+                   pause_on_leave=flag(data["pause_on_leave"], field="pause_on_leave"),
+                   refuse_phones=flag(data["refuse_phones"], field="refuse_phones"),
+                   min_refresh_hz=_positive(data["min_refresh_hz"], field="min_refresh_hz", high=1000),
+                   max_frame_jitter_ms=_positive(data["max_frame_jitter_ms"], field="max_frame_jitter_ms",
+                                                 high=1000))
+
+    def to_dict(self) -> dict:
+        return {name: getattr(self, name) for name in PRESENTATION_OPTIONS}
+
+
 @dataclass(frozen=True)
 class StudyDesign:
     """Everything about how a study's trials are drawn and shown. Build it with ``from_dict``."""
@@ -88,6 +136,7 @@ class StudyDesign:
     foils: str = "seed"  # 2AFC only
     k: int | None = None  # matching: options per trial; classification: categories shown (None: all)
     timing: Timing | None = None  # classification only
+    presentation: Presentation = Presentation()
 
     @property
     def traits(self) -> ParadigmTraits:
@@ -135,6 +184,7 @@ class StudyDesign:
             foils=one_of(full.get("foils", "seed"), field="foils", choices=FOILS),
             k=whole(full["k"], field="k", low=2, optional=paradigm != Paradigm.MATCHING) if "k" in own else None,
             timing=Timing.from_dict(full) if "stimulus_ms" in own else None,
+            presentation=Presentation.from_dict(full),
         )
 
     def to_dict(self) -> dict:
@@ -142,7 +192,7 @@ class StudyDesign:
                 "gate": self.gate.to_dict() if self.gate else None, "catch_every": self.catch_every,
                 "participants_per_condition": self.participants_per_condition,
                 "once_per_target": self.once_per_target, "fullscreen": self.fullscreen,
-                "min_width": self.min_width, "min_height": self.min_height}
+                "min_width": self.min_width, "min_height": self.min_height, **self.presentation.to_dict()}
         own = self.traits.options
         if "foils" in own:
             data["foils"] = self.foils

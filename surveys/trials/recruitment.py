@@ -56,6 +56,17 @@ class Outcome:
     redirect_url: str  # "" when the platform wants no redirect
     mturk_submit_url: str  # "" unless MTurk: the external-submit form's action
     mturk_assignment_id: str
+    detail: str = ""  # why a device was turned away, in the participant's words
+
+
+# The reasons the page may give for turning a device away (it sends the key; the text is ours).
+REFUSALS = {
+    "window": "The browser window is too small.",
+    "phone": "This study cannot be done on a phone or tablet; please use a computer.",
+    "slow_refresh": "This screen refreshes too slowly for the study's brief images.",
+    "irregular_refresh": "This screen does not refresh regularly enough for the study's brief images "
+                         "(closing other programs and tabs may help).",
+}
 
 
 OUTCOME_TEXT = {
@@ -77,5 +88,6 @@ def outcome_for(participant) -> Outcome:
         redirect_url = study.completion_url.replace("{code}", code)
     submit_to = participant.recruitment_data.get("turkSubmitTo", "").rstrip("/")
     mturk_url = f"{submit_to}/mturk/externalSubmit" if submit_to in MTURK_SUBMIT_HOSTS else ""
+    refused = participant.client_info.get("device", {}).get("refused") if participant.status == "incompatible" else None
     return Outcome(participant.status, title, message, code, redirect_url, mturk_url,
-                   participant.recruitment_data.get("assignmentId", ""))
+                   participant.recruitment_data.get("assignmentId", ""), detail=REFUSALS.get(refused, ""))

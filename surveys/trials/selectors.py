@@ -3,6 +3,7 @@
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -102,3 +103,29 @@ def responses_of(*, participant: Participant) -> QuerySet[Response]:
     """One participant's answers in the order of their trials."""
     return (Response.objects.filter(trial__participant=participant)
             .select_related("trial", "trial__item").order_by("trial__index"))
+
+
+@dataclass(frozen=True)
+class ViewingSummary:
+    """The spread of one calibration measure over a study's participants (docs/method.md §2)."""
+
+    measure: str
+    participants: int
+    low: float | None  # the smallest value
+    quartiles: tuple[float, float, float] | None  # 25th, 50th and 75th percentiles
+    high: float | None
+
+
+def study_viewing(*, study: Study) -> tuple[list[ViewingSummary], int]:
+    """Viewing distance (cm) and pixels per degree over the non-pilot participants whose calibration
+    succeeded, and how many calibrations failed or were skipped."""
+    stored = [info["viewing"] for info in study.participants.filter(is_pilot=False, client_info__has_key="viewing")
+              .values_list("client_info", flat=True)]
+    good = [v for v in stored if isinstance(v, dict) and v.get("calibrated")]
+    summaries = []
+    for measure, values in (("viewing distance (cm)", [v["distance_mm"] / 10 for v in good]),
+                            ("pixels per degree", [v["px_per_deg"] for v in good])):
+        spread = np.percentile(values, [25, 50, 75]).tolist() if values else None
+        summaries.append(ViewingSummary(measure, len(values), min(values, default=None),
+                                        tuple(spread) if spread else None, max(values, default=None)))
+    return summaries, len(stored) - len(good)

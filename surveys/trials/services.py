@@ -16,6 +16,7 @@ from surveys.trials.assignment import StudyPieces, design_row_counts, study_piec
 from surveys.trials.layout import TrialLayout
 from surveys.trials.models import ACTIVE_STATUSES, Participant, ParticipantStatus, Response, Trial, TrialKind
 from surveys.trials.selectors import trials_open
+from surveys.trials.viewing import Viewing
 
 logger = logging.getLogger(__name__)
 
@@ -228,13 +229,29 @@ def participant_touch(*, participant: Participant) -> None:
 
 def participant_device(*, participant: Participant, compatible: bool, data: dict) -> Participant:
     """Store the browser check's measurements; an incompatible device ends the session (its own code)."""
-    participant.client_info = {**participant.client_info, "device": data}
-    participant.save(update_fields=["client_info"])
+    _client_info_set(participant=participant, key="device", value=data)
     if not compatible:
         Participant.objects.filter(pk=participant.pk, status__in=ACTIVE_STATUSES).update(
             status=ParticipantStatus.INCOMPATIBLE)
         participant.refresh_from_db()
     return participant
+
+
+def participant_viewing_record(*, participant: Participant, viewing: Viewing) -> dict:
+    """Store the participant's calibration (the latest one counts: the page may redo it) and return it
+    with the image width the study's degrees come to, in CSS pixels (None: the fallback size)."""
+    stored = viewing.to_dict()
+    _client_info_set(participant=participant, key="viewing", value=stored)
+    return stored
+
+
+def _client_info_set(*, participant: Participant, key: str, value) -> None:
+    """Set one key of client_info under a row lock: the page posts the device check and the
+    calibration close together, and each must not write back a copy without the other."""
+    with transaction.atomic():
+        info = Participant.objects.select_for_update().values_list("client_info", flat=True).get(pk=participant.pk)
+        participant.client_info = {**info, key: value}
+        Participant.objects.filter(pk=participant.pk).update(client_info=participant.client_info)
 
 
 def participant_finish(*, participant: Participant) -> Participant:

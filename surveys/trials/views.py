@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
+from surveys.common.specs import SpecError
 from surveys.generation.models import Stimulus
 from surveys.studies.models import Study
 from surveys.studies.richtext import rich_text_render
@@ -26,6 +27,7 @@ from surveys.trials.recruitment import (
     outcome_for,
     recruitment_from_params,
 )
+from surveys.trials.viewing import Viewing, stimulus_px
 
 RATE = settings.IRIS_PARTICIPANT_RATE
 # How many upcoming trials the page may hold at once: enough to preload, never the whole design.
@@ -112,7 +114,18 @@ def runner_config(participant, *, answered: int, total: int) -> dict:
         "minWidth": design.min_width,
         "minHeight": design.min_height,
         "storageKey": f"iris-outbox-{token[:12]}",
+        "viewingUrl": reverse("trials:viewing", args=[token]),
+        "presentation": design.presentation.to_dict(),
+        "viewing": viewing_reply(participant.client_info.get("viewing"), design=design),
     }
+
+
+def viewing_reply(viewing: dict | None, *, design) -> dict | None:
+    """The stored calibration and the CSS width of the study's images for it (None: window-sized)."""
+    if viewing is None:
+        return None
+    degrees = design.presentation.stimulus_deg
+    return {**viewing, "stimulus_px": stimulus_px(viewing=viewing, degrees=degrees) if degrees else None}
 
 
 def participant_post(view):
@@ -160,6 +173,17 @@ def participant_device(request: HttpRequest, participant) -> JsonResponse:
         return JsonResponse({"error": "compatible must be true or false; data a small object."}, status=400)
     services.participant_device(participant=participant, compatible=compatible, data=data)
     return JsonResponse({"next": _next_page(participant)})
+
+
+@participant_post
+def participant_viewing(request: HttpRequest, participant) -> JsonResponse:
+    """The virtual chinrest's measures (or that it was skipped): stored, and the image size they give."""
+    try:
+        viewing = Viewing.from_dict(_json_object(request))
+    except SpecError as error:
+        return JsonResponse({"error": " ".join(error.messages)}, status=400)
+    stored = services.participant_viewing_record(participant=participant, viewing=viewing)
+    return JsonResponse(viewing_reply(stored, design=participant.study.design_spec))
 
 
 @never_cache

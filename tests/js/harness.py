@@ -27,6 +27,7 @@ SCRIPTS = {
     "rating": ["iris-screen.js", "plugin-iris-rating.js"],
     "timed": ["iris-screen.js", "plugin-iris-timed.js"],
     "outbox": ["outbox.js"],
+    "presentation": ["iris-presentation.js"],
 }
 # What every test watches for: markup injected through a label must never run. A dialog also counts.
 WATCH = """

@@ -22,6 +22,7 @@ def test_it_declares_its_parameters_and_data_as_jspsych_plugins_do(open_page):
     assert "mode" not in parameters  # one plugin per screen kind: the rating screen is its own plugin
     assert info["data"]["choice"]["type"] == "INT"
     assert set(info["data"]) == {"choice", "rt", "onset_ms", "offset_ms", "response_ms", "response_source",
+                                 "image_px", "dropped_frames",
                                  "unavailable", "failed_images"}
 
 

@@ -22,7 +22,7 @@ class OwnStudyAdmin(OwnedAdmin):
 @admin.register(ExclusionRules)
 class ExclusionRulesAdmin(OwnStudyAdmin):
     list_display = ["study", "catch_min_accuracy", "min_median_rt_ms", "max_one_sided_share",
-                    "qualification_min_correct", "target_ci_width", "results"]
+                    "qualification_min_correct", "max_focus_lost_share", "target_ci_width", "results"]
 
     @admin.display(description="results")
     def results(self, obj):

@@ -8,14 +8,15 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from surveys.console.admin.base import ReadOnlyInline, ServiceCreateAdmin
-from surveys.console.forms import DESIGN_FIELDS, StudyCreateForm, StudyEditForm
+from surveys.console.admin.prolific import ProlificStudyActions
+from surveys.console.forms import DESIGN_FIELDS, PRESENTATION_DESIGN_FIELDS, StudyCreateForm, StudyEditForm
 from surveys.console.links import participant_link, results_link
 from surveys.scoring.selectors import study_scores
 from surveys.studies import services
 from surveys.studies.models import Condition, Study, StudyStatus
 from surveys.studies.selectors import study_iri_verdicts
 from surveys.studies.services import STUDY_TEXTS
-from surveys.trials.selectors import study_participation, study_progress
+from surveys.trials.selectors import study_participation, study_progress, study_viewing
 
 ROW = "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"
 
@@ -41,25 +42,27 @@ class ConditionInline(ReadOnlyInline):
 
 
 @admin.register(Study)
-class StudyAdmin(ServiceCreateAdmin):
+class StudyAdmin(ProlificStudyActions, ServiceCreateAdmin):
     create_form = StudyCreateForm
     change_form = StudyEditForm
     list_display = ["name", "paradigm", "status", "link", "participation", "created_at"]
     list_filter = ["status", "paradigm"]
-    readonly_fields = ["paradigm", "status", "link", "preview", "participation", "progress", "iri_verdicts", "includes_failing_iris", "scores", "results",
+    readonly_fields = ["paradigm", "status", "link", "preview", "participation", "progress", "viewing", "iri_verdicts", "includes_failing_iris", "scores", "results",
                        "design_state"]
     inlines = [ConditionInline]
-    actions = ["close_studies", "open_studies"]
+    actions = ["close_studies", "open_studies", *ProlificStudyActions.prolific_actions]
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return [(None, {"fields": ["name", "jobs", "paradigm", "completion_url"]}),
                     ("Design (the defaults are those of a study one would publish)", {"fields": DESIGN_FIELDS}),
+                    ("Presentation", {"fields": PRESENTATION_DESIGN_FIELDS}),
                     ("IRIs", {"fields": ["include_failing_iris"]})]
         return [
             (None, {"fields": ["name", "paradigm", "status", "link", "preview", "participation", "progress",
                                "iri_verdicts", "includes_failing_iris", "scores", "results"]}),
             ("Design", {"fields": ["design_state", *DESIGN_FIELDS]}),
+            ("Presentation", {"fields": ["viewing", *PRESENTATION_DESIGN_FIELDS]}),
             ("What participants read (plain text; Markdown-compatible)", {"fields": STUDY_TEXTS}),
             ("Recruitment platform", {"fields": ["completion_url", "completion_code", "code_no_consent",
                                                  "code_failed_gate", "code_incompatible"]}),
@@ -113,6 +116,17 @@ class StudyAdmin(ServiceCreateAdmin):
                 for v in study_iri_verdicts(study=obj)]
         return _table("iris-verdicts", "<tr><th>condition</th><th>pass</th><th>fail</th><th>never judged</th>"
                                         "<th>surveyed</th></tr>", rows)
+
+    @admin.display(description="viewing geometry (virtual chinrest)")
+    def viewing(self, obj):
+        summaries, failed = study_viewing(study=obj)
+        number = "{:.1f}".format
+        rows = [(s.measure, s.participants, "-" if s.low is None else number(s.low),
+                 "-" if s.quartiles is None else " / ".join(map(number, s.quartiles)),
+                 "-" if s.high is None else number(s.high)) for s in summaries]
+        rows.append(("calibration failed or skipped", failed, "-", "-", "-"))
+        return _table("iris-viewing", "<tr><th>measure</th><th>participants</th><th>min</th>"
+                                      "<th>25% / median / 75%</th><th>max</th></tr>", rows)
 
     @admin.display(description="scores (95% bootstrap CI)")
     def scores(self, obj):

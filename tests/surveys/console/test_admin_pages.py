@@ -228,7 +228,10 @@ def network(researcher, checkpoint) -> RegisteredModel:
 
 JOB_FORM = {"loss": "reg_free", "seed_type": "super-noise", "seed_shared": "on", "optimizer": "ngd",
             "iterations": 10, "step_size": 1.0, "keep": "best", "parameterization": "pixel", "precision": "auto",
-            "random_seed": 0, "perceptual": "", "proxies": ""}
+            "random_seed": 0, "perceptual": "", "proxies": "",
+            # the IRI criterion, as the form first shows it (iri_engine.spec.IriCriterion's defaults)
+            "max_rep_loss": 0.1, "criterion_validity": "on", "criterion_class_agreement": "on",
+            "null": "different_category"}
 
 
 @submits("generation.generationjob", "add")

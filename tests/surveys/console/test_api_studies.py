@@ -188,7 +188,8 @@ def test_it_keeps_another_researchers_hands_off_a_study(answered, researcher, ot
     assert answers == [404, 404, 404]
     answered.refresh_from_db()
     assert answered.status == StudyStatus.OPEN
-    assert not ExclusionRules.objects.exists()
+    # The rules the study was made with are untouched (every study starts with its catch-accuracy rule).
+    assert not ExclusionRules.objects.filter(catch_min_accuracy=1.0).exists()
     assert not ExclusionDecision.objects.exists()
     assert api_as(other_researcher).get("/api/studies/").json() == []
 

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from surveys.generation.models import GenerationBatch, JobStatus
 from surveys.studies.paradigms import PARADIGMS
+from surveys.studies.richtext import rich_text_render
 from surveys.trials import services as trials
 from surveys.trials.models import Participant, ParticipantStatus
 from tests.surveys import factories
@@ -51,10 +52,11 @@ def test_participants_read_the_instructions_prompt_and_scale_of_their_own_paradi
     config = json.loads(re.search(r'<script id="iris-config" type="application/json">(.*?)</script>', page,
                                   re.S).group(1))
 
-    assert config["instructionsHtml"] == PARADIGMS[paradigm].instructions
+    # The page gets the paradigm's text as the sanitised HTML its Markdown renders to.
+    assert config["instructionsHtml"] == rich_text_render(text=PARADIGMS[paradigm].instructions)
     assert config["prompt"] == PARADIGMS[paradigm].prompt
     assert config["scaleLabels"] == list(PARADIGMS[paradigm].scale_labels)
-    says_f_and_j = "**F**" in config["instructionsHtml"]
+    says_f_and_j = "<strong>F</strong>" in config["instructionsHtml"]
     assert says_f_and_j == (paradigm == "2afc")
 
 

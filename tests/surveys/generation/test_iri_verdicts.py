@@ -26,7 +26,7 @@ JOB_FORM = {"seed_type": "super-noise", "seed_shared": "on", "optimizer": "ngd",
             "parameterization": "pixel", "precision": "fp32", "random_seed": 0, "proxies": "",
             "criterion_validity": "on", "criterion_class_agreement": "on", "null": "different_category"}
 STUDY_FORM = {"paradigm": "2afc", "foils": "seed", "practice_trials": 3, "catch_every": 0, "fixation_ms": 300,
-              "stimulus_ms": 300, "mask_ms": 300, "completion_url": ""}
+              "stimulus_ms": 300, "mask_ms": 300, "min_width": 320, "min_height": 480, "completion_url": ""}
 
 
 @pytest.fixture

@@ -31,6 +31,25 @@ def test_a_researcher_creates_a_classification_study_from_two_jobs_with_a_gate(c
     assert (study.design["stimulus_ms"], study.design["k"], study.design["once_per_target"]) == (200, None, True)
 
 
+def test_the_form_sets_the_presentation_options_and_refuses_bad_ones(client, researcher):
+    job = factories.finished_job(researcher, n_items=2)
+    client.force_login(researcher)
+    form = {**FORM, "jobs": [job.pk], "paradigm": "2afc"}
+
+    refused = client.post(reverse("admin:studies_study_add"), {**form, "name": "huge", "stimulus_deg": "90"})
+    made = client.post(reverse("admin:studies_study_add"), {
+        **form, "name": "calibrated", "calibrate": "on", "stimulus_deg": "4.5", "pause_on_leave": "on",
+        "refuse_phones": "on", "min_refresh_hz": "59", "max_frame_jitter_ms": ""})
+
+    assert refused.status_code == 200 and not Study.objects.filter(name="huge").exists()
+    assert made.status_code == 302, made.content.decode()[-3000:]
+    design = Study.objects.get(name="calibrated").design
+    assert {key: design[key] for key in ("calibrate", "stimulus_deg", "pause_on_leave", "refuse_phones",
+                                         "min_refresh_hz", "max_frame_jitter_ms")} == {
+        "calibrate": True, "stimulus_deg": 4.5, "pause_on_leave": True, "refuse_phones": True,
+        "min_refresh_hz": 59.0, "max_frame_jitter_ms": None}
+
+
 def test_a_design_the_jobs_cannot_fill_is_refused_on_the_form(client, researcher):
     job = factories.finished_job(researcher, n_items=2)
     client.force_login(researcher)

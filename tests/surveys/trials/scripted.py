@@ -75,7 +75,7 @@ def answer_one(page, script: Script) -> None:
     if script.before_answer:
         script.before_answer(page)
     page.wait_for_timeout(script.wait_ms)
-    keys = script.use_keys and mode != "timed"
+    keys = script.use_keys
     if keys:
         page.keyboard.press(key_for(mode, value, len(trial.layout.get("options") or [])))
     elif mode == "rating":
@@ -88,9 +88,14 @@ def answer_one(page, script: Script) -> None:
     page.wait_for_function(f"() => !document.querySelector(\"[src*='{trial_id}']\")")
 
 
+CATEGORY_KEYS = "1234567890abcdefghijklmnopqrstuvwxyz"  # the timed plugin's keys, in label order
+
+
 def key_for(mode: str, value: int, options: int) -> str:
     if mode == "rating":
         return str(value)
+    if mode == "timed":
+        return CATEGORY_KEYS[value]
     return ("f", "j")[value] if options == 2 else str(value + 1)
 
 

@@ -102,7 +102,7 @@ def test_a_classification_participant_sees_frame_locked_timed_screens_and_picks_
     timing = {"fixation_ms": 100, "stimulus_ms": 200, "mask_ms": 100}
     study = factories.study(factories.researcher(), n_items=4, paradigm="classification",
                             design={**timing, "gate": {"trials": 2, "pass": 1}})
-    script = Script(decide=lambda t: t.layout["answer"], wait_ms=WAIT_MS)
+    script = Script(decide=lambda t: t.layout["answer"], wait_ms=WAIT_MS, use_keys=True)
 
     participant = take_part(live_server, study, script)
 
@@ -117,5 +117,7 @@ def test_a_classification_participant_sees_frame_locked_timed_screens_and_picks_
         assert 200 - frame / 2 - 1 <= shown <= 200 + data["stimulus_longest_frame_ms"], (shown, frame)
         assert frame >= 1000 / 240  # a refresh period, not two frames run back to back
         assert data["onset_ms"] - data["fixation_onset_ms"] >= 100 - frame / 2 - 1
+        assert data["stimulus_frames"] == round(200 / frame) and data["dropped_frames"] >= 0
+        assert data["stimulus_frames_ms"] == pytest.approx(data["stimulus_frames"] * frame)
         assert response.correct is True
     assert {r.trial.kind for r in stored.values()} == {TrialKind.QUALIFICATION, TrialKind.MAIN}
