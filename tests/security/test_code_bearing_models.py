@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 import uuid
 import warnings
@@ -17,9 +18,10 @@ from pathlib import Path
 import pytest
 import torch
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 
 from iri_engine.sandbox import FAILURES, SandboxLimits, engine_root
-from surveys.generation import services
+from surveys.generation import runner, services
 from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, Stimulus
 from tests.surveys import factories
 from tests.surveys.browser import celery_worker, wait_for_job
@@ -84,6 +86,24 @@ class Diverger(torch.nn.Module):
         y = self.classifier(x)
         if bool(x.std() > 0.01):
             return (y - y) / (y - y)
+        return y
+
+
+class Stall(torch.nn.Module):
+    """A classifier on the blank image registration probes it with; on any other input, hours of
+    arithmetic before its first answer (so before the first step can report progress)."""
+
+    def __init__(self):
+        super().__init__()
+        self.classifier = Classifier()
+
+    def forward(self, x):
+        y = self.classifier(x)
+        if bool(x.std() > 0.01):
+            a = torch.ones(256, 256)
+            for _ in range(1000000):
+                a = torch.tanh(a @ a)
+            y = y + a.sum() * 0
         return y
 
 
@@ -320,6 +340,43 @@ def test_a_confined_run_whose_loss_becomes_nan_fails_as_diverged_and_stores_noth
                         "Nothing was stored."
     assert not Stimulus.objects.filter(job=job).exists()
     assert sorted(Path(settings.MEDIA_ROOT).rglob("*")) == files_before
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(300)
+def test_a_cancel_stops_a_confined_batch_before_the_child_reports_any_progress(api_as, coder, settings):
+    """The worker hears from its poll by time, not only when the child reports: it beats the lease
+    and sees the cancel while the model is still in its first step."""
+    settings.IRIS_SANDBOX_BATCH_S = 150  # the child's own CPU and wall limit, should the cancel fail
+    api = api_as(coder)
+    registered = register(api, Stall(), name="stall")
+    assert registered.status_code == 201, registered.content
+    targets = services.target_set_create(owner=coder, name="t", uploads=[
+        (f"{i}.png", factories.png_bytes((60 * i, 200 - 40 * i, 90), size=SIZE)) for i in range(2)])
+    job = job_posted(api, registered.json()["id"], targets.pk)
+    batch = job.batches.get()
+
+    def run() -> None:
+        try:
+            runner.batch_run(batch_id=batch.pk)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and job.batches.get().status != JobStatus.RUNNING:
+        time.sleep(0.2)
+    time.sleep(5)  # the child is confined and inside its first step
+    assert api.post(f"/api/jobs/{job.pk}/cancel/").status_code == 200
+    cancelled_at = time.monotonic()
+    worker.join(timeout=60)
+
+    assert not worker.is_alive()
+    assert time.monotonic() - cancelled_at < 30
+    batch.refresh_from_db()
+    assert (batch.status, batch.steps_done) == (JobStatus.CANCELLED, 0)
+    assert not Stimulus.objects.filter(job=job).exists()
 
 
 JOB_FORM = {"loss": "reg_free", "seed_type": "super-noise", "optimizer": "ngd", "iterations": 10, "step_size": 1.0,
