@@ -1,0 +1,108 @@
+"""What stands between a participant's request and its view: rate limits, and riding out a dropped
+database connection. Degrade, never fail: a participant is asked to wait (429 or 503 with
+Retry-After, which the runner honours and tries again), never shown a 500.
+
+Rate limits are counted per session token, so many participants behind one address (a lab, a
+university, a mobile carrier) each have their own budget; a looser limit per address bounds what
+one machine can do with made-up tokens and how fast it can start sessions. The counts live in the
+cache (Redis in a deployment): when it is unreachable, the limits are skipped (fail open, logged),
+because a lost answer costs more than a burst of unmetered requests.
+"""
+
+import functools
+import logging
+import time
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django_ratelimit.core import get_usage
+
+logger = logging.getLogger(__name__)
+
+# After the cache failed, rate limits are skipped for this long before it is tried again, so an
+# unreachable Redis costs one timeout now and then rather than one per request.
+CACHE_OUTAGE_PAUSE_S = 10.0
+# What a participant is told to wait when the database stays unreachable after one retry.
+DATABASE_RETRY_AFTER_S = 5
+_outage = {"until": 0.0}
+
+
+class DatabaseAway(Exception):
+    """The database connection failed twice in one request."""
+
+
+def _usage(request: HttpRequest, *, group: str, key, rate: str) -> dict | None:
+    """django-ratelimit's count for this request (incremented), or None when the cache is down."""
+    if time.monotonic() < _outage["until"]:
+        return None
+    try:
+        return get_usage(request, group=group, key=key, rate=rate, increment=True)
+    except Exception as error:  # any cache backend's error: the limit is a guard, not the service
+        _outage["until"] = time.monotonic() + CACHE_OUTAGE_PAUSE_S
+        logger.warning("Rate limits are off for %.0f s: the cache failed (%s: %s).", CACHE_OUTAGE_PAUSE_S,
+                       type(error).__name__, error)
+        return None
+
+
+def wait_seconds(request: HttpRequest, *, group: str, token: str | None, rate: str) -> int | None:
+    """Seconds this request must wait when its session or its address is over its limit, else None."""
+    checks = [("participant-address", "ip", settings.IRIS_ADDRESS_RATE)]
+    if token is not None:
+        checks.append((group, lambda _group, _request: token, rate))
+    for name, key, limit in checks:
+        usage = _usage(request, group=name, key=key, rate=limit)
+        if usage and usage["should_limit"]:
+            return max(1, usage["time_left"])
+    return None
+
+
+def _busy(request: HttpRequest, *, status: int, retry_after: int, as_json: bool) -> HttpResponse:
+    """429 (too fast) or 503 (the database is away), both with Retry-After: try again later."""
+    message = ("Too many requests: try again in a few seconds." if status == 429 else
+               "The study is briefly unavailable: try again in a few seconds.")
+    if as_json:
+        response = JsonResponse({"error": message, "retry_after": retry_after}, status=status)
+    else:
+        response = render(request, "participant/busy.html",
+                          {"message": message, "reload": request.method == "GET", "retry_after": retry_after},
+                          status=status)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _with_one_retry(view, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    """The view, run again once on a fresh connection when the database connection dropped;
+    DatabaseAway when that fails too. Every participant write is idempotent (an answer by its key, consent by
+    the session's status), so running a view twice stores nothing twice."""
+    try:
+        return view(request, *args, **kwargs)
+    except (OperationalError, InterfaceError) as error:
+        if connection.in_atomic_block:  # an outer transaction is lost with its connection
+            raise
+        logger.warning("The database connection failed (%s); trying once more.", error)
+        connection.close()
+    try:
+        return view(request, *args, **kwargs)
+    except (OperationalError, InterfaceError) as error:
+        logger.error("The database is unreachable (%s): asking the participant to wait.", error)
+        connection.close()
+        raise DatabaseAway from error
+
+
+def participant_request(*, group: str, rate: str, as_json: bool):
+    """Guard a participant view: rate limits (per token from the URL, looser per address), then the
+    view with one retry on a dropped database connection. Over a limit: 429 with Retry-After."""
+    def decorate(view):
+        @functools.wraps(view)
+        def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            wait = wait_seconds(request, group=group, token=kwargs.get("token"), rate=rate)
+            if wait is not None:
+                return _busy(request, status=429, retry_after=wait, as_json=as_json)
+            try:
+                return _with_one_retry(view, request, *args, **kwargs)
+            except DatabaseAway:
+                return _busy(request, status=503, retry_after=DATABASE_RETRY_AFTER_S, as_json=as_json)
+        return guarded
+    return decorate
