@@ -47,10 +47,11 @@ def _usage(request: HttpRequest, *, group: str, key, rate: str) -> dict | None:
 
 
 def wait_seconds(request: HttpRequest, *, group: str, token: str | None, rate: str) -> int | None:
-    """Seconds this request must wait when its session or its address is over its limit, else None."""
+    """Seconds this request must wait when its session or its address is over its limit, else None.
+    ``rate`` names the setting that holds the per-token rate."""
     checks = [("participant-address", "ip", settings.IRIS_ADDRESS_RATE)]
     if token is not None:
-        checks.append((group, lambda _group, _request: token, rate))
+        checks.append((group, lambda _group, _request: token, getattr(settings, rate)))
     for name, key, limit in checks:
         usage = _usage(request, group=name, key=key, rate=limit)
         if usage and usage["should_limit"]:
@@ -92,8 +93,8 @@ def _with_one_retry(view, request: HttpRequest, *args, **kwargs) -> HttpResponse
 
 
 def participant_request(*, group: str, rate: str, as_json: bool):
-    """Guard a participant view: rate limits (per token from the URL, looser per address), then the
-    view with one retry on a dropped database connection. Over a limit: 429 with Retry-After."""
+    """Guard a participant view: rate limits (per token from the URL at the rate in setting ``rate``,
+    looser per address), then the view with one retry on a dropped database connection. Over a limit: 429 with Retry-After."""
     def decorate(view):
         @functools.wraps(view)
         def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:

@@ -4,7 +4,6 @@ import functools
 import re
 import secrets
 
-from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -28,8 +27,8 @@ from surveys.trials.recruitment import (
     recruitment_from_params,
 )
 
-RATE = settings.IRIS_PARTICIPANT_RATE
-IMAGE_RATE = settings.IRIS_IMAGE_RATE
+RATE = "IRIS_PARTICIPANT_RATE"  # the settings holding the per-token rates (read at each request)
+IMAGE_RATE = "IRIS_IMAGE_RATE"
 # How many upcoming trials the page may hold at once: enough to preload, never the whole design.
 MAX_TRIALS_AHEAD = 5
 _SESSION_KEY = "iris_participants"
