@@ -15,9 +15,11 @@ import time
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django_ratelimit.core import get_usage
+
+from surveys.trials.payloads import MAX_BODY_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -92,12 +94,22 @@ def _with_one_retry(view, request: HttpRequest, *args, **kwargs) -> HttpResponse
         raise DatabaseAway from error
 
 
+def _body_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 def participant_request(*, group: str, rate: str, as_json: bool):
-    """Guard a participant view: rate limits (per token from the URL at the rate in setting ``rate``,
-    looser per address), then the view with one retry on a dropped database connection. Over a limit: 429 with Retry-After."""
+    """Guard a participant view: a body over MAX_BODY_BYTES is refused (400), then rate limits (per
+    token from the URL at the rate in setting ``rate``, looser per address), then the view with one retry on a dropped database connection. Over a limit: 429 with Retry-After."""
     def decorate(view):
         @functools.wraps(view)
         def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if _body_length(request) > MAX_BODY_BYTES:  # refused before anything reads or parses it
+                message = f"The request body is larger than {MAX_BODY_BYTES} bytes."
+                return JsonResponse({"error": message}, status=400) if as_json else HttpResponseBadRequest(message)
             wait = wait_seconds(request, group=group, token=kwargs.get("token"), rate=rate)
             if wait is not None:
                 return _busy(request, status=429, retry_after=wait, as_json=as_json)
