@@ -77,8 +77,8 @@ def _busy(request: HttpRequest, *, status: int, retry_after: int, as_json: bool)
 
 def _with_one_retry(view, request: HttpRequest, *args, **kwargs) -> HttpResponse:
     """The view, run again once on a fresh connection when the database connection dropped;
-    DatabaseAway when that fails too. Every participant write is idempotent (an answer by its key, consent by
-    the session's status), so running a view twice stores nothing twice."""
+    DatabaseAway when that fails too. Every participant write is idempotent (an answer by its key,
+    consent by the session's status), so running a view twice stores nothing twice."""
     try:
         return view(request, *args, **kwargs)
     except (OperationalError, InterfaceError) as error:
@@ -103,7 +103,9 @@ def _body_length(request: HttpRequest) -> int:
 
 def participant_request(*, group: str, rate: str, as_json: bool):
     """Guard a participant view: a body over MAX_BODY_BYTES is refused (400), then rate limits (per
-    token from the URL at the rate in setting ``rate``, looser per address), then the view with one retry on a dropped database connection. Over a limit: 429 with Retry-After."""
+    token from the URL at the rate in setting ``rate``, looser per address; over a limit, 429 with
+    Retry-After), then the view, with one retry on a dropped database connection (503 when that
+    fails too)."""
     def decorate(view):
         @functools.wraps(view)
         def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
