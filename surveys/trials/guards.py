@@ -115,6 +115,10 @@ def participant_request(*, group: str, rate: str, as_json: bool):
             wait = wait_seconds(request, group=group, token=kwargs.get("token"), rate=rate)
             if wait is not None:
                 return _busy(request, status=429, retry_after=wait, as_json=as_json)
+            # Participant requests skip CONN_HEALTH_CHECKS' ping (a round trip per request): a dropped
+            # connection costs them a retry instead, nothing while it is fine. (Django's own flag; were
+            # it renamed, the ping would simply run again.)
+            connection.health_check_done = True
             try:
                 return _with_one_retry(view, request, *args, **kwargs)
             except DatabaseAway:
