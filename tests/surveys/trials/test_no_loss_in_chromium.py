@@ -164,12 +164,10 @@ def test_the_prolific_flow_captures_ids_redirects_with_the_code_and_resumes_only
         token = Participant.objects.get().token
 
         # A second visit through the link, in the same browser, resumes the same session.
-        again = page.context.new_page()
-        again.goto(f"{live_server.url}/s/{study.public_id}/{params}")
-        again.click("#begin")
-        wait_for_trial(again)
-        assert again.url.rstrip("/").endswith(token)
-        again.close()
+        page.goto(f"{live_server.url}/s/{study.public_id}/{params}")
+        page.click("#begin")
+        wait_for_trial(page)
+        assert page.url.rstrip("/").endswith(token)
         # Another browser with the same PROLIFIC_PID (a new device, or someone who knows the id) is told
         # that the study was started elsewhere, and gets no session.
         other = browser.new_context().new_page()
