@@ -14,10 +14,15 @@ import logging
 import time
 
 from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
-from django_ratelimit.core import get_usage
+
+# django-ratelimit's reading of a rate ("240/m") and of the client's address (IRIS_CLIENT_IP_META_KEY,
+# IPv6 by /64); the counting is ours, so that both counters cost one Redis round trip.
+from django_ratelimit.core import _get_ip, _split_rate
 
 from surveys.trials.payloads import MAX_BODY_BYTES
 
@@ -35,12 +40,25 @@ class DatabaseAway(Exception):
     """The database connection failed twice in one request."""
 
 
-def _usage(request: HttpRequest, *, group: str, key, rate: str) -> dict | None:
-    """django-ratelimit's count for this request (incremented), or None when the cache is down."""
+def _counts(keys: list[str], *, periods: list[int]) -> list[int] | None:
+    """Each key's count in its fixed window, incremented; None when the cache is down. On Redis all
+    of them in one round trip (INCR and EXPIRE); elsewhere through the cache API."""
     if time.monotonic() < _outage["until"]:
         return None
+    cache = caches["default"]
     try:
-        return get_usage(request, group=group, key=key, rate=rate, increment=True)
+        if isinstance(cache, RedisCache):
+            client = cache._cache.get_client(write=True)  # Django's own client, for one pipeline
+            with client.pipeline(transaction=False) as pipe:
+                for key, period in zip(keys, periods, strict=True):
+                    stored = cache.make_and_validate_key(key)
+                    pipe.incr(stored).expire(stored, period + 1)  # each window's key ends with it
+                return pipe.execute()[::2]
+        counts = []
+        for key, period in zip(keys, periods, strict=True):
+            cache.add(key, 0, period + 1)
+            counts.append(cache.incr(key))
+        return counts
     except Exception as error:  # any cache backend's error: the limit is a guard, not the service
         _outage["until"] = time.monotonic() + CACHE_OUTAGE_PAUSE_S
         logger.warning("Rate limits are off for %.0f s: the cache failed (%s: %s).", CACHE_OUTAGE_PAUSE_S,
@@ -50,14 +68,20 @@ def _usage(request: HttpRequest, *, group: str, key, rate: str) -> dict | None:
 
 def wait_seconds(request: HttpRequest, *, group: str, token: str | None, rate: str) -> int | None:
     """Seconds this request must wait when its session or its address is over its limit, else None.
-    ``rate`` names the setting that holds the per-token rate."""
-    checks = [("participant-address", "ip", settings.IRIS_ADDRESS_RATE)]
+    ``rate`` names the setting that holds the per-token rate. Fixed windows of the rate's period."""
+    if not settings.RATELIMIT_ENABLE:
+        return None
+    checks = [("address", _get_ip(request), settings.IRIS_ADDRESS_RATE)]
     if token is not None:
-        checks.append((group, lambda _group, _request: token, getattr(settings, rate)))
-    for name, key, limit in checks:
-        usage = _usage(request, group=name, key=key, rate=limit)
-        if usage and usage["should_limit"]:
-            return max(1, usage["time_left"])
+        checks.append((group, token, getattr(settings, rate)))
+    limits, periods = zip(*(_split_rate(limit) for _, _, limit in checks), strict=True)
+    now = int(time.time())
+    ends = [now - now % period + period for period in periods]
+    keys = [f"iris-rate:{name}:{value}:{end}" for (name, value, _), end in zip(checks, ends, strict=True)]
+    counts = _counts(keys, periods=list(periods))
+    for count, limit, end in zip(counts or [], limits, ends, strict=False):
+        if count > limit:
+            return max(1, end - now)
     return None
 
 

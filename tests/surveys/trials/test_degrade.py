@@ -4,10 +4,11 @@ through, and a dropped database connection is retried inside the request."""
 
 import json
 import logging
+import os
 
 import psycopg2
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -60,7 +61,15 @@ def test_many_participants_behind_one_address_never_lose_an_answer(study):
     assert Response.objects.count() == 64 * 4
 
 
-def test_one_session_over_its_limit_is_asked_to_wait_with_retry_after(study, settings):
+REDIS_CACHE = {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+               "LOCATION": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")}
+
+
+@pytest.mark.parametrize("cache_config", [None, REDIS_CACHE], ids=["process-cache", "redis"])
+def test_one_session_over_its_limit_is_asked_to_wait_with_retry_after(study, settings, cache_config):
+    if cache_config:  # the deployment's cache: both counters in one pipeline
+        settings.CACHES = {"default": cache_config}
+        caches["default"].clear()
     settings.IRIS_PARTICIPANT_RATE = "6/m"
     client = browser()
     participant = enter(client, study)  # consent: 1 of 6
