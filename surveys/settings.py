@@ -9,6 +9,7 @@ and the ``AWS_*`` storage variables for PostgreSQL, Redis and S3-compatible stor
 """
 
 import importlib.util
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -238,11 +239,21 @@ LOGGING = {
 }
 
 # Participant endpoints are rate-limited per session token, and more loosely per address so that
-# many participants behind one address never wait (django-ratelimit, on the shared cache; 429 with
+# many participants behind one address never wait (counted in the shared cache; 429 with
 # Retry-After; a cache outage lets requests through). surveys/trials/guards.py.
-IRIS_PARTICIPANT_RATE = env_str("IRIS_PARTICIPANT_RATE", "240/m")
-IRIS_IMAGE_RATE = env_str("IRIS_IMAGE_RATE", "1200/m")
-IRIS_ADDRESS_RATE = env_str("IRIS_ADDRESS_RATE", "12000/m")
+
+
+def _rate(name: str, default: str) -> str:
+    """A rate as django-ratelimit writes it: requests per period ("240/m", "10/5s")."""
+    value = env_str(name, default)
+    if not re.fullmatch(r"[0-9]+/[0-9]*[smhd]", value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate such as 240/m (per s, m, h or d)")
+    return value
+
+
+IRIS_PARTICIPANT_RATE = _rate("IRIS_PARTICIPANT_RATE", "240/m")
+IRIS_IMAGE_RATE = _rate("IRIS_IMAGE_RATE", "1200/m")
+IRIS_ADDRESS_RATE = _rate("IRIS_ADDRESS_RATE", "12000/m")
 # Behind a front server every request comes from its address: name the header that carries the
 # client's own (HTTP_X_REAL_IP, which docker/nginx.conf sets), so limits stay per participant.
 RATELIMIT_IP_META_KEY = env_str("IRIS_CLIENT_IP_META_KEY", "REMOTE_ADDR")

@@ -40,6 +40,7 @@ def test_it_uses_postgresql_and_redis_when_told():
     ("IRIS_BATCH_SIZE", "eight"),
     ("IRIS_BATCH_SIZE", "0"),
     ("IRIS_LOG_LEVEL", "LOUD"),
+    ("IRIS_ADDRESS_RATE", "lots"),
 ])
 def test_it_refuses_a_malformed_value_naming_the_variable(name, value):
     env = {name: value}
