@@ -6,11 +6,12 @@
 
 import sys
 
-from bench import analyses, engine, precision, scoring
+from bench import analyses, engine, participant, precision, scoring
 
-# `make bench` runs these; `python -m bench precision` (slow, a study) only when named.
+# `make bench` runs these; `python -m bench precision` (slow, a study) and `participant` (needs git
+# and, to mean anything, PostgreSQL) only when named.
 BENCHMARKS = {"engine": engine.main, "scoring": scoring.main, "analyses": analyses.main}
-STUDIES = {"precision": precision.main}
+STUDIES = {"precision": precision.main, "participant": participant.main}
 
 
 def main(argv: list[str]) -> int:

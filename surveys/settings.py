@@ -9,6 +9,7 @@ and the ``AWS_*`` storage variables for PostgreSQL, Redis and S3-compatible stor
 """
 
 import importlib.util
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -88,7 +89,9 @@ def _database() -> dict:
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "iris.sqlite3",
                 "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"}}
     try:
-        config = dj_database_url.parse(url, conn_max_age=conn_max_age)
+        # Health checks: a connection kept between requests that has dropped (PostgreSQL restarted,
+        # an idle timeout) is replaced before the request uses it, instead of failing it.
+        config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True)
     except Exception as error:  # dj-database-url raises several types for a bad URL
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {error}") from None
     if not config.get("ENGINE"):
@@ -242,7 +245,10 @@ SPECTACULAR_SETTINGS = {
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 _REDIS_CACHE = env_str("REDIS_CACHE_URL")
 if _REDIS_CACHE:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _REDIS_CACHE}}
+    # Short timeouts: only rate limits use this cache, and they let requests through when it is away
+    # (surveys/trials/guards.py), so an unreachable Redis must not hold a request for long.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _REDIS_CACHE,
+                          "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}}
 
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -277,9 +283,22 @@ LOGGING = {
     "loggers": {"surveys": {"level": LOG_LEVEL}, "celery": {"level": LOG_LEVEL}},
 }
 
-# Participant endpoints are rate-limited per address (django-ratelimit, on the shared cache).
-IRIS_PARTICIPANT_RATE = env_str("IRIS_PARTICIPANT_RATE", "240/m")
-IRIS_IMAGE_RATE = env_str("IRIS_IMAGE_RATE", "1200/m")
+# Participant endpoints are rate-limited per session token, and more loosely per address so that
+# many participants behind one address never wait (counted in the shared cache; 429 with
+# Retry-After; a cache outage lets requests through). surveys/trials/guards.py.
+
+
+def _rate(name: str, default: str) -> str:
+    """A rate as django-ratelimit writes it: requests per period ("240/m", "10/5s")."""
+    value = env_str(name, default)
+    if not re.fullmatch(r"[0-9]+/[0-9]*[smhd]", value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate such as 240/m (per s, m, h or d)")
+    return value
+
+
+IRIS_PARTICIPANT_RATE = _rate("IRIS_PARTICIPANT_RATE", "240/m")
+IRIS_IMAGE_RATE = _rate("IRIS_IMAGE_RATE", "1200/m")
+IRIS_ADDRESS_RATE = _rate("IRIS_ADDRESS_RATE", "12000/m")
 # Behind a front server every request comes from its address: name the header that carries the
 # client's own (HTTP_X_REAL_IP, which docker/nginx.conf sets), so limits stay per participant.
 RATELIMIT_IP_META_KEY = env_str("IRIS_CLIENT_IP_META_KEY", "REMOTE_ADDR")

@@ -4,6 +4,7 @@ The checks every spec of the web side shares, as iri_engine/spec.py has its own:
 ``from_dict`` calls these, so a bad value anywhere says which field is at fault and nothing else.
 """
 
+import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -46,3 +47,39 @@ def one_of(value: Any, *, field: str, choices: Collection[str], optional: bool =
     if value not in choices:
         raise SpecError(f"{field} must be one of {', '.join(choices)}.")
     return value
+
+
+def bounded_json(value: Any, *, field: str, max_bytes: int, max_depth: int) -> Any:
+    """Parsed JSON that fits in ``max_bytes`` (as compact JSON) and nests at most ``max_depth`` levels
+    (a bare number or string is depth 0), every string storable in PostgreSQL's jsonb (no NUL, no
+    lone surrogate). Walked without recursion, so a deep value is refused, not a RecursionError."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping | list):
+            if depth >= max_depth:
+                raise SpecError(f"{field} nests deeper than {max_depth} levels.")
+            children = [*item.keys(), *item.values()] if isinstance(item, Mapping) else item
+            stack.extend((child, depth + 1) for child in children)
+        elif isinstance(item, str) and not storable_text(item):
+            raise SpecError(f"{field} holds a string with a NUL or an unpaired surrogate character.")
+    if len(json.dumps(value, separators=(",", ":"))) > max_bytes:
+        raise SpecError(f"{field} is larger than {max_bytes} bytes.")
+    return value
+
+
+def storable_text(text: str) -> bool:
+    """Text PostgreSQL can store: no NUL character, and encodable as UTF-8 (no lone surrogates)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(text: str, *, limit: int) -> str:
+    """Free text a browser sent (form fields, headers), cut to ``limit`` characters and stripped of
+    control characters, which no measurement or platform id contains and PostgreSQL may refuse."""
+    return "".join(char for char in text[:limit] if char.isprintable())

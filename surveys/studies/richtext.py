@@ -7,6 +7,8 @@ tags and attributes listed here survive; scripts, event handlers, styles, forms,
 with ``textContent``; nothing but the output of ``rich_text_render`` is ever marked safe.
 """
 
+import functools
+
 import markdown
 import nh3
 from django.utils.safestring import SafeString, mark_safe
@@ -23,9 +25,19 @@ ALLOWED_URL_SCHEMES = frozenset({"http", "https", "mailto"})
 MARKDOWN_EXTENSIONS = ["nl2br", "sane_lists", "tables"]
 
 
+# A study's texts are rendered on every participant's consent and runner page, and change rarely:
+# remembering the last few renderings saves the ~0.6-0.8 ms of Markdown and sanitising per page load.
+RENDERED_TEXTS_KEPT = 256
+
+
 def rich_text_render(*, text: str) -> SafeString:
     """Markdown -> HTML of the allowed subset; links open in a new tab and never pass our referrer."""
-    html = markdown.markdown(text or "", extensions=MARKDOWN_EXTENSIONS)
+    return _rendered(text or "")
+
+
+@functools.lru_cache(maxsize=RENDERED_TEXTS_KEPT)
+def _rendered(text: str) -> SafeString:
+    html = markdown.markdown(text, extensions=MARKDOWN_EXTENSIONS)
     clean = nh3.clean(html, tags=set(ALLOWED_TAGS), attributes=ALLOWED_ATTRIBUTES,
                       url_schemes=set(ALLOWED_URL_SCHEMES), link_rel="noopener noreferrer nofollow",
                       set_tag_attribute_values={"a": {"target": "_blank"}})

@@ -53,6 +53,9 @@ class Participant(models.Model):
     source = models.CharField(max_length=16, choices=RecruitmentSource.choices, default=RecruitmentSource.PLAIN)
     recruitment_id = models.CharField(max_length=128)
     recruitment_data = models.JSONField(default=dict, blank=True)
+    # The start page's one-time key that created this session: the same press of its button, sent
+    # twice (a double click), resumes it; a recruitment id alone never does (services.participant_enter).
+    arrival_key = models.CharField(max_length=32, blank=True, default="", editable=False)
     status = models.CharField(max_length=16, choices=ParticipantStatus.choices, default=ParticipantStatus.STARTED)
     is_pilot = models.BooleanField(default=False)
     # The Latin-square row this participant was given: which condition each target is seen in.
@@ -71,6 +74,11 @@ class Participant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.recruitment_id}"
+
+    @property
+    def holds_lapsed_place(self) -> bool:
+        """Timed out before consenting: the page still offers consent, which takes a place again."""
+        return self.status == ParticipantStatus.TIMED_OUT and self.consented_at is None
 
 
 class Trial(models.Model):

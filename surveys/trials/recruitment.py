@@ -3,6 +3,7 @@
 import secrets
 from dataclasses import dataclass
 
+from surveys.common.specs import printable
 from surveys.trials.models import RecruitmentSource
 
 PROLIFIC_PARAMS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
@@ -19,15 +20,20 @@ class Recruitment:
 
 def recruitment_from_params(params) -> Recruitment:
     """Prolific and MTurk ids are kept as given; a plain link gets a fresh id of its own."""
-    prolific_id = params.get("PROLIFIC_PID", "").strip()[:MAX_ID_LENGTH]
+    prolific_id = _param(params, "PROLIFIC_PID").strip()
     if prolific_id:
-        data = {key: params.get(key, "")[:MAX_ID_LENGTH] for key in PROLIFIC_PARAMS}
+        data = {key: _param(params, key) for key in PROLIFIC_PARAMS}
         return Recruitment(RecruitmentSource.PROLIFIC, f"prolific:{prolific_id}", data)
-    worker_id = params.get("workerId", "").strip()[:MAX_ID_LENGTH]
+    worker_id = _param(params, "workerId").strip()
     if worker_id:
-        data = {key: params.get(key, "")[:MAX_ID_LENGTH] for key in MTURK_PARAMS}
+        data = {key: _param(params, key) for key in MTURK_PARAMS}
         return Recruitment(RecruitmentSource.MTURK, f"mturk:{worker_id}", data)
     return Recruitment(RecruitmentSource.PLAIN, f"plain:{secrets.token_hex(8)}", {})
+
+
+def _param(params, key: str) -> str:
+    """A platform parameter as stored: at most MAX_ID_LENGTH printable characters."""
+    return printable(params.get(key, ""), limit=MAX_ID_LENGTH)
 
 
 def link_params(params) -> dict:

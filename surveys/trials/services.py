@@ -8,13 +8,16 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from surveys.common.specs import SpecError
 from surveys.studies.models import Study, StudyStatus
 from surveys.studies.paradigms import RATING_MAX, RATING_MIN
 from surveys.trials.assignment import StudyPieces, design_row_counts, study_pieces, trials_build
 from surveys.trials.layout import TrialLayout
 from surveys.trials.models import ACTIVE_STATUSES, Participant, ParticipantStatus, Response, Trial, TrialKind
+from surveys.trials.payloads import rt_checked
 from surveys.trials.selectors import trials_open
 from surveys.trials.viewing import Viewing
 
@@ -41,16 +44,29 @@ class StudyFull(StudyClosed):
     """Every place in the design is taken by a completed or recently active session."""
 
 
+class SessionElsewhere(Exception):
+    """This recruitment id already has a session, and the request does not hold its secret (a
+    returning participant on a new device, or someone who knows their platform id)."""
+
+    def __init__(self, source: str):
+        super().__init__(source)
+        self.source = source
+
+
 def participant_enter(*, study: Study, source: str, recruitment_id: str, recruitment_data: dict,
-                      is_pilot: bool = False) -> Participant:
+                      is_pilot: bool = False, resume_token: str = "", arrival: str = "") -> Participant:
     """The participant for this recruitment id: a returning one resumes, a new one gets a frozen design.
 
-    Admission and the Latin-square row are decided under a lock on the study row, so that people who
-    arrive at the same moment are counted one after another and balance (and the cap) holds.
+    Resuming needs the session's own secret, never the recruitment id alone (a Prolific or MTurk id
+    is no secret): its token (which the browser that started it remembers) or the arrival key of
+    the start page that created it (the same press of the button, sent twice). Anyone else gets
+    SessionElsewhere. Admission and the Latin-square row are decided under a lock on the study row,
+    so that people who arrive at the same moment are counted one after another and balance (and
+    the cap) holds.
     """
     existing = Participant.objects.filter(study=study, recruitment_id=recruitment_id).first()
     if existing:
-        return existing
+        return _resumed(existing, resume_token=resume_token, arrival=arrival)
     if study.status != StudyStatus.OPEN and not is_pilot:
         raise StudyClosed(study.name)
     try:
@@ -58,40 +74,82 @@ def participant_enter(*, study: Study, source: str, recruitment_id: str, recruit
             locked = Study.objects.select_for_update().get(pk=study.pk)
             existing = Participant.objects.filter(study=locked, recruitment_id=recruitment_id).first()
             if existing:
-                return existing
+                return _resumed(existing, resume_token=resume_token, arrival=arrival)
             pieces = study_pieces(study=locked)
             row = design_row_assign(study=locked, rows=pieces.rows, is_pilot=is_pilot)
             participant = Participant.objects.create(study=locked, source=source, recruitment_id=recruitment_id,
                                                      recruitment_data=recruitment_data, is_pilot=is_pilot,
                                                      design_row=row, design_version=locked.design_version,
-                                                     last_seen_at=timezone.now())
+                                                     last_seen_at=timezone.now(), arrival_key=arrival)
             design_freeze(participant=participant, pieces=pieces)
-    except IntegrityError:  # the same person arrived twice at once, e.g. from two tabs
-        return Participant.objects.get(study=study, recruitment_id=recruitment_id)
+    except IntegrityError:  # the same arrival twice at once, e.g. a double click on the start button
+        existing = Participant.objects.get(study=study, recruitment_id=recruitment_id)
+        return _resumed(existing, resume_token=resume_token, arrival=arrival)
     return participant
 
 
+def _resumed(existing: Participant, *, resume_token: str, arrival: str) -> Participant:
+    """The existing session, when the request holds its secret; else SessionElsewhere."""
+    if resume_token and secrets.compare_digest(existing.token.encode(), resume_token.encode()):
+        return existing
+    if arrival and existing.arrival_key and secrets.compare_digest(existing.arrival_key.encode(), arrival.encode()):
+        return existing
+    raise SessionElsewhere(existing.source)
+
+
+# A place held without consent is given up after this long (reading the consent page takes a
+# minute or two): clicks that never consent cannot keep a capped study full. The person keeps
+# their page; agreeing later takes a place again if one is free (participant_consent).
+UNCONSENTED_HOLD_S = 5 * 60
+
+
 def sessions_expire(*, study: Study) -> int:
-    """Mark sessions silent for longer than IRIS_SESSION_TIMEOUT_S as timed out; their places free up."""
-    cutoff = timezone.now() - timedelta(seconds=settings.IRIS_SESSION_TIMEOUT_S)
-    return Participant.objects.filter(study=study, status__in=ACTIVE_STATUSES, last_seen_at__lt=cutoff).update(
-        status=ParticipantStatus.TIMED_OUT)
+    """Mark silent sessions timed out so their places free up: consented ones after
+    IRIS_SESSION_TIMEOUT_S, unconsented ones after UNCONSENTED_HOLD_S."""
+    now = timezone.now()
+    silent = (Q(status=ParticipantStatus.CONSENTED, last_seen_at__lt=now - timedelta(seconds=settings.IRIS_SESSION_TIMEOUT_S))
+              | Q(status=ParticipantStatus.STARTED, last_seen_at__lt=now - timedelta(seconds=UNCONSENTED_HOLD_S)))
+    return Participant.objects.filter(silent, study=study).update(status=ParticipantStatus.TIMED_OUT)
 
 
 def design_row_assign(*, study: Study, rows: int, is_pilot: bool) -> int:
     """The least-filled Latin-square row, counting completed and still-active sessions (call under the
     study lock). Raises StudyFull when participants_per_condition places are all taken."""
+    counts = _row_counts(study=study, rows=rows)
+    if not is_pilot and _is_full(study=study, counts=counts):
+        raise StudyFull(study.name)
+    return min(range(rows), key=lambda row: counts[row])
+
+
+def _row_counts(*, study: Study, rows: int) -> list[int]:
+    """Places taken per Latin-square row, once silent sessions have given theirs up."""
     sessions_expire(study=study)
     taken = list(Participant.objects.filter(
         study=study, is_pilot=False, design_row__isnull=False,
         status__in=[ParticipantStatus.COMPLETED, *ACTIVE_STATUSES]).values_list("design_row", flat=True))
-    counts = design_row_counts(rows=rows, taken=taken)
-    wanted = study.design_spec.participants_per_condition
+    return design_row_counts(rows=rows, taken=taken)
+
+
+def _is_full(*, study: Study, counts: list[int]) -> bool:
     # Each participant contributes to every condition (all items, or one Latin-square row covering
     # every condition), so the cap is on participants, rounded up to whole squares.
-    if wanted and not is_pilot and sum(counts) >= math.ceil(wanted / rows) * rows:
-        raise StudyFull(study.name)
-    return min(range(rows), key=lambda row: counts[row])
+    wanted = study.design_spec.participants_per_condition
+    return bool(wanted) and sum(counts) >= math.ceil(wanted / len(counts)) * len(counts)
+
+
+def place_reclaim(*, participant: Participant) -> Participant:
+    """A session that gave up its place unconsented (UNCONSENTED_HOLD_S) takes one again, under the
+    study lock like any arrival; StudyFull when none is free."""
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=participant.study_id)
+        counts = _row_counts(study=study, rows=study_pieces(study=study).rows)
+        if not participant.is_pilot and _is_full(study=study, counts=counts):
+            raise StudyFull(study.name)
+        Participant.objects.filter(pk=participant.pk, status=ParticipantStatus.TIMED_OUT,
+                                   consented_at__isnull=True).update(status=ParticipantStatus.STARTED,
+                                                                     last_seen_at=timezone.now())
+    participant.refresh_from_db()
+    return participant
 
 
 def design_freeze(*, participant: Participant, pieces: StudyPieces) -> list[Trial]:
@@ -103,6 +161,10 @@ def design_freeze(*, participant: Participant, pieces: StudyPieces) -> list[Tria
 
 
 def participant_consent(*, participant: Participant, agreed: bool, client_info: dict) -> Participant:
+    """Agree or decline, once. A session whose unconsented place lapsed takes one again to agree
+    (StudyFull when the study filled up meanwhile)."""
+    if agreed and participant.holds_lapsed_place:
+        participant = place_reclaim(participant=participant)
     if participant.status != ParticipantStatus.STARTED:
         return participant
     participant.status = ParticipantStatus.CONSENTED if agreed else ParticipantStatus.DECLINED
@@ -217,9 +279,10 @@ def _checked_rating(rating: object) -> int:
 
 
 def _checked_rt(rt_ms: object) -> float:
-    if isinstance(rt_ms, bool) or not isinstance(rt_ms, (int, float)) or not math.isfinite(rt_ms) or rt_ms < 0:
-        raise ResponseRejected("rt_ms must be a non-negative number of milliseconds.")
-    return float(rt_ms)
+    try:
+        return rt_checked(rt_ms)
+    except SpecError as error:
+        raise ResponseRejected(error.messages[0]) from None
 
 
 def participant_touch(*, participant: Participant) -> None:

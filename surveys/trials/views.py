@@ -1,25 +1,25 @@
 """Participant pages and their small JSON API. Nothing here says which option is the target."""
 
 import functools
-import json
+import re
 import secrets
 
-from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_ratelimit.decorators import ratelimit
 
-from surveys.common.specs import SpecError
+from surveys.common.specs import SpecError, printable
 from surveys.generation.models import Stimulus
 from surveys.studies.models import Study
 from surveys.studies.richtext import rich_text_render
 from surveys.trials import selectors, services
+from surveys.trials.guards import participant_request
 from surveys.trials.layout import QUERY_SLOT
 from surveys.trials.models import ParticipantStatus, Trial, TrialKind
+from surveys.trials.payloads import AnswerPost, DevicePost, json_body
 from surveys.trials.recruitment import (
     RecruitmentSource,
     is_mturk_preview,
@@ -29,31 +29,47 @@ from surveys.trials.recruitment import (
 )
 from surveys.trials.viewing import Viewing, stimulus_px
 
-RATE = settings.IRIS_PARTICIPANT_RATE
+RATE = "IRIS_PARTICIPANT_RATE"  # the settings holding the per-token rates (read at each request)
+IMAGE_RATE = "IRIS_IMAGE_RATE"
 # How many upcoming trials the page may hold at once: enough to preload, never the whole design.
 MAX_TRIALS_AHEAD = 5
 _SESSION_KEY = "iris_participants"
+# The start page's one-time key (services.participant_enter): a double click resumes, nothing else.
+ARRIVAL_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
+PLATFORM_NAMES = {RecruitmentSource.PROLIFIC: "Prolific", RecruitmentSource.MTURK: "MTurk worker"}
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-@ratelimit(key="ip", rate=RATE, block=True)
+@participant_request(group="participant-start", rate=RATE, as_json=False)
 def study_start(request: HttpRequest, public_id: str) -> HttpResponse:
-    """GET shows a start button (a link preview must not create a session); POST enters the study."""
+    """GET shows a start button (a link preview must not create a session); POST enters the study.
+    A session is resumed only with its secret: the browser that started it remembers its token."""
     study = get_object_or_404(Study, public_id=public_id)
     params = request.POST if request.method == "POST" else request.GET
-    remembered = request.session.get(_SESSION_KEY, {}).get(study.public_id)
+    remembered = request.session.get(_SESSION_KEY, {}).get(study.public_id, "")
     if remembered and not link_params(params):
         return redirect("trials:participant", token=remembered)
     if is_mturk_preview(params):  # a worker previewing the HIT: describe it, start nothing
         return render(request, "participant/start.html", {"study": study, "preview": True})
     if request.method == "GET":
-        return render(request, "participant/start.html", {"study": study, "params": link_params(params)})
+        return render(request, "participant/start.html", {"study": study, "params": link_params(params),
+                                                          "arrival": secrets.token_urlsafe(16)})
+    return _study_enter(request, study=study, params=params, remembered=remembered)
+
+
+def _study_enter(request: HttpRequest, *, study: Study, params, remembered: str) -> HttpResponse:
     recruitment = recruitment_from_params(params)
+    arrival = params.get("arrival", "")
     try:
         participant = services.participant_enter(study=study, source=recruitment.source,
                                                  recruitment_id=recruitment.recruitment_id,
-                                                 recruitment_data=recruitment.data)
+                                                 recruitment_data=recruitment.data, resume_token=remembered,
+                                                 arrival=arrival if ARRIVAL_KEY.fullmatch(arrival) else "")
+    except services.SessionElsewhere as elsewhere:
+        return render(request, "participant/elsewhere.html",
+                      {"study": study, "platform": PLATFORM_NAMES.get(elsewhere.source, "participant")},
+                      status=409)
     except services.StudyClosed as closed:
         full = isinstance(closed, services.StudyFull)
         return render(request, "participant/closed.html", {"study": study, "full": full}, status=410)
@@ -79,11 +95,12 @@ def new_pilot_suffix() -> str:
 
 @never_cache
 @require_GET
+@participant_request(group="participant", rate=RATE, as_json=False)
 def participant_page(request: HttpRequest, token: str) -> HttpResponse:
     participant = selectors.participant_by_token(token=token)
     services.participant_touch(participant=participant)
     context = {"participant": participant, "study": participant.study}
-    if participant.status == ParticipantStatus.STARTED:
+    if participant.status == ParticipantStatus.STARTED or participant.holds_lapsed_place:
         return render(request, "participant/consent.html", context)
     if participant.status == ParticipantStatus.TIMED_OUT:
         return render(request, "participant/closed.html", {**context, "timed_out": True}, status=410)
@@ -128,50 +145,49 @@ def viewing_reply(viewing: dict | None, *, design) -> dict | None:
     return {**viewing, "stimulus_px": stimulus_px(viewing=viewing, degrees=degrees) if degrees else None}
 
 
-def participant_post(view):
-    """A POST from a participant's page: rate-limited per address, the session found by its token
-    (an unknown token is a 404); the view gets the participant."""
-    @require_POST
-    @ratelimit(key="ip", rate=RATE, block=True)
-    @functools.wraps(view)
-    def with_participant(request: HttpRequest, token: str, **url_args) -> HttpResponse:
-        return view(request, selectors.participant_by_token(token=token), **url_args)
+def participant_post(view=None, *, as_json: bool = True):
+    """A POST from a participant's page: rate-limited per token (and per address), the session found
+    by its token (an unknown token is a 404); the view gets the participant."""
+    def decorate(view):
+        @require_POST
+        @participant_request(group="participant", rate=RATE, as_json=as_json)
+        @functools.wraps(view)
+        def with_participant(request: HttpRequest, token: str, **url_args) -> HttpResponse:
+            return view(request, selectors.participant_by_token(token=token), **url_args)
+        return with_participant
 
-    return with_participant
+    return decorate(view) if view else decorate
 
 
-def _json_object(request: HttpRequest) -> dict:
-    """The posted JSON object; {} when the body is empty, not JSON, or not an object."""
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+def _refused(error: SpecError) -> JsonResponse:
+    return JsonResponse({"error": " ".join(error.messages)}, status=400)
 
 
 def _next_page(participant) -> str:
     return reverse("trials:participant", args=[participant.token])
 
 
-@participant_post
+@participant_post(as_json=False)
 def participant_consent(request: HttpRequest, participant) -> HttpResponse:
-    client_info = {key: request.POST.get(key, "")[:200] for key in ("screen", "window", "touch", "timezone")}
-    client_info["user_agent"] = request.headers.get("User-Agent", "")[:300]
-    services.participant_consent(participant=participant, agreed=request.POST.get("agree") == "yes",
-                                 client_info=client_info)
+    client_info = {key: printable(request.POST.get(key, ""), limit=200)
+                   for key in ("screen", "window", "touch", "timezone")}
+    client_info["user_agent"] = printable(request.headers.get("User-Agent", ""), limit=300)
+    try:
+        services.participant_consent(participant=participant, agreed=request.POST.get("agree") == "yes",
+                                     client_info=client_info)
+    except services.StudyFull:  # the place lapsed unconsented and the study filled up meanwhile
+        return render(request, "participant/closed.html", {"study": participant.study, "full": True}, status=410)
     return redirect(_next_page(participant))
 
 
 @participant_post
 def participant_device(request: HttpRequest, participant) -> JsonResponse:
     """The browser check's result: measurements kept; an incompatible device ends the session."""
-    body = _json_object(request)
-    if "compatible" not in body:
-        return JsonResponse({"error": "Send JSON with compatible and data."}, status=400)
-    compatible, data = body["compatible"], body.get("data", {})
-    if not isinstance(compatible, bool) or not isinstance(data, dict) or len(json.dumps(data)) > 4000:
-        return JsonResponse({"error": "compatible must be true or false; data a small object."}, status=400)
-    services.participant_device(participant=participant, compatible=compatible, data=data)
+    try:
+        check = DevicePost.from_dict(json_body(request))
+    except SpecError as error:
+        return _refused(error)
+    services.participant_device(participant=participant, compatible=check.compatible, data=check.data)
     return JsonResponse({"next": _next_page(participant)})
 
 
@@ -179,16 +195,16 @@ def participant_device(request: HttpRequest, participant) -> JsonResponse:
 def participant_viewing(request: HttpRequest, participant) -> JsonResponse:
     """The virtual chinrest's measures (or that it was skipped): stored, and the image size they give."""
     try:
-        viewing = Viewing.from_dict(_json_object(request))
+        viewing = Viewing.from_dict(json_body(request))  # bounded and depth-checked (payloads.py)
     except SpecError as error:
-        return JsonResponse({"error": " ".join(error.messages)}, status=400)
+        return _refused(error)
     stored = services.participant_viewing_record(participant=participant, viewing=viewing)
     return JsonResponse(viewing_reply(stored, design=participant.study.design_spec))
 
 
 @never_cache
 @require_GET
-@ratelimit(key="ip", rate=RATE, block=True)
+@participant_request(group="participant", rate=RATE, as_json=True)
 def participant_trials(request: HttpRequest, token: str) -> JsonResponse:
     """The next few unanswered trials: image URLs and positions only."""
     participant = selectors.participant_by_token(token=token)
@@ -235,16 +251,15 @@ def trial_payload(token: str, trial: Trial, *, presentation: str, break_before: 
 @participant_post
 def participant_respond(request: HttpRequest, participant) -> JsonResponse:
     """Store one answer, or find the one a retry stored; a practice answer gets its feedback."""
-    body = _json_object(request)
-    if "trial" not in body or "idempotency_key" not in body:
-        return JsonResponse({"error": "Send JSON with trial, choice, rt_ms and idempotency_key."}, status=400)
-    client_data = body.get("client_data") if isinstance(body.get("client_data"), dict) else {}
     try:
-        response, created = services.response_record(participant=participant, trial_public_id=str(body["trial"]),
-                                                     choice=body.get("choice"), rating=body.get("rating"),
-                                                     rt_ms=body.get("rt_ms"),
-                                                     idempotency_key=str(body["idempotency_key"]),
-                                                     client_data=client_data)
+        answer = AnswerPost.from_dict(json_body(request))
+    except SpecError as error:
+        return _refused(error)
+    try:
+        response, created = services.response_record(participant=participant, trial_public_id=answer.trial,
+                                                     choice=answer.choice, rating=answer.rating,
+                                                     rt_ms=answer.rt_ms, idempotency_key=answer.idempotency_key,
+                                                     client_data=answer.client_data)
     except services.TrialNotFound:
         return JsonResponse({"error": "No such trial in this session."}, status=404)
     except services.ResponseRejected as rejected:
@@ -277,16 +292,16 @@ def participant_finish(request: HttpRequest, participant) -> JsonResponse:
 
 
 @require_GET
-@ratelimit(key="ip", rate=settings.IRIS_IMAGE_RATE, block=True)
+@participant_request(group="participant-image", rate=IMAGE_RATE, as_json=True)
 def trial_image(request: HttpRequest, token: str, trial_id: str, slot: str) -> HttpResponse:
     """One image of one trial, named only by its place on screen (q = query, 0, 1, ... = options).
     The bytes go out without a file name, which would say "target" or "seed"."""
     participant = selectors.participant_by_token(token=token)
     trial = participant.trials.filter(public_id=trial_id).first()
     ref = trial.layout_spec.image(slot) if trial else None
-    if ref is None:
+    stimulus = Stimulus.objects.filter(pk=ref.stimulus_id).first() if ref else None
+    if stimulus is None:
         raise Http404("No such image.")
-    stimulus = Stimulus.objects.get(pk=ref.stimulus_id)
     with stimulus.png(ref.role).open("rb") as stored:
         response = HttpResponse(stored.read(), content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"

@@ -99,11 +99,11 @@ def test_it_records_whether_the_target_was_chosen_from_the_side(client, study):
     assert Response.objects.filter(chose_target=True).count() == 4
 
 
-def test_a_returning_prolific_participant_resumes(client, study):
+def test_a_returning_prolific_participant_resumes_in_the_browser_that_started(client, study):
     first = enter(client, study, PROLIFIC_PID="abc", STUDY_ID="s", SESSION_ID="x")
     post_response(client, first, first.trials.first().public_id)
 
-    again = client.__class__().post(reverse("trials:start", args=[study.public_id]), {"PROLIFIC_PID": "abc"})
+    again = client.post(reverse("trials:start", args=[study.public_id]), {"PROLIFIC_PID": "abc"})
 
     assert again["Location"].rstrip("/").endswith(first.token)
     assert Participant.objects.count() == 1
@@ -146,7 +146,7 @@ def test_a_closed_study_admits_nobody_new_but_lets_participants_resume(client, s
     study.save()
 
     late = client.__class__().post(reverse("trials:start", args=[study.public_id]), {"PROLIFIC_PID": "late"})
-    back = client.__class__().post(reverse("trials:start", args=[study.public_id]), {"PROLIFIC_PID": "early"})
+    back = client.post(reverse("trials:start", args=[study.public_id]), {"PROLIFIC_PID": "early"})
 
     assert late.status_code == 410
     assert back["Location"].rstrip("/").endswith(returning.token)

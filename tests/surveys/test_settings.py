@@ -41,6 +41,7 @@ def test_it_uses_postgresql_and_redis_when_told():
     ("IRIS_BATCH_SIZE", "0"),
     ("IRIS_LOG_LEVEL", "LOUD"),
     ("IRIS_PROLIFIC_KEY", "not-a-fernet-key"),
+    ("IRIS_ADDRESS_RATE", "lots"),
 ])
 def test_it_refuses_a_malformed_value_naming_the_variable(name, value):
     env = {name: value}

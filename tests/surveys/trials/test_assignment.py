@@ -76,7 +76,7 @@ def test_a_returning_participant_keeps_their_place_in_a_full_study():
     for i in range(1, 3):
         enter(study, f"p{i}")
 
-    assert enter(study, "p0").pk == first.pk
+    assert enter(study, "p0", resume_token=first.token).pk == first.pk
 
 
 @pytest.mark.django_db(transaction=True)

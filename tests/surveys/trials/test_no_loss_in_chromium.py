@@ -150,7 +150,7 @@ def test_nothing_sent_to_a_participant_identifies_the_right_option(live_server):
     assert not any("content-disposition" in headers for url, headers, _ in captured if "/img/" in url)
 
 
-def test_the_prolific_flow_captures_ids_redirects_with_the_code_and_resumes(live_server):
+def test_the_prolific_flow_captures_ids_redirects_with_the_code_and_resumes_only_in_its_browser(live_server):
     study = factories.study(factories.researcher(), n_items=3,
                             completion_url="https://app.prolific.com/submissions/complete?cc={code}")
     params = "?PROLIFIC_PID=pp-123&STUDY_ID=st-9&SESSION_ID=se-7"
@@ -163,12 +163,18 @@ def test_the_prolific_flow_captures_ids_redirects_with_the_code_and_resumes(live
         run_through(page, Script(decide=right), stop_after=1)
         token = Participant.objects.get().token
 
-        # A second visit, from another browser, with the same PROLIFIC_PID resumes the same session.
+        # A second visit through the link, in the same browser, resumes the same session.
+        page.goto(f"{live_server.url}/s/{study.public_id}/{params}")
+        page.click("#begin")
+        wait_for_trial(page)
+        assert page.url.rstrip("/").endswith(token)
+        # Another browser with the same PROLIFIC_PID (a new device, or someone who knows the id) is told
+        # that the study was started elsewhere, and gets no session.
         other = browser.new_context().new_page()
         other.goto(f"{live_server.url}/s/{study.public_id}/{params}")
         other.click("#begin")
-        wait_for_trial(other)
-        assert other.url.rstrip("/").endswith(token)
+        other.wait_for_selector("text=You have already started this study")
+        assert token not in other.url and token not in other.content()
         other.close()
 
         run_through(page, Script(decide=right))
