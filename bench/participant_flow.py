@@ -23,8 +23,8 @@ def _setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "surveys.settings")
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-not-secret")
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    import django
-    from django.conf import settings
+    import django  # lazy: Django is set up only after the settings' environment above
+    from django.conf import settings  # lazy: Django is set up only after the settings' environment above
 
     django.setup()
     settings.MEDIA_ROOT = tempfile.mkdtemp(prefix="iris-bench-media-")
@@ -39,14 +39,14 @@ class Timed:
     checks cost what they cost in production."""
 
     def __init__(self):
-        from django.test import Client
+        from django.test import Client  # lazy: needs Django set up (_setup) first
 
         self.client = Client()
         self.ms: dict[str, list[float]] = defaultdict(list)  # wall-clock
         self.cpu_ms: dict[str, list[float]] = defaultdict(list)  # this process's CPU: steady on a busy machine
 
     def __call__(self, endpoint: str, method: str, url: str, **kwargs):
-        from django.db import close_old_connections
+        from django.db import close_old_connections  # lazy: needs Django set up (_setup) first
 
         close_old_connections()
         began, began_cpu = time.perf_counter(), time.process_time()
@@ -81,10 +81,10 @@ def one_participant(timed: Timed, study) -> None:
 
 def main(participants: int, items: int) -> dict[str, dict[str, list[float]]]:
     _setup()
-    from django.db import connection
-    from django.test.utils import setup_test_environment
+    from django.db import connection  # lazy: needs Django set up (_setup) first
+    from django.test.utils import setup_test_environment  # lazy: needs Django set up (_setup) first
 
-    from tests.surveys import factories
+    from tests.surveys import factories  # lazy: the factories import models, so Django must be set up first
 
     setup_test_environment()
     name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
