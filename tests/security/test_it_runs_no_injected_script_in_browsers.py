@@ -79,7 +79,8 @@ def test_markup_in_a_category_name_shows_as_text(live_server, researcher_a):
         page.click("#jspsych-instructions-next")
         wait_for_trial(page)
         page.wait_for_selector(".iris-category", state="visible", timeout=20_000)
-        labels = page.eval_on_selector_all(".iris-category", "buttons => buttons.map(b => b.textContent)")
+        # Each button holds its label and, beside it, the key that answers it.
+        labels = page.eval_on_selector_all(".iris-category .iris-label", "labels => labels.map(l => l.textContent)")
         images_in_buttons = page.eval_on_selector_all(".iris-categories img", "images => images.length")
         flag = page.evaluate(FLAG)
 

@@ -3,8 +3,8 @@ through the admin's own pages, with data that is accepted and data that is refus
 stored is read back (and on a refusal, that nothing was: no row, no file).
 
 Each test names the pages and actions it submits (``@submits``); the first test lists every page and
-action admin offers a researcher and fails for one that no test here submits, so a new admin form or
-action comes with its test.
+action admin offers a researcher and fails for one that no test submits (tests/surveys/admin_coverage.py),
+so a new admin form or action comes with its test.
 """
 
 import io
@@ -25,20 +25,9 @@ from surveys.studies.paradigms import PARADIGMS
 from surveys.studies.services import study_build
 from surveys.trials import services as trials
 from tests.surveys import factories
+from tests.surveys.admin_coverage import marked_submissions, submits
 
 pytestmark = pytest.mark.django_db
-
-SUBMITTED: dict[tuple[str, str], str] = {}  # (model label, "add" | "change" | action name) -> test
-
-
-def submits(model: str, *pages: str):
-    def register(test):
-        for page in pages:
-            SUBMITTED[(model, page)] = test.__name__
-        return test
-
-    return register
-
 
 def stored_files(settings) -> list[Path]:
     root = Path(settings.MEDIA_ROOT)
@@ -96,8 +85,9 @@ def test_every_admin_form_and_action_a_researcher_can_use_is_submitted_by_a_test
         offered |= {(label, "change")} if model_admin.has_change_permission(request) else set()
         offered |= {(label, name) for name in model_admin.get_actions(request)}
 
-    assert offered - set(SUBMITTED) == set()
-    assert set(SUBMITTED) - offered == set()  # nothing claimed that admin does not offer
+    submitted = set(marked_submissions())
+    assert offered - submitted == set()
+    assert submitted - offered == set()  # nothing claimed that admin does not offer
 
 
 # --- registered models ------------------------------------------------------------------------------
@@ -238,6 +228,7 @@ JOB_FORM = {"loss": "reg_free", "seed_type": "super-noise", "seed_shared": "on",
 def test_the_add_page_leads_to_the_job_form_which_queues_a_job_and_refuses_a_bad_one(client, researcher, network):
     targets = TargetSet.objects.create(owner=researcher, name="t")
     TargetImage.objects.create(target_set=targets, name="a.png", sha256="0" * 64)
+    TargetImage.objects.create(target_set=targets, name="b.png", sha256="1" * 64)  # the validity null pairs two
     client.force_login(researcher)
 
     assert client.get(reverse("admin:generation_generationjob_add"))["Location"].endswith("/submit/")

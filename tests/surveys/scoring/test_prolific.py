@@ -17,6 +17,7 @@ from surveys.scoring.services import exclusion_rules_set
 from surveys.trials.models import Participant, ParticipantStatus
 from tests.fakes.prolific import FakeProlificServer
 from tests.surveys import factories
+from tests.surveys.admin_coverage import submits
 
 pytestmark = pytest.mark.django_db
 TOKEN = "prolific-token-of-the-researcher-0123456789"
@@ -61,6 +62,7 @@ def take_part(study, session: str, *, rt: float = 800.0, consent: bool = True, p
     return participant
 
 
+@submits("scoring.prolificaccount", "add")
 def test_a_researcher_saves_a_token_that_is_stored_encrypted_and_never_shown(client, prolific):
     researcher, other = factories.researcher(), factories.researcher("other")
     client.force_login(researcher)
@@ -100,6 +102,7 @@ def test_it_refuses_to_store_a_token_without_a_key(client, settings):
     assert not ProlificAccount.objects.exists()
 
 
+@submits("studies.study", "prolific_draft", "prolific_publish", "prolific_review")
 def test_the_prolific_flow_runs_end_to_end(client, prolific):
     researcher = factories.researcher()
     study = factories.study(researcher, n_items=4)
@@ -164,6 +167,7 @@ def test_a_study_without_a_token_is_told_where_to_add_one(client, prolific):
     assert "no Prolific token" in action(client, study, "prolific_draft")[0]
 
 
+@submits("scoring.prolificstudy", "change")
 def test_places_and_bonuses_reach_prolific(client, prolific):
     """Places through their admin form; bonuses have no page yet: the service against the fake."""
     researcher = factories.researcher()
@@ -278,3 +282,41 @@ def test_places_prolific_refuses_stay_on_the_form_and_change_nothing(client, pro
     assert response.status_code == 200 and "Prolific answered 401: Invalid token." in response.content.decode()
     assert ProlificStudy.objects.get().places == 10
     assert prolific.studies[linked.prolific_id]["total_available_places"] == 10
+
+
+@submits("scoring.prolificaccount", "change", "delete_selected")
+def test_a_researcher_replaces_and_deletes_only_their_own_token(client, prolific):
+    researcher, other = factories.researcher(), factories.researcher("other")
+    client.force_login(other)
+    token_save(client, TOKEN)
+    client.force_login(researcher)
+    token_save(client, TOKEN)
+    mine, theirs = ProlificAccount.objects.get(owner=researcher), ProlificAccount.objects.get(owner=other)
+    change = reverse("admin:scoring_prolificaccount_change", args=[mine.pk])
+    changelist = reverse("admin:scoring_prolificaccount_changelist")
+
+    before = mine.token_encrypted
+    replaced = client.post(change, {"token": "another-prolific-token-0123456789"})
+    mine.refresh_from_db()
+    deleted = client.post(changelist, {"action": "delete_selected", "_selected_action": [mine.pk, theirs.pk],
+                                       "post": "yes"})
+
+    assert replaced.status_code == 302 and mine.token_encrypted != before
+    assert deleted.status_code == 302
+    assert list(ProlificAccount.objects.values_list("owner__username", flat=True)) == ["other"]
+
+
+@submits("scoring.prolificstudy", "delete_selected")
+def test_deleting_a_prolific_link_forgets_it_and_leaves_the_study(client, prolific):
+    researcher = factories.researcher()
+    study = factories.study(researcher, n_items=2)
+    client.force_login(researcher)
+    token_save(client, TOKEN)
+    action(client, study, "prolific_draft")
+    linked = ProlificStudy.objects.get(study=study)
+
+    deleted = client.post(reverse("admin:scoring_prolificstudy_changelist"),
+                          {"action": "delete_selected", "_selected_action": [linked.pk], "post": "yes"})
+
+    assert deleted.status_code == 302 and not ProlificStudy.objects.exists()
+    assert type(study).objects.filter(pk=study.pk).exists()  # the study itself stays

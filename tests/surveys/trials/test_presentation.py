@@ -130,7 +130,8 @@ def test_the_focus_loss_rule_set_in_admin_excludes_who_left_too_often_in_the_exp
     researcher = factories.researcher()
     study = factories.study(researcher, n_items=4)
     client.force_login(researcher)
-    added = client.post(reverse("admin:scoring_exclusionrules_add"), {
+    # Every study starts with its rules (catch accuracy, the gate); the researcher changes them.
+    added = client.post(reverse("admin:scoring_exclusionrules_change", args=[study.exclusion_rules.pk]), {
         "study": study.pk, "catch_min_accuracy": "", "min_median_rt_ms": "", "max_one_sided_share": "",
         "qualification_min_correct": "", "max_focus_lost_share": "0.3", "target_ci_width": ""})
     away, present = planting.participant(study, name="away"), planting.participant(study, name="present")
