@@ -99,3 +99,20 @@ def test_close_and_reopen(client, researcher, study):
     client.post(changelist, {"action": "open_studies", "_selected_action": [study.pk]})
     study.refresh_from_db()
     assert study.status == "open"
+
+
+def test_the_form_takes_questions_as_json_and_refuses_a_bad_one_naming_it(client, researcher):
+    job = factories.finished_job(researcher, n_items=2)
+    client.force_login(researcher)
+    form = {**FORM, "jobs": [job.pk], "paradigm": "2afc"}
+    bad = '[{"id": "age", "kind": "number", "prompt": "Age?", "min": 99, "max": 18}]'
+    good = '[{"id": "age", "kind": "number", "prompt": "Age?", "min": 18, "max": 99}]'
+
+    refused = client.post(reverse("admin:studies_study_add"), {**form, "name": "bad", "questions_before": bad})
+    made = client.post(reverse("admin:studies_study_add"), {**form, "name": "good", "questions_after": good})
+
+    assert refused.status_code == 200 and "Question age min is above its max." in refused.content.decode()
+    assert not Study.objects.filter(name="bad").exists()
+    assert made.status_code == 302, made.content.decode()[-3000:]
+    design = Study.objects.get(name="good").design
+    assert design["questions_before"] == [] and design["questions_after"][0]["id"] == "age"
