@@ -96,8 +96,14 @@ class Question:
             return value
         number = _number(value, field=where)
         if (self.min is not None and number < self.min) or (self.max is not None and number > self.max):
-            raise SpecError(f"{where} must be between {self.min} and {self.max}.")
+            raise SpecError(f"{where} must be a number {_bounds(self.min, self.max)}.")
         return number
+
+
+def _bounds(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"from {low:g} to {high:g}"
+    return f"of at least {low:g}" if low is not None else f"of at most {high:g}"
 
 
 def _kind_options(kind: str, full: Mapping, *, where: str) -> dict:

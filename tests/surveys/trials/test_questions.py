@@ -166,3 +166,15 @@ def test_questions_freeze_with_the_design(client, api_as):
     assert response.status_code == 409
     study.refresh_from_db()
     assert [q["id"] for q in study.design["questions_before"]] == ["age", "vision", "note"]
+
+
+@pytest.mark.parametrize(("bounds", "value", "message"), [
+    ({"min": 0}, -1, "The answer to n must be a number of at least 0."),
+    ({"max": 10}, 11, "The answer to n must be a number of at most 10."),
+    ({"min": 0.5, "max": 1.5}, 2, "The answer to n must be a number from 0.5 to 1.5."),
+])
+def test_a_number_out_of_bounds_says_which_bounds(bounds, value, message):
+    question = questions_from_list([{"id": "n", "kind": "number", "prompt": "?", **bounds}], field="questions_after")
+
+    with pytest.raises(SpecError, match=message):
+        question[0].answer(value)

@@ -40,7 +40,12 @@ def test_a_participant_answers_before_and_after_the_trials_and_reads_the_debrief
         page.click("label:has(input[name=q-hand][value=right])")
         page.click("#iris-questions-submit")
         out_of_range = page.evaluate("document.querySelector('input[name=q-age]').validity.rangeOverflow")
+        # A page whose form checks were tampered with: the server refuses, and the page asks again.
+        page.evaluate("document.querySelector('input[name=q-age]').removeAttribute('max')")
+        page.click("#iris-questions-submit")
+        refusal = page.inner_text(".iris-questions-error", timeout=15_000)
         page.fill("input[name=q-age]", "34")
+        page.click("label:has(input[name=q-hand][value=right])")
         page.click("#iris-questions-submit")
         page.click("#jspsych-instructions-next", timeout=15_000)
         for _ in range(Participant.objects.get(study=study).trials.count()):
@@ -56,6 +61,7 @@ def test_a_participant_answers_before_and_after_the_trials_and_reads_the_debrief
     assert script.script_errors() == []
     assert prompt == "Which hand <b>do you</b> write with?"
     assert out_of_range is True  # the browser held the first try back
+    assert refusal == "The answer to age must be a number from 18 to 100."
     assert "<strong>The images</strong>" in debrief and still_here
     participant = Participant.objects.get(study=study)
     assert participant.status == ParticipantStatus.COMPLETED
