@@ -323,6 +323,31 @@
   };
   const finish = { type: jsPsychCallFunction, async: true, func: (done) => { finishStudy().then(() => done()); } };
 
+  /** One phase's questions ("before" or "after"): shown again, with the server's reason, until the
+   * server has stored the answers. None configured (or already stored): nothing is shown. */
+  function questionSteps(phase, questions) {
+    const state = { error: "", stored: false, answers: {} };
+    const ask = {
+      type: IrisQuestionsPlugin, questions: questions, error: () => state.error,
+      on_finish: (data) => { state.answers = data.answers; },
+    };
+    const store = {
+      type: jsPsychCallFunction, async: true,
+      func: (done) => {
+        send(config.answersUrl, {
+          method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
+          body: JSON.stringify({ phase: phase, answers: state.answers }),
+        }).then(async (response) => {
+          if (response.status === 409) leaveFor(config.pageUrl); // the session ended meanwhile
+          state.stored = response.ok;
+          state.error = response.ok ? "" : (await response.json()).error;
+          done();
+        });
+      },
+    };
+    return questions.length ? [{ timeline: [ask, store], loop_function: () => !state.stored }] : [];
+  }
+
   outbox.flush();
   const fresh = config.answered === 0 && !outbox.items.length;
   if (session.viewing) IrisPresentation.sizeImages(session.viewing.stimulus_px);
@@ -331,8 +356,10 @@
     browserCheck,
     ...(config.fullscreen ? [fullscreen] : []),
     ...(presentation.calibrate && !session.viewing ? calibration : []),
+    ...questionSteps("before", config.questionsBefore),
     ...(fresh ? [instructions] : []),
     trialLoop,
+    ...questionSteps("after", config.questionsAfter),
     finish,
   ]);
 })();

@@ -239,13 +239,15 @@ class StudyDesignSerializer(serializers.Serializer):
     prompt = serializers.CharField(required=False, max_length=300)
     scale_low_label = serializers.CharField(required=False, allow_blank=True, max_length=60)
     scale_high_label = serializers.CharField(required=False, allow_blank=True, max_length=60)
+    debrief = serializers.CharField(required=False, allow_blank=True, source="debrief_text",
+                                    help_text="Shown on the last page; Markdown.")
 
 
 def _design_state(study) -> dict:
     return {"design_version": study.design_version, "frozen": studies.study_frozen_since(study=study) is not None,
             "design": study.design, "consent_text": study.consent_text, "instructions": study.instructions_html,
             "prompt": study.prompt, "scale_low_label": study.scale_low_label,
-            "scale_high_label": study.scale_high_label}
+            "scale_high_label": study.scale_high_label, "debrief": study.debrief_text}
 
 
 class StudyDesignApi(APIView):

@@ -140,7 +140,7 @@ class ParticipantDetailOutput(ParticipantOutput):
     responses = serializers.SerializerMethodField()
 
     class Meta(ParticipantOutput.Meta):
-        fields = [*ParticipantOutput.Meta.fields, "responses"]
+        fields = [*ParticipantOutput.Meta.fields, "answers", "responses"]
 
     @extend_schema_field(AnswerOutput(many=True))
     def get_responses(self, participant: Participant) -> list[dict]:

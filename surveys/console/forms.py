@@ -212,6 +212,11 @@ class PresentationFields(forms.Form):
                                            help_text="Turn away displays whose frame intervals vary more (SD).")
 
 
+QUESTIONS_HELP = ('A JSON list of questions, e.g. [{"id": "age", "kind": "number", "prompt": "Your age?", "min": 18, '
+                  '"max": 100}]; kinds: choice (options), number (min, max), text (max_length), scale (points, '
+                  'low_label, high_label); each may say "required": false. Empty: none.')
+
+
 class StudyDesignFields(forms.Form):
     """A study's design as form fields; a study's form turns them into StudyDesign's options."""
 
@@ -235,12 +240,15 @@ class StudyDesignFields(forms.Form):
     fullscreen = forms.BooleanField(required=False)
     min_width = forms.IntegerField(min_value=0, help_text="The browser check's smallest window, in CSS pixels.")
     min_height = forms.IntegerField(min_value=0, help_text="The browser check's smallest window, in CSS pixels.")
+    questions_before = forms.JSONField(required=False, help_text=QUESTIONS_HELP + " Asked before the first trial.")
+    questions_after = forms.JSONField(required=False, help_text=QUESTIONS_HELP + " Asked after the last trial.")
 
 
 DESIGN_FIELDS = tuple(StudyDesignFields.base_fields)
 # Design options every paradigm has (the rest are a paradigm's own, PARADIGMS[...].options).
 COMMON_DESIGN_FIELDS = ("practice", "practice_trials", "catch_every", "participants_per_condition", "once_per_target",
                         "fullscreen", "min_width", "min_height")
+QUESTION_FIELDS = ("questions_before", "questions_after")
 
 
 def design_initial(design: StudyDesign) -> dict:
@@ -255,6 +263,7 @@ def design_initial(design: StudyDesign) -> dict:
 def design_options(data: dict, *, paradigm: str) -> dict:
     """The design options the researcher set on the form, for StudyDesign.from_dict."""
     design = {key: data[key] for key in COMMON_DESIGN_FIELDS}
+    design |= {key: data.get(key) or [] for key in QUESTION_FIELDS}  # an empty box: no questions
     design["gate"] = ({"trials": data["gate_trials"], "pass": data.get("gate_pass") or 0}
                       if data.get("gate_trials") else None)
     own = PARADIGMS[paradigm].options

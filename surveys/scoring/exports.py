@@ -5,6 +5,8 @@ reanalyse with their own rules; the `scored` column marks the rows the reported 
 exclusions applied (main trials of completed, non-pilot, included participants: never practice, gate
 or catch trials), `excluded`/`exclusion_reason` say why a completed participant was left out.
 Classification rows name the category chosen (`chosen_category`) beside the button's index (`choice`).
+The answers to the study's questions before and after the trials follow, one column per question
+(`q_<id>`), repeated on each of the participant's rows.
 """
 
 import csv
@@ -37,6 +39,7 @@ _RESPONSE_FIELDS = [
     "trial__public_id", "trial__index", "trial__kind", "trial__condition_id", "trial__condition__label",
     "trial__item_id", "trial__item__stimulus__public_id", "trial__item__stimulus__target__name", "choice",
     "chose_target", "correct", "rating", "rt_ms", "client_data", "created_at", "trial__layout",
+    "trial__participant__answers",
 ]
 CHUNK_ROWS = 5000
 
@@ -61,6 +64,18 @@ def _cell(value) -> str:
     if isinstance(value, str):  # text someone typed; numbers (a negative one too) stay numbers
         return f"'{value}" if value.startswith(FORMULA_STARTS) else value
     return str(value)
+
+
+def _question_ids(study: Study) -> list[str]:
+    """The study's questions, before then after: one column each (q_<id>) after the fixed columns."""
+    design = study.design_spec
+    return [question.id for question in (*design.questions_before, *design.questions_after)]
+
+
+def _answer_cells(answers: dict, question_ids: list[str]) -> list:
+    """The participant's answer to each question ("" where none): the same on each of their rows."""
+    given = {key: value for phase in (answers or {}).values() for key, value in phase.items()}
+    return [given.get(question_id) for question_id in question_ids]
 
 
 def _response_row(values: tuple, decisions: dict) -> list:
@@ -99,11 +114,13 @@ def responses_csv_rows(*, study: Study) -> Iterator[str]:
     """The tidy responses CSV, line by line (for a streaming HTTP response)."""
     writer = csv.writer(_Echo())
     decisions = {d.participant_id: d for d in study_exclusions(study=study)}
-    yield writer.writerow(RESPONSE_COLUMNS)
+    question_ids = _question_ids(study)
+    yield writer.writerow([*RESPONSE_COLUMNS, *(f"q_{question_id}" for question_id in question_ids)])
     rows = (Response.objects.filter(trial__participant__study=study)
             .order_by("trial__participant_id", "trial__index").values_list(*_RESPONSE_FIELDS))
     for values in rows.iterator(chunk_size=CHUNK_ROWS):
-        yield writer.writerow([_cell(v) for v in _response_row(values, decisions)])
+        answers = _answer_cells(values[-1], question_ids)
+        yield writer.writerow([_cell(v) for v in [*_response_row(values, decisions), *answers]])
 
 
 def stimuli_csv_rows(*, study: Study) -> Iterator[str]:

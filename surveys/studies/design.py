@@ -12,6 +12,7 @@ from typing import Any
 
 from surveys.common.specs import SpecError, flag, known_keys, one_of, whole
 from surveys.studies.paradigms import PARADIGMS, RATING_MIDPOINT, Paradigm, ParadigmTraits
+from surveys.studies.questions import Question, questions_from_list
 
 # Options every paradigm has, with their defaults: those of a study one would publish
 # (docs/method.md §2): practice with feedback, Feather et al.'s gate (7 right of 12) and their
@@ -33,6 +34,10 @@ COMMON_OPTIONS = {
     "refuse_phones": False,
     "min_refresh_hz": None,  # refuse displays measured slower than this
     "max_frame_jitter_ms": None,  # refuse displays whose frame intervals vary more than this (SD)
+    # Questions before the first trial and after the last (surveys/studies/questions.py); none unless
+    # the researcher asks (docs/method.md §2, "Questions").
+    "questions_before": [],
+    "questions_after": [],
 }
 PRESENTATION_OPTIONS = ("calibrate", "stimulus_deg", "pause_on_leave", "refuse_phones", "min_refresh_hz",
                         "max_frame_jitter_ms")
@@ -137,6 +142,8 @@ class StudyDesign:
     k: int | None = None  # matching: options per trial; classification: categories shown (None: all)
     timing: Timing | None = None  # classification only
     presentation: Presentation = Presentation()
+    questions_before: tuple[Question, ...] = ()
+    questions_after: tuple[Question, ...] = ()
 
     @property
     def traits(self) -> ParadigmTraits:
@@ -185,6 +192,7 @@ class StudyDesign:
             k=whole(full["k"], field="k", low=2, optional=paradigm != Paradigm.MATCHING) if "k" in own else None,
             timing=Timing.from_dict(full) if "stimulus_ms" in own else None,
             presentation=Presentation.from_dict(full),
+            **_questions(full),
         )
 
     def to_dict(self) -> dict:
@@ -192,7 +200,9 @@ class StudyDesign:
                 "gate": self.gate.to_dict() if self.gate else None, "catch_every": self.catch_every,
                 "participants_per_condition": self.participants_per_condition,
                 "once_per_target": self.once_per_target, "fullscreen": self.fullscreen,
-                "min_width": self.min_width, "min_height": self.min_height, **self.presentation.to_dict()}
+                "min_width": self.min_width, "min_height": self.min_height, **self.presentation.to_dict(),
+                "questions_before": [question.to_dict() for question in self.questions_before],
+                "questions_after": [question.to_dict() for question in self.questions_after]}
         own = self.traits.options
         if "foils" in own:
             data["foils"] = self.foils
@@ -201,3 +211,12 @@ class StudyDesign:
         if self.timing:
             data.update(self.timing.to_dict())
         return data
+
+
+def _questions(full: Mapping) -> dict:
+    """Both lists of questions; an id may appear in only one, since the export has a column per id."""
+    lists = {name: questions_from_list(full[name], field=name) for name in ("questions_before", "questions_after")}
+    shared = sorted({q.id for q in lists["questions_before"]} & {q.id for q in lists["questions_after"]})
+    if shared:
+        raise SpecError(f"A question id may be used once per study; before and after both have: {', '.join(shared)}.")
+    return lists

@@ -57,6 +57,9 @@ class Study(models.Model):
     prompt = models.CharField(max_length=300, help_text="The question on every trial screen.")
     scale_low_label = models.CharField(max_length=60, blank=True, help_text="Similarity: what a rating of 1 means.")
     scale_high_label = models.CharField(max_length=60, blank=True, help_text="Similarity: what a rating of 7 means.")
+    debrief_text = models.TextField(
+        verbose_name="debrief", blank=True,
+        help_text="Shown on the last page, before the participant is sent back; Markdown. Empty: none.")
     # Bumped by every change to the design or to what participants read; each participant records the
     # version they saw (Participant.design_version). Frozen once a non-pilot participant has started.
     design_version = models.PositiveIntegerField(default=1, editable=False)

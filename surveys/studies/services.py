@@ -12,7 +12,7 @@ from surveys.studies.models import CONSENT_TEMPLATE, Condition, Study, StudyItem
 from surveys.studies.paradigms import PARADIGMS, Paradigm
 
 # What participants see besides the design; study_update may change these until the design freezes.
-STUDY_TEXTS = ("consent_text", "instructions_html", "prompt", "scale_low_label", "scale_high_label")
+STUDY_TEXTS = ("consent_text", "instructions_html", "prompt", "scale_low_label", "scale_high_label", "debrief_text")
 # What may change at any time: how the study is named and how participants are sent back to the platform.
 STUDY_SETTINGS = ("name", "completion_url", "completion_code", "code_no_consent", "code_failed_gate",
                   "code_incompatible")
@@ -123,7 +123,9 @@ def study_update(*, study: Study, design: dict | None = None, **fields: str) -> 
         # A browser sends a textarea's line breaks as CRLF; the same text must not count as a change.
         fields = {key: value.replace("\r\n", "\n") for key, value in fields.items()}
         texts = {key: value for key, value in fields.items() if key in STUDY_TEXTS}
-        if (design is not None and design != locked.design) or any(getattr(locked, k) != v for k, v in texts.items()):
+        # Compared in full: a design stored before an option existed lacks it, yet means its default.
+        stored = StudyDesign.from_dict(locked.design, paradigm=locked.paradigm).to_dict()
+        if (design is not None and design != stored) or any(getattr(locked, k) != v for k, v in texts.items()):
             _refuse_if_frozen(study=locked)
             locked.design = locked.design if design is None else design
             locked.design_version += 1

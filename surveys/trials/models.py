@@ -65,6 +65,9 @@ class Participant(models.Model):
     # Bumped by every request of the session; a consented session silent for too long frees its place.
     last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
     client_info = models.JSONField(default=dict, blank=True)
+    # The answers to the study's questions (design questions_before/questions_after), as
+    # {"before": {question id: answer}, "after": {...}}; a phase is here once its answers were sent.
+    answers = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     consented_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from surveys.common.specs import SpecError, bounded_json, flag, known_keys, whole
+from surveys.common.specs import SpecError, bounded_json, flag, known_keys, one_of, whole
 
 # The runner's largest post is an answer with its timing and focus/blur events: a few hundred bytes.
 MAX_BODY_BYTES = 32 * 1024
@@ -122,3 +122,27 @@ class DevicePost:
 
     def to_dict(self) -> dict:
         return {"compatible": self.compatible, "data": self.data}
+
+
+QUESTION_PHASES = ("before", "after")
+
+
+@dataclass(frozen=True)
+class QuestionAnswersPost:
+    """The answers to one phase of the study's questions (before the trials or after them); which
+    answers a question allows is the study's to say (surveys/studies/questions.py: answers_check)."""
+
+    phase: str
+    answers: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "QuestionAnswersPost":
+        data = known_keys(data, ("phase", "answers"), what="question answers")
+        answers = data.get("answers")
+        if not isinstance(answers, dict):
+            raise SpecError("answers must be a JSON object of question id -> answer.")
+        return cls(phase=one_of(data.get("phase"), field="phase", choices=QUESTION_PHASES),
+                   answers=bounded_json(answers, field="answers", max_bytes=MAX_CLIENT_DATA_BYTES, max_depth=2))
+
+    def to_dict(self) -> dict:
+        return {"phase": self.phase, "answers": self.answers}

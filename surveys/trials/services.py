@@ -14,6 +14,7 @@ from django.utils import timezone
 from surveys.common.specs import SpecError
 from surveys.studies.models import Study, StudyStatus
 from surveys.studies.paradigms import RATING_MAX, RATING_MIN
+from surveys.studies.questions import answers_check
 from surveys.trials.assignment import StudyPieces, design_row_counts, study_pieces, trials_build
 from surveys.trials.layout import TrialLayout
 from surveys.trials.models import ACTIVE_STATUSES, Participant, ParticipantStatus, Response, Trial, TrialKind
@@ -306,6 +307,23 @@ def participant_viewing_record(*, participant: Participant, viewing: Viewing) ->
     stored = viewing.to_dict()
     _client_info_set(participant=participant, key="viewing", value=stored)
     return stored
+
+
+def participant_answers_record(*, participant: Participant, phase: str, answers: dict) -> dict:
+    """Store the participant's answers to the study's questions of one phase ("before" or "after"),
+    checked against those questions (a SpecError naming the question: nothing stored). Sent again,
+    the latest answers count. Only a session in progress answers (ResponseRejected, 409)."""
+    design = participant.study.design_spec
+    questions = design.questions_before if phase == "before" else design.questions_after
+    checked = answers_check(questions=questions, answers=answers)
+    with transaction.atomic():
+        locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        if locked.status != ParticipantStatus.CONSENTED:
+            raise ResponseRejected(f"This session is {locked.status}.", status=409)
+        locked.answers = {**locked.answers, phase: checked}
+        locked.save(update_fields=["answers"])
+    participant.answers = locked.answers
+    return checked
 
 
 def _client_info_set(*, participant: Participant, key: str, value) -> None:

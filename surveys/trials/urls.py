@@ -35,6 +35,7 @@ urlpatterns = [
     path("p/<iris_token:token>/device", views.participant_device, name="device"),
     path("p/<iris_token:token>/viewing", views.participant_viewing, name="viewing"),
     path("p/<iris_token:token>/trials", views.participant_trials, name="trials"),
+    path("p/<iris_token:token>/answers", views.participant_answers, name="answers"),
     path("p/<iris_token:token>/responses", views.participant_respond, name="respond"),
     path("p/<iris_token:token>/trials/<iris_token:trial_id>/unavailable", views.trial_unavailable, name="unavailable"),
     path("p/<iris_token:token>/finish", views.participant_finish, name="finish"),

@@ -19,7 +19,7 @@ from surveys.trials import selectors, services
 from surveys.trials.guards import participant_request
 from surveys.trials.layout import QUERY_SLOT
 from surveys.trials.models import ParticipantStatus, Trial, TrialKind
-from surveys.trials.payloads import AnswerPost, DevicePost, json_body
+from surveys.trials.payloads import AnswerPost, DevicePost, QuestionAnswersPost, json_body
 from surveys.trials.recruitment import (
     RecruitmentSource,
     is_mturk_preview,
@@ -105,10 +105,18 @@ def participant_page(request: HttpRequest, token: str) -> HttpResponse:
     if participant.status == ParticipantStatus.TIMED_OUT:
         return render(request, "participant/closed.html", {**context, "timed_out": True}, status=410)
     if participant.status != ParticipantStatus.CONSENTED:
-        return render(request, "participant/done.html", {**context, "outcome": outcome_for(participant)})
+        return render(request, "participant/done.html", {**context, "outcome": outcome_for(participant),
+                                                         "debrief": _debrief(participant)})
     answered, total = selectors.trial_counts(participant=participant)
     context["runner_config"] = runner_config(participant, answered=answered, total=total)
     return render(request, "participant/runner.html", context)
+
+
+def _debrief(participant) -> str:
+    """The researcher's debrief (Markdown, sanitised) for those who took part; "" for none."""
+    if participant.consented_at is None or not participant.study.debrief_text.strip():
+        return ""
+    return rich_text_render(text=participant.study.debrief_text)
 
 
 def runner_config(participant, *, answered: int, total: int) -> dict:
@@ -134,7 +142,15 @@ def runner_config(participant, *, answered: int, total: int) -> dict:
         "viewingUrl": reverse("trials:viewing", args=[token]),
         "presentation": design.presentation.to_dict(),
         "viewing": viewing_reply(participant.client_info.get("viewing"), design=design),
+        "answersUrl": reverse("trials:answers", args=[token]),
+        # Each phase's questions until its answers are stored (a reload does not ask twice).
+        "questionsBefore": _unanswered(participant, "before", design.questions_before),
+        "questionsAfter": _unanswered(participant, "after", design.questions_after),
     }
+
+
+def _unanswered(participant, phase: str, questions) -> list[dict]:
+    return [] if phase in participant.answers else [question.to_dict() for question in questions]
 
 
 def viewing_reply(viewing: dict | None, *, design) -> dict | None:
@@ -200,6 +216,19 @@ def participant_viewing(request: HttpRequest, participant) -> JsonResponse:
         return _refused(error)
     stored = services.participant_viewing_record(participant=participant, viewing=viewing)
     return JsonResponse(viewing_reply(stored, design=participant.study.design_spec))
+
+
+@participant_post
+def participant_answers(request: HttpRequest, participant) -> JsonResponse:
+    """The answers to the study's questions before or after the trials; a bad one is a 400 naming it."""
+    try:
+        post = QuestionAnswersPost.from_dict(json_body(request))
+        services.participant_answers_record(participant=participant, phase=post.phase, answers=post.answers)
+    except SpecError as error:
+        return _refused(error)
+    except services.ResponseRejected as rejected:
+        return JsonResponse({"error": str(rejected)}, status=rejected.status)
+    return JsonResponse({"stored": True}, status=201)
 
 
 @never_cache

@@ -26,6 +26,7 @@ SCRIPTS = {
     "choice": ["iris-screen.js", "plugin-iris-choice.js"],
     "rating": ["iris-screen.js", "plugin-iris-rating.js"],
     "timed": ["iris-screen.js", "plugin-iris-timed.js"],
+    "questions": ["iris-screen.js", "plugin-iris-questions.js"],
     "outbox": ["outbox.js"],
     "presentation": ["iris-presentation.js"],
 }

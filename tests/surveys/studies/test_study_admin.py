@@ -99,3 +99,72 @@ def test_close_and_reopen(client, researcher, study):
     client.post(changelist, {"action": "open_studies", "_selected_action": [study.pk]})
     study.refresh_from_db()
     assert study.status == "open"
+
+
+def test_the_form_takes_questions_as_json_and_refuses_a_bad_one_naming_it(client, researcher):
+    job = factories.finished_job(researcher, n_items=2)
+    client.force_login(researcher)
+    form = {**FORM, "jobs": [job.pk], "paradigm": "2afc"}
+    bad = '[{"id": "age", "kind": "number", "prompt": "Age?", "min": 99, "max": 18}]'
+    good = '[{"id": "age", "kind": "number", "prompt": "Age?", "min": 18, "max": 99}]'
+
+    refused = client.post(reverse("admin:studies_study_add"), {**form, "name": "bad", "questions_before": bad})
+    made = client.post(reverse("admin:studies_study_add"), {**form, "name": "good", "questions_after": good})
+
+    assert refused.status_code == 200 and "Question age min is above its max." in refused.content.decode()
+    assert not Study.objects.filter(name="bad").exists()
+    assert made.status_code == 302, made.content.decode()[-3000:]
+    design = Study.objects.get(name="good").design
+    assert design["questions_before"] == [] and design["questions_after"][0]["id"] == "age"
+
+
+def change_form_data(client, study) -> dict:
+    """The study's change page as a browser would post it untouched: every field at its shown value."""
+    page = client.get(reverse("admin:studies_study_change", args=[study.pk])).context
+    form = page["adminform"].form
+    data = {}
+    for inline in page["inline_admin_formsets"]:  # the read-only conditions: only their counts
+        management = inline.formset.management_form
+        data |= {management.add_prefix(name): management[name].value() or "" for name in management.fields}
+    for name in form.fields:
+        value = form[name].value()
+        if value is True:
+            data[name] = "on"
+        elif value is not False and value is not None:
+            data[name] = value
+    return data
+
+
+def test_the_change_page_edits_the_debrief_and_the_questions_and_refuses_a_bad_question(client, researcher):
+    study = factories.study(researcher, n_items=2)
+    client.force_login(researcher)
+    data = change_form_data(client, study)
+    question = '[{"id": "mood", "kind": "scale", "prompt": "Mood?", "points": 5}]'
+
+    refused = client.post(reverse("admin:studies_study_change", args=[study.pk]),
+                          {**data, "questions_after": '[{"id": "mood", "kind": "scale", "prompt": "Mood?", "points": 1}]'})
+    saved = client.post(reverse("admin:studies_study_change", args=[study.pk]),
+                        {**data, "questions_after": question, "debrief_text": "Thanks: *this* was about IRIs."})
+
+    assert refused.status_code == 200 and "Question mood points must be a whole number of at least 2." in \
+        refused.content.decode()
+    assert saved.status_code == 302, saved.content.decode()[-3000:]
+    study.refresh_from_db()
+    assert study.debrief_text == "Thanks: *this* was about IRIs."
+    assert study.design["questions_after"] == [{"id": "mood", "kind": "scale", "prompt": "Mood?", "required": True,
+                                                "points": 5, "low_label": "", "high_label": ""}]
+    assert study.design_version == 2
+
+
+def test_a_frozen_study_made_before_questions_existed_can_still_be_renamed(client, researcher):
+    study = factories.study(researcher, n_items=2)
+    older = {key: value for key, value in study.design.items() if not key.startswith("questions_")}
+    Study.objects.filter(pk=study.pk).update(design=older)  # as stored before the option existed
+    services.participant_enter(study=study, source="plain", recruitment_id="a", recruitment_data={})
+    client.force_login(researcher)
+
+    response = client.post(reverse("admin:studies_study_change", args=[study.pk]),
+                           {**change_form_data(client, study), "name": "renamed"})
+
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    assert Study.objects.get(pk=study.pk).name == "renamed"
