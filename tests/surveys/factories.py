@@ -92,6 +92,17 @@ def study(owner, *, n_items: int = 4, jobs: int = 1, paradigm: str = "2afc", des
                         completion_url=completion_url)
 
 
+def demo_model_saved(owner, checkpoint: Path) -> RegisteredModel:
+    """The demo network saved as registration saves it, without paying for an inspection."""
+    model = RegisteredModel(owner=owner, name="demo", architecture="resnet18", input_size=64,
+                            mean=DEMO_SPEC["mean"], std=DEMO_SPEC["std"], num_classes=16,
+                            layer_names=["conv1", "layer1", "layer2", "layer3", "avgpool", "fc"])
+    with open(checkpoint, "rb") as weights:
+        model.weights.save("demo.pt", File(weights), save=False)
+    model.save()
+    return model
+
+
 def demo_model_registered(owner, checkpoint: Path, *, name: str = "demo") -> RegisteredModel:
     """The demo network registered through the service, its checkpoint inspected as any upload is."""
     with open(checkpoint, "rb") as weights:

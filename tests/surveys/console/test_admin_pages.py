@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from django.contrib import admin
-from django.core.files import File
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -207,13 +206,7 @@ def test_an_unused_target_set_is_deleted_and_one_with_jobs_is_kept(client, resea
 @pytest.fixture
 def network(researcher, checkpoint) -> RegisteredModel:
     """The demo network saved as registration saves it, without paying for an inspection."""
-    model = RegisteredModel(owner=researcher, name="demo", architecture="resnet18", input_size=64,
-                            mean=factories.DEMO_SPEC["mean"], std=factories.DEMO_SPEC["std"], num_classes=16,
-                            layer_names=["conv1", "layer1", "layer2", "layer3", "avgpool", "fc"])
-    with open(checkpoint, "rb") as weights:
-        model.weights.save("demo.pt", File(weights), save=False)
-    model.save()
-    return model
+    return factories.demo_model_saved(researcher, checkpoint)
 
 
 JOB_FORM = {"loss": "reg_free", "seed_type": "super-noise", "seed_shared": "on", "optimizer": "ngd",

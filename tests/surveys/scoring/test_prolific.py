@@ -44,6 +44,16 @@ def action(client, study, name: str) -> list[str]:
     return [str(message) for message in response.context["messages"]]
 
 
+def drafted(client):
+    """A researcher's study with its Prolific draft made through the study list's action."""
+    researcher = factories.researcher()
+    study = factories.study(researcher, n_items=2)
+    client.force_login(researcher)
+    token_save(client, TOKEN)
+    action(client, study, "prolific_draft")
+    return study, ProlificStudy.objects.get(study=study)
+
+
 def take_part(study, session: str, *, rt: float = 800.0, consent: bool = True, pid: str = "") -> Participant:
     """A Prolific participant through the participant endpoints, with the parameters Prolific adds."""
     client = Client()
@@ -170,12 +180,7 @@ def test_a_study_without_a_token_is_told_where_to_add_one(client, prolific):
 @submits("scoring.prolificstudy", "change")
 def test_places_and_bonuses_reach_prolific(client, prolific):
     """Places through their admin form; bonuses have no page yet: the service against the fake."""
-    researcher = factories.researcher()
-    study = factories.study(researcher, n_items=2)
-    client.force_login(researcher)
-    token_save(client, TOKEN)
-    action(client, study, "prolific_draft")
-    linked = ProlificStudy.objects.get(study=study)
+    study, linked = drafted(client)
     who = take_part(study, "sub-bonus")
     prolific.submission_add(study_id=linked.prolific_id, submission_id="sub-bonus", participant_id="pid-sub-bonus")
 
@@ -247,12 +252,7 @@ def test_a_link_carrying_someone_elses_session_id_does_not_decide_their_submissi
 
 
 def test_a_refusal_midway_keeps_what_prolific_accepted_and_the_next_review_finishes(client, prolific):
-    researcher = factories.researcher()
-    study = factories.study(researcher, n_items=2)
-    client.force_login(researcher)
-    token_save(client, TOKEN)
-    action(client, study, "prolific_draft")
-    linked = ProlificStudy.objects.get(study=study)
+    study, linked = drafted(client)
     for session in ("sub-one", "sub-two"):
         take_part(study, session)
         prolific.submission_add(study_id=linked.prolific_id, submission_id=session, participant_id=f"pid-{session}")
@@ -269,12 +269,7 @@ def test_a_refusal_midway_keeps_what_prolific_accepted_and_the_next_review_finis
 
 
 def test_places_prolific_refuses_stay_on_the_form_and_change_nothing(client, prolific):
-    researcher = factories.researcher()
-    study = factories.study(researcher, n_items=2)
-    client.force_login(researcher)
-    token_save(client, TOKEN)
-    action(client, study, "prolific_draft")
-    linked = ProlificStudy.objects.get(study=study)
+    study, linked = drafted(client)
     prolific.token = "revoked-on-prolific"
 
     response = client.post(reverse("admin:scoring_prolificstudy_change", args=[linked.pk]), {"places": "42"})
@@ -308,12 +303,7 @@ def test_a_researcher_replaces_and_deletes_only_their_own_token(client, prolific
 
 @submits("scoring.prolificstudy", "delete_selected")
 def test_deleting_a_prolific_link_forgets_it_and_leaves_the_study(client, prolific):
-    researcher = factories.researcher()
-    study = factories.study(researcher, n_items=2)
-    client.force_login(researcher)
-    token_save(client, TOKEN)
-    action(client, study, "prolific_draft")
-    linked = ProlificStudy.objects.get(study=study)
+    study, linked = drafted(client)
 
     deleted = client.post(reverse("admin:scoring_prolificstudy_changelist"),
                           {"action": "delete_selected", "_selected_action": [linked.pk], "post": "yes"})
