@@ -42,9 +42,16 @@ def checkpoint_inspect(*, model_spec: dict) -> dict:
     return answer
 
 
+# The CPU limit sits past the wall clock so that a single-threaded runaway is always stopped (and
+# reported) by the wall clock the parent watches; with the two equal, which fired first was a race
+# between the kernel's CPU accounting and the parent's poll. The CPU limit still stops a run that
+# burns several cores at once before its wall time is up.
+CPU_GRACE_S = 5
+
+
 def sandbox_limits(*, wall_s: int) -> SandboxLimits:
     """The sandbox's limits from the settings, for a run of at most ``wall_s`` seconds."""
-    return SandboxLimits(memory_mb=settings.IRIS_SANDBOX_MEMORY_MB, cpu_s=wall_s, wall_s=wall_s)
+    return SandboxLimits(memory_mb=settings.IRIS_SANDBOX_MEMORY_MB, cpu_s=wall_s + CPU_GRACE_S, wall_s=wall_s)
 
 
 def code_model_inspect(*, model_spec: dict) -> dict:
