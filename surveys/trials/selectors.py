@@ -27,9 +27,12 @@ def participant_by_token(*, token: str) -> Participant:
     return get_object_or_404(Participant.objects.select_related("study"), token=token)
 
 
+# Trials still to be answered: neither answered nor found unshowable (an image never loaded).
+OPEN_TRIAL = Q(response__isnull=True, unavailable_at__isnull=True)
+
+
 def trials_open(*, participant: Participant) -> QuerySet[Trial]:
-    """Trials still to be answered: neither answered nor found unshowable (an image never loaded)."""
-    return participant.trials.filter(response__isnull=True, unavailable_at__isnull=True)
+    return participant.trials.filter(OPEN_TRIAL)
 
 
 def trials_pending(*, participant: Participant, limit: int) -> list[Trial]:
@@ -45,8 +48,8 @@ def trials_pending(*, participant: Participant, limit: int) -> list[Trial]:
 
 def trial_counts(*, participant: Participant) -> tuple[int, int]:
     """(settled, total) for the progress bar: settled trials are answered or were unshowable."""
-    total = participant.trials.count()
-    return total - trials_open(participant=participant).count(), total
+    counts = participant.trials.aggregate(total=Count("pk"), open=Count("pk", filter=OPEN_TRIAL))  # one query
+    return counts["total"] - counts["open"], counts["total"]
 
 
 def break_indexes(*, participant: Participant) -> set[int]:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from surveys.trials.models import Participant, ParticipantStatus, Response, TrialKind
 from surveys.trials.selectors import break_indexes
+from surveys.trials.services import TOUCH_EVERY_S
 from tests.surveys import factories
 
 pytestmark = pytest.mark.django_db
@@ -158,6 +159,24 @@ def test_an_abandoned_session_times_out_and_cannot_resume(client, settings):
     page = client.get(reverse("trials:participant", args=[participant.token]))
 
     assert page.status_code == 410 and b"expired" in page.content
+
+
+def test_loading_a_page_keeps_the_session_alive_writing_at_most_once_every_few_seconds(client):
+    study = factories.study(factories.researcher(), n_items=2)
+    participant = enter(client, study, PROLIFIC_PID="reloads")
+    page = reverse("trials:participant", args=[participant.token])
+    moments_ago = timezone.now() - timedelta(seconds=TOUCH_EVERY_S / 2)
+    minutes_ago = timezone.now() - timedelta(minutes=4)
+
+    Participant.objects.filter(pk=participant.pk).update(last_seen_at=moments_ago)
+    client.get(page)
+    unchanged = Participant.objects.get(pk=participant.pk).last_seen_at
+    Participant.objects.filter(pk=participant.pk).update(last_seen_at=minutes_ago)
+    client.get(page)
+    renewed = Participant.objects.get(pk=participant.pk).last_seen_at
+
+    assert unchanged == moments_ago
+    assert timezone.now() - renewed < timedelta(seconds=TOUCH_EVERY_S)
 
 
 def test_a_researcher_previews_their_study_as_a_pilot_participant(client):
