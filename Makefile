@@ -9,7 +9,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) CELERY_RESULT_BACKEND=$(TEST_BROKER_URL) DJANGO_SECRET_KEY=tests-only-not-secret
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-all bench docs-figures lint clean deploy-check
+.PHONY: install demo test test-all bench loadtest docs-figures lint clean deploy-check
 
 $(VENV)/.installed: pyproject.toml package.json package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,13 @@ test-all: install
 
 bench: install
 	$(PY) -m bench
+
+# A crowd of participants against gunicorn, PostgreSQL and Redis on this machine, beside a minimal
+# view, static files and pgbench in the same run (bench/loadtest.py). LOADTEST_ARGS="--faults" adds
+# a killed worker, a frozen server and restarts of PostgreSQL and Redis.
+LOADTEST_ARGS ?=
+loadtest: install
+	$(PY) -m bench loadtest $(LOADTEST_ARGS)
 
 # The pictures on docs/engine's pages (about 10 minutes on 2 CPU cores).
 docs-figures: install

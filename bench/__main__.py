@@ -6,12 +6,12 @@
 
 import sys
 
-from bench import analyses, engine, participant, precision, scoring
+from bench import analyses, engine, loadtest, participant, precision, scoring
 
-# `make bench` runs these; `python -m bench precision` (slow, a study) and `participant` (needs git
-# and, to mean anything, PostgreSQL) only when named.
+# `make bench` runs these; `python -m bench precision` (slow, a study), `participant` (needs git
+# and, to mean anything, PostgreSQL) and `loadtest` (`make loadtest`: a server and a crowd) only when named.
 BENCHMARKS = {"engine": engine.main, "scoring": scoring.main, "analyses": analyses.main}
-STUDIES = {"precision": precision.main, "participant": participant.main}
+STUDIES = {"precision": precision.main, "participant": participant.main, "loadtest": loadtest.main}
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,145 @@
+"""Simulated participants speaking the runner's protocol over HTTP (for bench/loadtest.py).
+
+Each participant has its own cookies (the CSRF cookie) and its own address (X-Forwarded-For), reads
+the CSRF token from the page as static/iris/runner.js does, and retries as the runner does: a 429 or
+503 waits its Retry-After, a dropped connection waits a second; an answer is acknowledged only by a
+201 (stored) or 200 (stored before), and its idempotency key (the trial's id) makes a retry harmless.
+"""
+
+import asyncio
+import json
+import random
+import re
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import aiohttp
+
+ATTEMPTS = 30
+ARRIVAL_SPREAD_S = 10.0  # participants arrive over this long, as a published study fills
+TIMEOUT = aiohttp.ClientTimeout(total=90)
+STATIC = re.compile(r'(?:src|href)="(/static/[^"]+)"')
+CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+@dataclass
+class CrowdResult:
+    participants: int
+    seconds: float = 0.0
+    latency_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    statuses: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    acknowledged: list[str] = field(default_factory=list)
+    disconnections: int = 0
+    unfinished: int = 0
+    static_paths: list[str] = field(default_factory=list)
+
+
+class Participant:
+    def __init__(self, base: str, number: int, result: CrowdResult, connector: aiohttp.TCPConnector):
+        self.base, self.result = base, result
+        self.address = f"10.{number // 65536 % 256}.{number // 256 % 256}.{number % 256}"
+        self.session = aiohttp.ClientSession(connector=connector, connector_owner=False, timeout=TIMEOUT,
+                                             cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.csrf = ""
+
+    async def request(self, endpoint: str, method: str, path: str, **kwargs) -> tuple[int, str, dict]:
+        """(status, body, headers) of the first answer that is not "try again later"."""
+        headers = {"X-Forwarded-For": self.address, "X-CSRFToken": self.csrf, **kwargs.pop("headers", {})}
+        for _ in range(ATTEMPTS):
+            began = time.perf_counter()
+            try:
+                async with self.session.request(method, f"{self.base}{path}", headers=headers,
+                                                allow_redirects=False, **kwargs) as response:
+                    body = await response.text(errors="replace")
+                    self.result.latency_ms[endpoint].append((time.perf_counter() - began) * 1000)
+                    self.result.statuses[endpoint][response.status] += 1
+                    if response.status in (429, 503):
+                        await asyncio.sleep(float(response.headers.get("Retry-After", 1)))
+                        continue
+                    if response.status >= 500:
+                        await asyncio.sleep(1)
+                        continue
+                    return response.status, body, dict(response.headers)
+            except (TimeoutError, aiohttp.ClientError):
+                self.result.disconnections += 1
+                await asyncio.sleep(1)
+        raise RuntimeError(f"{endpoint}: no answer after {ATTEMPTS} attempts")
+
+    async def page(self, endpoint: str, method: str, path: str, **kwargs) -> tuple[str, str]:
+        """Follow one redirect as a browser would; (final path, html)."""
+        status, html, headers = await self.request(endpoint, method, path, **kwargs)
+        if status in (301, 302, 303):
+            path = headers["Location"]
+            status, html, _ = await self.request(endpoint + " page", "GET", path)
+        if status != 200:
+            raise RuntimeError(f"{endpoint}: {status}")
+        found = CSRF.search(html)
+        self.csrf = found.group(1) if found else self.csrf
+        return path, html
+
+    async def take_part(self, public_id: str, think_ms: float) -> None:
+        prolific_id = f"load{self.address.replace('.', '')}"
+        start = f"/s/{public_id}/?PROLIFIC_PID={prolific_id}"
+        await self.page("start", "GET", start)
+        page, _ = await self.page("enter", "POST", start,
+                                  data={"PROLIFIC_PID": prolific_id, "csrfmiddlewaretoken": self.csrf})
+        _, runner = await self.page("consent", "POST", f"{page}consent",
+                                    data={"agree": "yes", "csrfmiddlewaretoken": self.csrf})
+        statics = STATIC.findall(runner)
+        self.result.static_paths = self.result.static_paths or statics
+        for path in statics:  # once per participant: the browser caches them after
+            await self.request("static", "GET", path)
+        while True:
+            _, body, _ = await self.request("trials", "GET", f"{page}trials?n=3")
+            trials = json.loads(body)["trials"]
+            if not trials:
+                break
+            for trial in trials:
+                for url in [trial["query"], *trial["options"]]:
+                    if url:
+                        await self.request("image", "GET", url)
+                await asyncio.sleep(random.uniform(0.5, 1.5) * think_ms / 1000)
+                answer = {"trial": trial["id"], "choice": 0, "rt_ms": 612.5, "idempotency_key": trial["id"],
+                          "client_data": {"onset_ms": 10.0, "offset_ms": 210.0, "frame_ms": 16.7}}
+                status, _, _ = await self.request("respond", "POST", f"{page}responses", json=answer)
+                if status in (200, 201):  # stored now, or already stored by an earlier attempt
+                    self.result.acknowledged.append(trial["id"])
+        await self.request("finish", "POST", f"{page}finish")
+
+
+async def run(base: str, public_id: str, *, participants: int, think_ms: float) -> CrowdResult:
+    result = CrowdResult(participants)
+    connector = aiohttp.TCPConnector(limit=0)
+
+    async def one(number: int) -> None:
+        await asyncio.sleep(random.uniform(0, ARRIVAL_SPREAD_S))
+        participant = Participant(base, number, result, connector)
+        try:
+            await participant.take_part(public_id, think_ms)
+        except RuntimeError:
+            result.unfinished += 1
+        finally:
+            await participant.session.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(one(number) for number in range(1, participants + 1)))
+    result.seconds = time.perf_counter() - began
+    await connector.close()
+    return result
+
+
+async def saturate(url: str, *, seconds: float, concurrency: int = 32) -> float:
+    """Successful GETs per second of ``url`` with ``concurrency`` clients and no pause."""
+    done = 0
+    deadline = time.perf_counter() + seconds
+    async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+        async def client():
+            nonlocal done
+            while time.perf_counter() < deadline:
+                async with session.get(url) as response:
+                    await response.read()
+                    done += response.status == 200
+        began = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+        return done / (time.perf_counter() - began)

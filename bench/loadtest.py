@@ -1,0 +1,240 @@
+"""`make loadtest`: a crowd of participants against a local production-like stack, beside what the
+parts underneath can do.
+
+Usage: python -m bench loadtest [--participants N] [--items I] [--think-ms T] [--workers W]
+                                [--compare-seconds S] [--faults]
+
+It makes a scratch PostgreSQL database (dropped at the end), seeds one study, starts gunicorn on it
+(the deployment's sync workers; Redis holds the rate limits' counts) and runs N participants at once
+through the runner's own protocol (bench/crowd.py): start page, entry, consent, the runner page and
+its static files, trial batches, images, answers with idempotency keys, finish; each answer retried
+as the runner retries it (429/503 with Retry-After, a dropped connection). Then, in the same run and
+on the same machine, at saturation: a minimal Django view with no middleware under the same gunicorn
+settings, one static file, and pgbench's single-row inserts; the table gives each rate and the
+answers' rate as a ratio of it. Last, acknowledged answers are compared with stored rows: nothing
+acknowledged may be lost or stored twice.
+
+--faults adds, during the crowd: SIGKILL of one gunicorn worker, a 5 s freeze of the whole server
+(SIGSTOP/SIGCONT), a PostgreSQL restart and a Redis restart (both through their own service
+commands, so run it on a machine whose PostgreSQL and Redis nothing else is using).
+
+Needs PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379 (as the tests do) and the `pgbench`
+client. Prints what it ran on: the CPU model and core count.
+"""
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import crowd
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE = "iris_loadtest"
+POSTGRES = "postgres://postgres@127.0.0.1:5432"
+REDIS = "redis://127.0.0.1:6379/14"
+FREEZE_S = 5
+# The runner's own limits stay on, at the deployment's defaults; the crowd comes from one address,
+# so each participant is given its own (X-Forwarded-For, read as a front server would pass it).
+SERVER_ENV = {
+    "DATABASE_URL": f"{POSTGRES}/{DATABASE}", "REDIS_CACHE_URL": REDIS, "CELERY_BROKER_URL": REDIS,
+    "CELERY_RESULT_BACKEND": REDIS, "DJANGO_SECRET_KEY": "loadtest-only-not-secret",
+    "IRIS_CLIENT_IP_META_KEY": "HTTP_X_FORWARDED_FOR", "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "DJANGO_SETTINGS_MODULE": "surveys.settings",
+}
+
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    flags = Path("/proc/cpuinfo").read_text()
+    extras = [name for name in ("avx512_bf16", "avx512f", "avx2") if f" {name}" in flags]
+    return f"{model}, {os.cpu_count()} cores ({', '.join(extras) or 'no AVX'})"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def psql(sql: str, database: str = "postgres") -> str:
+    return subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-qAtc", sql],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def seed(env: dict, *, items: int) -> str:
+    """Migrate the scratch database, collect static files and make one study; its public id."""
+    script = ("import django; django.setup();"
+              "from django.core.management import call_command;"
+              "call_command('migrate', verbosity=0); call_command('collectstatic', '--noinput', verbosity=0);"
+              "from tests.surveys import factories;"
+              f"print(factories.study(factories.researcher('loadtest'), n_items={items}).public_id)")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                          check=False)
+    if done.returncode:
+        raise SystemExit(f"seeding failed:\n{done.stderr[-3000:]}")
+    return done.stdout.strip().splitlines()[-1]
+
+
+class Gunicorn:
+    """gunicorn on a free port; stopped (and waited for) on exit."""
+
+    def __init__(self, app: str, env: dict, *, workers: int):
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
+             "--timeout", "60", "--backlog", "2048", "--log-level", "warning"],
+            cwd=ROOT, env=env, start_new_session=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self) -> None:
+        """Until the port answers, then a few requests so that no worker meets the crowd cold."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    asyncio.run(crowd.saturate(f"{self.url}/", seconds=2, concurrency=8))
+                    return
+            time.sleep(0.2)
+        raise SystemExit(f"gunicorn did not listen on {self.port}")
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+    def __enter__(self):
+        self.wait_ready()
+        return self
+
+    def __exit__(self, *exc):
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+def pgbench_inserts(seconds: int) -> float:
+    """Single-row insert transactions per second, 8 clients, on a scratch table."""
+    psql("DROP DATABASE IF EXISTS iris_pgbench")
+    psql("CREATE DATABASE iris_pgbench")
+    try:
+        psql("CREATE TABLE answers (id bigserial PRIMARY KEY, trial text, choice int, at timestamptz DEFAULT now())",
+             "iris_pgbench")
+        with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
+            script.write("INSERT INTO answers (trial, choice) VALUES (md5(random()::text), 1);\n")
+            script.flush()
+            out = subprocess.run(["pgbench", "-h", "127.0.0.1", "-U", "postgres", "-n", "-c", "8", "-j", "2", "-T",
+                                  str(seconds), "-f", script.name, "iris_pgbench"],
+                                 check=True, capture_output=True, text=True).stdout
+        return float(re.search(r"tps = ([\d.]+)", out).group(1))
+    finally:
+        psql("DROP DATABASE IF EXISTS iris_pgbench")
+
+
+async def faults(server: Gunicorn, started: float, log: list[str]) -> None:
+    """Kill a worker at 20% of the way, freeze the server, restart PostgreSQL and Redis."""
+    await asyncio.sleep(5)
+    victim = server.worker_pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    log.append(f"{time.monotonic() - started:6.1f} s  SIGKILL gunicorn worker {victim}")
+    await asyncio.sleep(5)
+    os.killpg(server.process.pid, signal.SIGSTOP)
+    log.append(f"{time.monotonic() - started:6.1f} s  server frozen for {FREEZE_S} s")
+    await asyncio.sleep(FREEZE_S)
+    os.killpg(server.process.pid, signal.SIGCONT)
+    await asyncio.sleep(5)
+    cluster = next(Path("/etc/postgresql").iterdir()).name
+    await asyncio.to_thread(subprocess.run, ["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "restart"],
+                            check=True)
+    log.append(f"{time.monotonic() - started:6.1f} s  PostgreSQL restarted")
+    await asyncio.sleep(5)
+    await asyncio.to_thread(subprocess.run, ["redis-cli", "-h", "127.0.0.1", "shutdown", "nosave"], check=False)
+    await asyncio.to_thread(subprocess.run, ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port",
+                                             "6379", "--save", "", "--appendonly", "no", "--dir", "/tmp"], check=True)
+    log.append(f"{time.monotonic() - started:6.1f} s  Redis restarted")
+
+
+def stored_answers(public_id: str) -> dict[str, int]:
+    """Stored answer rows per trial public id, for the study's participants."""
+    rows = psql(f"SELECT t.public_id, count(*) FROM trials_response r JOIN trials_trial t ON t.id = r.trial_id "
+                f"JOIN trials_participant p ON p.id = t.participant_id JOIN studies_study s ON s.id = p.study_id "
+                f"WHERE s.public_id = '{public_id}' GROUP BY t.public_id", DATABASE)
+    return {trial: int(count) for trial, count in (line.split("|") for line in rows.splitlines() if line)}
+
+
+def percentiles(values: list[float]) -> tuple[float, float, float]:
+    if len(values) < 2:
+        return (values[0],) * 3 if values else (float("nan"),) * 3
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return statistics.median(values), cuts[94], cuts[98]
+
+
+def report(result: crowd.CrowdResult, rates: dict[str, float], stored: dict[str, int], events: list[str]) -> int:
+    print(f"\n{result.participants} participants, {result.seconds:.1f} s; "
+          f"{len(result.acknowledged) / result.seconds:.1f} answers/s acknowledged")
+    print(f"{'endpoint':<14}{'requests':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'5xx':>6}{'429':>6}")
+    for endpoint, latencies in result.latency_ms.items():
+        p50, p95, p99 = percentiles(latencies)
+        codes = result.statuses[endpoint]
+        fives = sum(count for code, count in codes.items() if code >= 500)
+        print(f"{endpoint:<14}{len(latencies):>9}{p50:>9.1f}{p95:>9.1f}{p99:>9.1f}{fives:>6}{codes.get(429, 0):>6}")
+    answers = len(result.acknowledged) / result.seconds
+    print("\nrates at saturation in this run (requests/s); ratio = answers/s / rate")
+    for name, rate in rates.items():
+        print(f"{name:<34}{rate:>10.1f}{answers / rate:>8.3f}")
+    lost = sorted(set(result.acknowledged) - set(stored))
+    doubled = sorted(trial for trial, count in stored.items() if count > 1)
+    print(f"\nacknowledged answers {len(result.acknowledged)}, stored rows {sum(stored.values())}, "
+          f"lost {len(lost)}, stored twice {len(doubled)}, disconnections {result.disconnections}, "
+          f"sessions unfinished {result.unfinished}")
+    for line in events:
+        print("fault:", line)
+    return 1 if lost or doubled else 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench loadtest", description=__doc__.split("\n")[0])
+    parser.add_argument("--participants", type=int, default=500)
+    parser.add_argument("--items", type=int, default=8, help="trials per participant")
+    parser.add_argument("--think-ms", type=float, default=1500, help="each participant's time per trial")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--compare-seconds", type=int, default=10)
+    parser.add_argument("--faults", action="store_true")
+    args = parser.parse_args(argv)
+    print(f"loadtest on {machine()}")
+    env = {**os.environ, **SERVER_ENV, "PYTHONPATH": str(ROOT)}
+    scratch = Path(tempfile.mkdtemp(prefix="iris-loadtest-"))
+    env.update(MEDIA_ROOT=str(scratch / "media"), IRIS_VAR_DIR=str(scratch / "var"))
+    psql(f"DROP DATABASE IF EXISTS {DATABASE}")
+    psql(f"CREATE DATABASE {DATABASE}")
+    try:
+        public_id = seed(env, items=args.items)
+        events: list[str] = []
+        with Gunicorn("surveys.wsgi:application", env, workers=args.workers) as server:
+            async def crowd_with_faults():
+                started = time.monotonic()
+                run = asyncio.create_task(crowd.run(server.url, public_id, participants=args.participants,
+                                                    think_ms=args.think_ms))
+                if args.faults:
+                    await faults(server, started, events)
+                return await run
+            result = asyncio.run(crowd_with_faults())
+            static = asyncio.run(crowd.saturate(f"{server.url}{result.static_paths[0]}", seconds=args.compare_seconds))
+        with Gunicorn("bench.minimal_app:application", env, workers=args.workers) as minimal:
+            bare = asyncio.run(crowd.saturate(f"{minimal.url}/", seconds=args.compare_seconds))
+        rates = {"minimal Django view, no middleware": bare, "static file (WhiteNoise)": static,
+                 "pgbench single-row inserts": pgbench_inserts(args.compare_seconds)}
+        return report(result, rates, stored_answers(public_id), events)
+    finally:
+        psql(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
