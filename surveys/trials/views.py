@@ -4,6 +4,7 @@ import functools
 import re
 import secrets
 
+from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -33,7 +34,10 @@ RATE = "IRIS_PARTICIPANT_RATE"  # the settings holding the per-token rates (read
 IMAGE_RATE = "IRIS_IMAGE_RATE"
 # How many upcoming trials the page may hold at once: enough to preload, never the whole design.
 MAX_TRIALS_AHEAD = 5
-_SESSION_KEY = "iris_participants"
+# The browser that started a session remembers its token in a signed cookie, one per study: no
+# server-side session row per participant (one INSERT per arrival, and a table to sweep).
+REMEMBERED_SALT = "iris.trials.remembered"
+REMEMBERED_MAX_AGE_S = 30 * 24 * 3600
 # The start page's one-time key (services.participant_enter): a double click resumes, nothing else.
 ARRIVAL_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
 PLATFORM_NAMES = {RecruitmentSource.PROLIFIC: "Prolific", RecruitmentSource.MTURK: "MTurk worker"}
@@ -47,7 +51,7 @@ def study_start(request: HttpRequest, public_id: str) -> HttpResponse:
     A session is resumed only with its secret: the browser that started it remembers its token."""
     study = get_object_or_404(Study, public_id=public_id)
     params = request.POST if request.method == "POST" else request.GET
-    remembered = request.session.get(_SESSION_KEY, {}).get(study.public_id, "")
+    remembered = request.get_signed_cookie(_remembered_cookie(study), default="", salt=REMEMBERED_SALT)
     if remembered and not link_params(params):
         return redirect("trials:participant", token=remembered)
     if is_mturk_preview(params):  # a worker previewing the HIT: describe it, start nothing
@@ -73,9 +77,15 @@ def _study_enter(request: HttpRequest, *, study: Study, params, remembered: str)
     except services.StudyClosed as closed:
         full = isinstance(closed, services.StudyFull)
         return render(request, "participant/closed.html", {"study": study, "full": full}, status=410)
-    request.session.setdefault(_SESSION_KEY, {})[study.public_id] = participant.token
-    request.session.modified = True
-    return redirect("trials:participant", token=participant.token)
+    response = redirect("trials:participant", token=participant.token)
+    response.set_signed_cookie(_remembered_cookie(study), participant.token, salt=REMEMBERED_SALT,
+                               max_age=REMEMBERED_MAX_AGE_S, secure=settings.SESSION_COOKIE_SECURE, httponly=True,
+                               samesite="Lax")
+    return response
+
+
+def _remembered_cookie(study: Study) -> str:
+    return f"iris-{study.public_id}"
 
 
 @staff_member_required

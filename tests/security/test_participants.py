@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
@@ -98,6 +99,23 @@ def test_a_double_click_on_the_start_button_resumes_the_session_it_created(study
     second = start(Client(), study, PROLIFIC_PID="double", arrival=arrival)
 
     assert token_of(second) == token_of(first)
+
+
+def test_a_forged_remembered_cookie_naming_someones_token_does_not_resume_their_session(client, attacker, study):
+    victim = consented(client, study, PROLIFIC_PID="victim")
+    attacker.cookies[f"iris-{study.public_id}"] = victim.token  # unsigned: what an attacker can write
+
+    page = start(attacker, study)
+
+    assert victim.token not in page.get("Location", "")
+    assert Participant.objects.filter(token=victim.token).count() == 1
+
+
+def test_taking_part_leaves_no_server_side_session_row(client, study):
+    participant = consented(client, study, PROLIFIC_PID="stateless")
+
+    assert not Session.objects.exists()
+    assert token_of(start(client, study)) == participant.token  # the same browser still comes back to it
 
 
 # --- Squatting: clicks that never consent ------------------------------------------------------
