@@ -8,7 +8,7 @@ import warnings
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 # Largest decoded image accepted, in pixels. Checked on the header before decoding, so a
 # decompression bomb is refused without allocating its pixels. 64 MP covers any camera upload.
@@ -69,3 +69,15 @@ def eight_bit(image: Image.Image) -> Image.Image:
         raise InvalidImageError(f"{kind} with values outside 0..{top:g}: save it as an 8- or 16-bit image")
     scaled = np.rint(values * (255.0 / top)).astype(np.uint8)
     return Image.fromarray(scaled)  # (H, W) uint8: mode L
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """The image upright (its EXIF orientation applied) in 8-bit RGB: the form a target is read in
+    and an imported stimulus is stored in. Transparent pixels are shown on white, as a browser would."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        # Transparent pixels carry arbitrary colour underneath.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")

@@ -11,20 +11,10 @@ import io
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
 # The guard is torch-free so the web's upload check shares it; re-exported for the engine's callers.
-from iri_engine.decode import InvalidImageError, open_image  # noqa: F401
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        # Transparent pixels carry arbitrary colour; show them on white, as a browser would.
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
+from iri_engine.decode import InvalidImageError, open_image, to_rgb  # noqa: F401
 
 
 def _pil_to_tensor(image: Image.Image) -> torch.Tensor:
@@ -44,7 +34,7 @@ def load_target(data: bytes, *, size: int) -> torch.Tensor:
     """
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"size must be a positive integer, got {size!r}")
-    image = _to_rgb(open_image(data))
+    image = to_rgb(open_image(data))
     width, height = image.size
     scale = size / min(width, height)
     new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
@@ -78,4 +68,4 @@ def to_png(image: torch.Tensor) -> bytes:
 
 def from_png(data: bytes) -> torch.Tensor:
     """Decode PNG (or any image) bytes to a (3, H, W) float32 tensor of the 8-bit values / 255."""
-    return _pil_to_tensor(_to_rgb(open_image(data)))
+    return _pil_to_tensor(to_rgb(open_image(data)))

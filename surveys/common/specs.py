@@ -49,6 +49,13 @@ def one_of(value: Any, *, field: str, choices: Collection[str], optional: bool =
     return value
 
 
+def text(value: Any, *, field: str, limit: int, blank: bool = True) -> str:
+    """A string of at most ``limit`` characters that PostgreSQL can store (non-blank unless ``blank``)."""
+    if not isinstance(value, str) or len(value) > limit or not storable_text(value) or (not blank and not value.strip()):
+        raise SpecError(f"{field} must be {'' if blank else 'non-empty '}text of at most {limit} characters.")
+    return value
+
+
 def bounded_json(value: Any, *, field: str, max_bytes: int, max_depth: int) -> Any:
     """Parsed JSON that fits in ``max_bytes`` (as compact JSON) and nests at most ``max_depth`` levels
     (a bare number or string is depth 0), every string storable in PostgreSQL's jsonb (no NUL, no

@@ -80,8 +80,8 @@ class JobOutput(serializers.ModelSerializer):
 
     class Meta:
         model = GenerationJob
-        fields = ["id", "model", "target_set", "null_reference", "config", "status", "error", "progress", "verdicts",
-                  "created_at", "finished_at"]
+        fields = ["id", "kind", "model", "target_set", "null_reference", "config", "status", "error", "progress",
+                  "verdicts", "created_at", "finished_at"]
 
     def get_progress(self, job) -> dict:
         return selectors.job_progress(job=job)

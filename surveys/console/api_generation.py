@@ -1,12 +1,12 @@
 """The REST API's generation side beyond models and jobs (surveys/console/api.py): a model's page,
-target sets (made from images or zips, listed, read, deleted) and the IRIs a job made, with their
-metrics. Views parse, call one service or selector, render; a researcher reaches only their own rows
-(404 for anyone else's)."""
+target sets (made from images or zips, listed, read, deleted), stimulus sets made elsewhere (imported
+from a zip with its manifest, listed, read) and the IRIs a job made, with their metrics. Views parse,
+call one service or selector, render; a researcher reaches only their own rows (404 for anyone else's)."""
 
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import get_object_or_404
@@ -17,8 +17,8 @@ from rest_framework.views import APIView
 
 from surveys.console.api import ModelOutput
 from surveys.console.api_inputs import Strict
-from surveys.generation import selectors, services
-from surveys.generation.models import RegisteredModel, Stimulus, TargetImage, TargetSet
+from surveys.generation import import_services, selectors, services
+from surveys.generation.models import GenerationJob, RegisteredModel, Stimulus, TargetImage, TargetSet
 
 
 class ModelDetailApi(APIView):
@@ -84,6 +84,65 @@ class TargetSetDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+# --- stimulus sets made elsewhere (docs/stimulus-import.md) ---------------------------------------
+
+class ImportedConditionOutput(serializers.Serializer):
+    name = serializers.CharField()
+    model = serializers.CharField(help_text="A label: IRIS never had this model.")
+    layer = serializers.CharField(help_text="A label, as the manifest gave it.")
+    stimuli = serializers.IntegerField(help_text="Its IRIs.")
+    passing = serializers.IntegerField(help_text="Those its maker marked as passing their criterion.")
+
+
+class StimulusSetOutput(serializers.ModelSerializer):
+    name = serializers.CharField(source="target_set.name")
+    conditions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = GenerationJob
+        fields = ["id", "name", "kind", "status", "target_set", "conditions", "created_at"]
+
+    @extend_schema_field(ImportedConditionOutput(many=True))
+    def get_conditions(self, job: GenerationJob) -> list[dict]:
+        counts = selectors.job_verdicts(job=job)["per_layer"]
+        return ImportedConditionOutput([
+            {**condition.to_dict(), "stimuli": sum(counts[condition.name].values()),
+             "passing": counts[condition.name]["passed"]} for condition in job.imported.conditions], many=True).data
+
+
+class StimulusSetInput(Strict, serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    file = serializers.FileField(help_text="A zip: manifest.json at its root and the images it names "
+                                           "(docs/stimulus-import.md).")
+
+
+class StimulusSetListApi(APIView):
+    """Stimulus sets made elsewhere. Each is a finished job of kind "imported": its id goes wherever a
+    job's does (a study's jobs, /api/jobs/<id>/stimuli/)."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(responses=StimulusSetOutput(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(StimulusSetOutput(selectors.stimulus_sets_of(user=request.user), many=True).data)
+
+    @extend_schema(request={"multipart/form-data": StimulusSetInput}, responses={201: StimulusSetOutput})
+    def post(self, request: Request) -> Response:
+        data = StimulusSetInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]  # streamed from its temporary file, never read whole
+        made = import_services.stimulus_set_import(owner=request.user, name=data.validated_data["name"],
+                                                   filename=upload.name, data=upload)
+        return Response(StimulusSetOutput(made).data, status=status.HTTP_201_CREATED)
+
+
+class StimulusSetDetailApi(APIView):
+    @extend_schema(responses=StimulusSetOutput)
+    def get(self, request: Request, job_id: int) -> Response:
+        return Response(StimulusSetOutput(get_object_or_404(selectors.stimulus_sets_of(user=request.user),
+                                                            pk=job_id)).data)
+
+
 # --- a job's IRIs ------------------------------------------------------------------------------
 
 IMAGE_ROLES = ("target", "seed", "iri")
@@ -137,4 +196,6 @@ class StimulusImageApi(APIView):
         stimulus = get_object_or_404(selectors.stimuli_visible_to(user=request.user), pk=stimulus_id)
         if role not in IMAGE_ROLES:
             raise NotFound(f"An IRI has three images: {', '.join(IMAGE_ROLES)}.")
+        if not stimulus.png(role):
+            raise NotFound(f"This IRI has no {role} image: it was imported without one.")
         return FileResponse(stimulus.png(role).open("rb"), content_type="image/png")

@@ -4,8 +4,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from iri_engine import spec as engine_spec
+from surveys.generation import import_services
 from surveys.generation import services as generation
-from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, TargetSet
+from surveys.generation.models import GenerationJob, ImportedStimulusSet, JobStatus, RegisteredModel, TargetSet
 from surveys.scoring.services import study_create
 from surveys.studies import services as studies
 from surveys.studies.design import FOILS, StudyDesign
@@ -87,6 +88,23 @@ class TargetSetUploadForm(ServiceForm, forms.ModelForm):
         # The files themselves, not their bytes: a large upload is streamed from its temporary file.
         uploads = [(upload.name, upload) for upload in data["files"]]
         return generation.target_set_create(owner=self.owner, name=data["name"], uploads=uploads)
+
+
+class StimulusImportForm(ServiceForm, forms.ModelForm):
+    """Import a stimulus set made elsewhere: a zip with its manifest (docs/stimulus-import.md)."""
+
+    name = forms.CharField(max_length=100, help_text="Names the set and the target set made of its targets.")
+    file = forms.FileField(label="Zip", help_text="manifest.json at its root, and the images it names.")
+
+    class Meta:
+        model = ImportedStimulusSet
+        fields = []
+
+    def create(self, data: dict) -> ImportedStimulusSet:
+        upload = data["file"]  # streamed from its temporary file, never read whole
+        made = import_services.stimulus_set_import(owner=self.owner, name=data["name"], filename=upload.name,
+                                                   data=upload)
+        return ImportedStimulusSet.objects.get(pk=made.pk)
 
 
 def _choices(values) -> list[tuple[str, str]]:

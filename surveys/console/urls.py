@@ -27,6 +27,8 @@ api_urlpatterns = [
         path("models/<int:model_id>/", api_generation.ModelDetailApi.as_view(), name="api-model"),
         path("target-sets/", api_generation.TargetSetListApi.as_view(), name="api-target-sets"),
         path("target-sets/<int:target_set_id>/", api_generation.TargetSetDetailApi.as_view(), name="api-target-set"),
+        path("stimulus-sets/", api_generation.StimulusSetListApi.as_view(), name="api-stimulus-sets"),
+        path("stimulus-sets/<int:job_id>/", api_generation.StimulusSetDetailApi.as_view(), name="api-stimulus-set"),
         path("jobs/<int:job_id>/stimuli/", api_generation.JobStimuliApi.as_view(), name="api-job-stimuli"),
         path("stimuli/<int:stimulus_id>/", api_generation.StimulusDetailApi.as_view(), name="api-stimulus"),
         path("stimuli/<int:stimulus_id>/<str:role>.png", api_generation.StimulusImageApi.as_view(),

@@ -7,12 +7,14 @@ batch row is claimed by one worker with a conditional UPDATE, and each IRI row i
 
 import enum
 import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import models
 from django.db.models.fields.files import FieldFile
 
 from iri_engine.spec import IMAGENET_MEAN, IMAGENET_STD, GenerationSpec
+from surveys.generation.manifest import ImportedSet
 
 
 # Named defaults, as migrations refer to them.
@@ -109,13 +111,38 @@ class Claim(enum.Enum):
     CLOSED = "closed"  # finished, failed or cancelled: nothing to do
 
 
+class JobKind(models.TextChoices):
+    """Who made a job's IRIs."""
+
+    GENERATED = "generated"  # IRIS, from a registered model (config: the engine's GenerationSpec)
+    # Someone else: a stimulus set imported with its manifest (config: generation.manifest.ImportedSet).
+    # It is done once imported; its conditions stand where a generated job's layers do.
+    IMPORTED = "imported"
+
+
+@dataclass(frozen=True)
+class CellLabels:
+    """How one cell of a job (a layer of it; a condition of an imported set) is named for people
+    (``label``, a study's Condition.label) and in exports. An imported set has no loss or starting point."""
+
+    label: str
+    model: str
+    layer: str
+    loss: str = ""
+    seed_type: str = ""
+
+
 class GenerationJob(models.Model):
-    """A request for IRIs: one model, one or more layers, a target set and an engine configuration."""
+    """A request for IRIs: one model, one or more layers, a target set and an engine configuration;
+    or a stimulus set made elsewhere and imported (``kind``), whose model and layers are labels only."""
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generation_jobs")
-    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="jobs")
+    kind = models.CharField(max_length=16, choices=JobKind.choices, default=JobKind.GENERATED, editable=False)
+    # None for an imported set: IRIS never had its model.
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, null=True, blank=True, related_name="jobs")
     target_set = models.ForeignKey(TargetSet, on_delete=models.PROTECT, related_name="jobs")
-    # The engine's GenerationSpec as JSON (iri_engine.spec), validated at submission.
+    # The engine's GenerationSpec as JSON (iri_engine.spec), validated at submission; an imported set's
+    # ImportedSet (generation.manifest).
     config = models.JSONField()
     # Perceptual distances, each {"model": id, "layers": [...]}: the one the adversarial presets
     # push against, and those that score the proxy alignment (never the generating one).
@@ -135,16 +162,45 @@ class GenerationJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
+        if self.kind == JobKind.IMPORTED:
+            return f"Job {self.pk}: imported set {self.target_set.name}"
         return f"Job {self.pk}: {self.model} {','.join(self.layers)} {self.spec.loss}"
 
     @property
     def spec(self) -> GenerationSpec:
-        """The configuration as the engine reads it (validated by job_submit before it was stored)."""
+        """The configuration as the engine reads it (validated by job_submit before it was stored);
+        a generated job's only."""
         return GenerationSpec.from_dict(self.config)
 
     @property
+    def imported(self) -> ImportedSet:
+        """An imported set's conditions (checked with its manifest before it was stored)."""
+        return ImportedSet.from_dict(self.config)
+
+    @property
     def layers(self) -> list[str]:
+        """What keys the job's cells: its layers, or an imported set's condition names."""
+        if self.kind == JobKind.IMPORTED:
+            return [condition.name for condition in self.imported.conditions]
         return list(self.spec.layers)
+
+    def cell_labels(self, layer: str) -> CellLabels:
+        """How the cell ``layer`` (one of ``layers``) is named: model / layer / loss / starting point, or
+        an imported condition's name with its model and layer labels."""
+        if self.kind == JobKind.IMPORTED:
+            condition = self.imported.condition(layer)
+            return CellLabels(label=condition.label, model=condition.model, layer=condition.layer)
+        spec = self.spec
+        return CellLabels(label=f"{self.model.name} / {layer} / {spec.loss} / {spec.seed_type}", model=self.model.name,
+                          layer=layer, loss=spec.loss, seed_type=spec.seed_type)
+
+
+class ImportedStimulusSet(GenerationJob):
+    """The jobs of kind "imported", as admin lists them and makes them (an upload of a zip)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "imported stimulus set"
 
 
 class GenerationBatch(models.Model):
@@ -174,7 +230,12 @@ class GenerationBatch(models.Model):
 
 
 class Stimulus(models.Model):
-    """One IRI with everything needed to reproduce and judge it (docs/method.md §1, what each IRI keeps)."""
+    """One IRI with everything needed to reproduce and judge it (docs/method.md §1, what each IRI keeps).
+
+    An imported IRI (its job's kind) has what its manifest gave: its target, itself, perhaps its seed,
+    and its maker's verdict (``passes``); ``layer`` holds its condition's name, ``config`` its manifest
+    item (generation.manifest.ImportedItem), and what only IRIS measures (L_rep, wall time, validity,
+    proxies, recognition) is absent."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="stimuli")
@@ -182,9 +243,9 @@ class Stimulus(models.Model):
     target = models.ForeignKey(TargetImage, on_delete=models.PROTECT, related_name="stimuli")
     layer = models.CharField(max_length=200)
     target_png = models.FileField(upload_to="stimuli/")
-    seed_png = models.FileField(upload_to="stimuli/")
+    seed_png = models.FileField(upload_to="stimuli/", blank=True)  # empty: imported without one
     iri_png = models.FileField(upload_to="stimuli/")
-    final_rep_loss = models.FloatField()
+    final_rep_loss = models.FloatField(null=True, blank=True)
     loss_curve = models.JSONField(default=list)
     validity = models.JSONField(default=dict, blank=True)
     # {distance name: {"d_target", "d_seed", "aligned"}}: Nanda's proxy on the stored PNGs.
@@ -196,7 +257,7 @@ class Stimulus(models.Model):
     # None: stored before IRIs were judged, so not known to be an IRI.
     passes = models.BooleanField(null=True, db_index=True)
     verdict = models.JSONField(default=dict, blank=True)
-    wall_seconds = models.FloatField()
+    wall_seconds = models.FloatField(null=True, blank=True)
     optimizer = models.CharField(max_length=32)
     config = models.JSONField()
     code_version = models.CharField(max_length=64)

@@ -6,7 +6,15 @@ from collections.abc import Sequence
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
 
-from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, Stimulus, TargetImage, TargetSet
+from surveys.generation.models import (
+    GenerationJob,
+    JobKind,
+    JobStatus,
+    RegisteredModel,
+    Stimulus,
+    TargetImage,
+    TargetSet,
+)
 
 
 def jobs_visible_to(*, user) -> QuerySet[GenerationJob]:
@@ -33,7 +41,8 @@ def job_progress(*, job: GenerationJob) -> dict:
         "status": job.status,
         "steps_done": done,
         "steps_total": total,
-        "fraction": (done / total) if total else 0.0,
+        # An imported set has no steps: it is whole once it is done.
+        "fraction": (done / total) if total else float(job.status == JobStatus.DONE),
         # A row written before NaN losses were refused may hold one; JSON has no NaN.
         "current_loss": latest.current_loss if latest and math.isfinite(latest.current_loss) else None,
         "batches_done": job.batches.filter(status=JobStatus.DONE).count(),
@@ -56,9 +65,12 @@ def stimulus_verdict_counts(*, stimuli: QuerySet[Stimulus]) -> dict[tuple[int, s
 
 def job_verdicts(*, job: GenerationJob) -> dict:
     """The job's criterion, its null's natural images, and how many IRIs passed and failed, in all
-    and per layer (what admin and the API show beside the job)."""
+    and per layer (what admin and the API show beside the job). An imported set's IRIs were judged by
+    their maker (their manifest's ``passes``): it has no criterion and no null (both None)."""
     per_layer = {layer: counts for (_, layer), counts in stimulus_verdict_counts(stimuli=job.stimuli.all()).items()}
     totals = {key: sum(counts[key] for counts in per_layer.values()) for key in VERDICT_COUNTS}
+    if job.kind == JobKind.IMPORTED:
+        return {**totals, "per_layer": per_layer, "criterion": None, "null_images": None}
     criterion = job.spec.criterion
     naturals = job.null_reference if criterion.null == "reference" else job.target_set
     return {**totals, "per_layer": per_layer, "criterion": criterion.to_dict(),
@@ -80,6 +92,12 @@ def file_visible_to(*, user, name: str) -> bool:
 def target_sets_visible_to(*, user) -> QuerySet[TargetSet]:
     """A researcher's own target sets, with how many images each holds."""
     return TargetSet.objects.filter(owner=user).annotate(image_count=Count("images")).order_by("pk")
+
+
+def stimulus_sets_of(*, user) -> QuerySet[GenerationJob]:
+    """A researcher's own imported stimulus sets (jobs of kind "imported"), oldest first."""
+    return (GenerationJob.objects.filter(owner=user, kind=JobKind.IMPORTED).select_related("target_set")
+            .order_by("pk"))
 
 
 def stimuli_visible_to(*, user) -> QuerySet[Stimulus]:

@@ -98,7 +98,7 @@ def model_register(
         model.checkpoint_sha256 = info.get("checkpoint_sha256") or ""
         model.is_classifier = bool(info.get("is_classifier"))
         model.num_outputs = info.get("num_outputs")
-        with _files_removed_on_error() as stored, transaction.atomic():
+        with files_removed_on_error() as stored, transaction.atomic():
             if weights_path is not None:
                 with open(weights_path, "rb") as weights_file:
                     model.weights.save(f"{model.checkpoint_sha256[:16]}{weights_path.suffix}", File(weights_file),
@@ -121,7 +121,7 @@ def target_set_create(*, owner, name: str, uploads: Sequence[tuple[str, bytes | 
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValidationError(f"Two uploads share the name {duplicates[0]!r}.")
-        with _files_removed_on_error() as stored, transaction.atomic():
+        with files_removed_on_error() as stored, transaction.atomic():
             target_set = TargetSet.objects.create(owner=owner, name=name)
             for image in checked:
                 target = TargetImage(target_set=target_set, name=image.name, sha256=image.sha256,
@@ -148,7 +148,7 @@ def target_set_delete(*, target_set: TargetSet) -> None:
 
 
 @contextlib.contextmanager
-def _files_removed_on_error() -> Iterator[list[FieldFile]]:
+def files_removed_on_error() -> Iterator[list[FieldFile]]:
     """Files written to storage inside the block (append each to the list) are deleted again if the
     block raises: a row that is not saved leaves no file behind. Put the transaction inside it, so a
     failed commit counts too."""
@@ -363,7 +363,7 @@ def stimulus_store(
     stimulus = Stimulus(job_id=batch.job_id, batch=batch, target=target, layer=batch.layer, **metrics)
     stem = f"job{batch.job_id}/{stimulus.public_id.hex}"
     try:
-        with _files_removed_on_error() as stored:
+        with files_removed_on_error() as stored:
             for field, data, role in ((stimulus.target_png, target_png, "t"), (stimulus.seed_png, seed_png, "s"),
                                       (stimulus.iri_png, iri_png, "i")):
                 field.save(f"{stem}-{role}.png", ContentFile(data), save=False)

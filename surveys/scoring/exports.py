@@ -130,10 +130,11 @@ def stimuli_csv_rows(*, study: Study) -> Iterator[str]:
     items = (StudyItem.objects.filter(study=study).order_by("pk")
              .select_related("condition", "stimulus__target", "stimulus__job__model"))
     for item in items.iterator(chunk_size=CHUNK_ROWS):
-        stimulus, spec = item.stimulus, item.stimulus.job.spec
+        stimulus = item.stimulus
+        labels = stimulus.job.cell_labels(stimulus.layer)  # an imported IRI: its condition's labels
         yield writer.writerow([_cell(v) for v in [
             item.pk, item.condition_id, item.condition.label, stimulus.public_id, stimulus.job_id,
-            stimulus.job.model.name, stimulus.layer, spec.loss, spec.seed_type, stimulus.optimizer,
+            labels.model, labels.layer, labels.loss, labels.seed_type, stimulus.optimizer,
             stimulus.target.name, stimulus.target.category, stimulus.final_rep_loss, stimulus.validity,
             stimulus.passes, stimulus.verdict.get("reasons"), stimulus.proxy, stimulus.iri_png.name, stimulus.target_png.name,
             stimulus.seed_png.name, stimulus.code_version, stimulus.checkpoint_sha256]])

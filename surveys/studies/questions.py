@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from surveys.common.specs import SpecError, flag, known_keys, one_of, storable_text, whole
+from surveys.common.specs import SpecError, flag, known_keys, one_of, text, whole
 
 QUESTION_ID = re.compile(r"[a-z][a-z0-9_]{0,39}")
 KINDS = ("choice", "number", "text", "scale")
@@ -32,12 +32,6 @@ MAX_OPTIONS = 30
 MAX_LABEL_CHARS = 200
 MAX_TEXT_ANSWER_CHARS = 5000
 MAX_SCALE_POINTS = 11
-
-
-def _text(value: Any, *, field: str, limit: int, blank: bool = True) -> str:
-    if not isinstance(value, str) or len(value) > limit or not storable_text(value) or (not blank and not value.strip()):
-        raise SpecError(f"{field} must be {'' if blank else 'non-empty '}text of at most {limit} characters.")
-    return value
 
 
 def _number(value: Any, *, field: str, optional: bool = False) -> float | None:
@@ -75,7 +69,7 @@ class Question:
             raise SpecError(f"{where} id must be lower-case letters, digits and _ (a letter first, at most 40).")
         where = f"Question {full['id']}"
         common = {"id": full["id"], "kind": kind, "required": flag(full["required"], field=f"{where} required"),
-                  "prompt": _text(full.get("prompt"), field=f"{where} prompt", limit=MAX_PROMPT_CHARS, blank=False)}
+                  "prompt": text(full.get("prompt"), field=f"{where} prompt", limit=MAX_PROMPT_CHARS, blank=False)}
         return cls(**common, **_kind_options(kind, full, where=where))
 
     def to_dict(self) -> dict:
@@ -89,7 +83,7 @@ class Question:
         if self.kind == "choice":
             return one_of(value, field=where, choices=self.options)
         if self.kind == "text":
-            return _text(value, field=where, limit=self.max_length, blank=not self.required)
+            return text(value, field=where, limit=self.max_length, blank=not self.required)
         if self.kind == "scale":
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= self.points:
                 raise SpecError(f"{where} must be a whole number from 1 to {self.points}.")
@@ -112,7 +106,7 @@ def _kind_options(kind: str, full: Mapping, *, where: str) -> dict:
         options = full["options"]
         if not isinstance(options, list) or not 2 <= len(options) <= MAX_OPTIONS or len(set(options)) != len(options):
             raise SpecError(f"{where} options must be a list of 2 to {MAX_OPTIONS} different texts.")
-        return {"options": tuple(_text(o, field=f"{where} option", limit=MAX_LABEL_CHARS, blank=False) for o in options)}
+        return {"options": tuple(text(o, field=f"{where} option", limit=MAX_LABEL_CHARS, blank=False) for o in options)}
     if kind == "number":
         low = _number(full["min"], field=f"{where} min", optional=True)
         high = _number(full["max"], field=f"{where} max", optional=True)
@@ -128,8 +122,8 @@ def _kind_options(kind: str, full: Mapping, *, where: str) -> dict:
     if points > MAX_SCALE_POINTS:
         raise SpecError(f"{where} points must be at most {MAX_SCALE_POINTS}.")
     return {"points": points,
-            "low_label": _text(full["low_label"], field=f"{where} low_label", limit=MAX_LABEL_CHARS),
-            "high_label": _text(full["high_label"], field=f"{where} high_label", limit=MAX_LABEL_CHARS)}
+            "low_label": text(full["low_label"], field=f"{where} low_label", limit=MAX_LABEL_CHARS),
+            "high_label": text(full["high_label"], field=f"{where} high_label", limit=MAX_LABEL_CHARS)}
 
 
 def questions_from_list(data: Any, *, field: str) -> tuple[Question, ...]:

@@ -6,11 +6,15 @@ from surveys.studies.models import Study
 
 
 def study_iri_verdicts(*, study: Study) -> list[dict]:
-    """Per condition (one job at one layer): its model, how many of the job's IRIs there passed the
-    job's criterion, failed it or were never judged, and how many of them the study surveys."""
+    """Per condition (one job at one layer, or one condition of an imported set): its model and layer,
+    how many of the job's IRIs there passed the job's criterion, failed it or were never judged, and how
+    many of them the study surveys."""
     counts = stimulus_verdict_counts(stimuli=Stimulus.objects.filter(job__in=study.jobs.all()))
     none = dict.fromkeys(VERDICT_COUNTS, 0)
-    return [{"condition_id": condition.pk, "label": condition.label, "job_id": condition.job_id,
-             "model": condition.job.model.name, "layer": condition.layer,
-             **counts.get((condition.job_id, condition.layer), none), "surveyed": condition.items.count()}
-            for condition in study.conditions.select_related("job__model")]
+    rows = []
+    for condition in study.conditions.select_related("job__model"):
+        labels = condition.job.cell_labels(condition.layer)
+        rows.append({"condition_id": condition.pk, "label": condition.label, "job_id": condition.job_id,
+                     "model": labels.model, "layer": labels.layer,
+                     **counts.get((condition.job_id, condition.layer), none), "surveyed": condition.items.count()})
+    return rows

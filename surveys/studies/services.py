@@ -22,11 +22,6 @@ class StudyFrozen(ValidationError):
     """The design cannot change any more: a participant who counts has seen it (the API answers 409)."""
 
 
-def condition_label(job: GenerationJob, layer: str) -> str:
-    spec = job.spec
-    return f"{job.model.name} / {layer} / {spec.loss} / {spec.seed_type}"
-
-
 def study_build(*, owner, name: str, jobs: Sequence[GenerationJob], paradigm: str = Paradigm.TWO_AFC,
                 design: dict | None = None, completion_url: str = "", include_failing: bool = False) -> Study:
     """A study's rows: one condition per (job, layer), one item per IRI, its paradigm's texts and the
@@ -64,7 +59,7 @@ def _surveyed(stimuli: QuerySet[Stimulus], *, include_failing: bool) -> QuerySet
 
 def _conditions_add(*, study: Study, job: GenerationJob, include_failing: bool) -> None:
     for layer in job.layers:
-        condition = Condition.objects.create(study=study, job=job, layer=layer, label=condition_label(job, layer))
+        condition = Condition.objects.create(study=study, job=job, layer=layer, label=job.cell_labels(layer).label)
         StudyItem.objects.bulk_create(
             StudyItem(study=study, condition=condition, stimulus=stimulus)
             for stimulus in _surveyed(job.stimuli.filter(layer=layer), include_failing=include_failing)
@@ -85,9 +80,14 @@ def study_check_feasible(*, study: Study) -> None:
     for job_id, target_id in study.items.values_list("stimulus__job_id", "stimulus__target_id").distinct():
         per_job.setdefault(job_id, set()).add(target_id)
     fewest = min(len(targets) for targets in per_job.values())
-    needed = study.design_spec.targets_per_trial
+    design = study.design_spec
+    needed = design.targets_per_trial
     if fewest < needed:
         raise ValidationError(f"This design needs at least {needed} targets per job; a job has {fewest}.")
+    if design.paradigm == Paradigm.TWO_AFC and design.foils == "seed" and study.items.filter(
+            stimulus__seed_png="").exists():
+        raise ValidationError("2AFC with the seed as the foil needs each IRI's seed, and an imported set here has "
+                              "none: choose another target as the foil (the design's foils: other_target).")
     if study.paradigm == Paradigm.CLASSIFICATION:
         categories = set(study.items.values_list("stimulus__target__category", flat=True))
         if "" in categories or len(categories) < 2:

@@ -3,6 +3,7 @@ demo network registered as a researcher would register it."""
 
 import io
 import itertools
+import json
 import os
 import zipfile
 from pathlib import Path
@@ -77,6 +78,31 @@ def finished_job(owner, *, n_items: int = 4, layer: str = "layer2", layers: tupl
                                   save=False)
             stimulus.save()
     return job
+
+
+def stimulus_set(*, conditions: int = 2, targets: int = 4, seeds: bool = True, size: int = 16) -> tuple[dict, dict]:
+    """A stimulus set made elsewhere, as its maker would zip it (docs/stimulus-import.md): (manifest,
+    {path: PNG bytes}). Condition c stands for model-c at layer3; target i is of category CATEGORIES[i % 4];
+    targets, IRIs and seeds have distinct colours."""
+    manifest = {"conditions": [{"name": f"cond-{c}", "model": f"model-{c}", "layer": "layer3"}
+                               for c in range(conditions)], "items": []}
+    files = {}
+    for i in range(targets):
+        files[f"targets/t{i}.png"] = png_bytes((200, i * 20, 0), size)
+        for c in range(conditions):
+            item = {"condition": f"cond-{c}", "target": f"targets/t{i}.png", "iri": f"iris/cond-{c}/t{i}.png",
+                    "category": CATEGORIES[i % len(CATEGORIES)]}
+            files[item["iri"]] = png_bytes((100 + c * 40, 100, i * 20), size)
+            if seeds:
+                item["seed"] = f"seeds/cond-{c}/t{i}.png"
+                files[item["seed"]] = png_bytes((0, 0, 200 - i * 20), size)
+            manifest["items"].append(item)
+    return manifest, files
+
+
+def stimulus_set_zip(manifest: dict, files: dict[str, bytes]) -> bytes:
+    """The zip a researcher uploads: manifest.json at its root beside the images."""
+    return zip_bytes({"manifest.json": json.dumps(manifest).encode(), **files})
 
 
 # A test's study starts with no practice, gate or catch trials (a researcher's starts with all three,

@@ -9,9 +9,18 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from surveys.console.admin.base import OwnedAdmin, ReadOnlyInline, ReadOnlyOwnedAdmin, ServiceCreateAdmin, thumbnail
-from surveys.console.forms import JobSubmitForm, ModelRegistrationForm, TargetSetUploadForm
+from surveys.console.forms import JobSubmitForm, ModelRegistrationForm, StimulusImportForm, TargetSetUploadForm
 from surveys.generation import services
-from surveys.generation.models import GenerationBatch, GenerationJob, RegisteredModel, Stimulus, TargetImage, TargetSet
+from surveys.generation.models import (
+    GenerationBatch,
+    GenerationJob,
+    ImportedStimulusSet,
+    JobKind,
+    RegisteredModel,
+    Stimulus,
+    TargetImage,
+    TargetSet,
+)
 from surveys.generation.selectors import job_progress, job_verdicts
 from surveys.scoring.selectors import job_recognition
 from surveys.scoring.services import study_create
@@ -101,8 +110,24 @@ def _study_action(paradigm: str):
     return admin.action(description=f"Create a {PARADIGMS[paradigm].title} study from the selected jobs")(create)
 
 
+class StudyFromJobs:
+    """The actions "Create a ... study from the selected jobs", one per paradigm (_study_action)."""
+
+    def study_from_jobs(self, request, queryset, *, paradigm: str):
+        """The selected jobs as a new study of this paradigm, with the design a published study would
+        use; its change page, where the design and texts can be edited, comes next."""
+        try:
+            study = study_create(owner=request.user, jobs=list(queryset.order_by("pk")), paradigm=paradigm)
+        except ValidationError as error:
+            self.message_user(request, "; ".join(error.messages), level=messages.ERROR)
+            return None
+        self.message_user(request, f"Created study {study.name}. Check its design and texts below; they can be "
+                                   "changed until the first participant starts.")
+        return redirect("admin:studies_study_change", study.pk)
+
+
 @admin.register(GenerationJob)
-class GenerationJobAdmin(OwnedAdmin):
+class GenerationJobAdmin(StudyFromJobs, OwnedAdmin):
     list_display = ["id", "model", "layer_list", "loss", "target_set", "status", "progress", "iris_failing",
                     "created_at"]
     list_filter = ["status"]
@@ -121,7 +146,7 @@ class GenerationJobAdmin(OwnedAdmin):
 
     @admin.display(description="loss")
     def loss(self, obj):
-        return obj.spec.loss
+        return "(imported)" if obj.kind == JobKind.IMPORTED else obj.spec.loss
 
     @admin.display(description="model-to-model recognition")
     def recognition(self, obj):
@@ -139,7 +164,8 @@ class GenerationJobAdmin(OwnedAdmin):
     @admin.display(description="IRI criterion")
     def criterion(self, obj):
         verdicts = job_verdicts(job=obj)
-        return criterion_text(verdicts["criterion"], null_images=verdicts["null_images"]["name"])
+        naturals = verdicts["null_images"]
+        return criterion_text(verdicts["criterion"], null_images=naturals and naturals["name"])
 
     @admin.display(description="IRIs passing / failing / never judged")
     def verdict_counts(self, obj):
@@ -179,21 +205,12 @@ class GenerationJobAdmin(OwnedAdmin):
             services.job_cancel(job=job)
         self.message_user(request, f"Asked {queryset.count()} job(s) to stop.")
 
-    def study_from_jobs(self, request, queryset, *, paradigm: str):
-        """The selected jobs as a new study of this paradigm, with the design a published study would
-        use; its change page, where the design and texts can be edited, comes next."""
-        try:
-            study = study_create(owner=request.user, jobs=list(queryset.order_by("pk")), paradigm=paradigm)
-        except ValidationError as error:
-            self.message_user(request, "; ".join(error.messages), level=messages.ERROR)
-            return None
-        self.message_user(request, f"Created study {study.name}. Check its design and texts below; they can be "
-                                   "changed until the first participant starts.")
-        return redirect("admin:studies_study_change", study.pk)
 
-
-def criterion_text(criterion: dict, *, null_images: str) -> str:
-    """A criterion (IriCriterion JSON) in words, with the natural images its null was made of."""
+def criterion_text(criterion: dict | None, *, null_images: str | None) -> str:
+    """A criterion (IriCriterion JSON) in words, with the natural images its null was made of; None:
+    an imported set's, judged by its maker."""
+    if criterion is None:
+        return "judged where the set was made (its manifest's passes)"
     bound = criterion["max_rep_loss"]
     parts = ["L_rep no bound" if bound is None else f"L_rep \u2264 {bound:g}"]
     if criterion["validity"]:
@@ -201,6 +218,53 @@ def criterion_text(criterion: dict, *, null_images: str) -> str:
     if criterion["class_agreement"]:
         parts.append("class kept")
     return "; ".join(parts)
+
+
+@admin.register(ImportedStimulusSet)
+class ImportedStimulusSetAdmin(StudyFromJobs, ServiceCreateAdmin):
+    """Stimulus sets made elsewhere: added as a zip with its manifest, then looked at, and surveyed with
+    the same actions as generated jobs (they are listed among those too)."""
+
+    create_form = StimulusImportForm
+    list_display = ["id", "name", "condition_list", "stimulus_count", "created_at"]
+    readonly_fields = ["name", "target_set", "conditions", "stimulus_count", "created_at"]
+    actions = [_study_action(paradigm) for paradigm in PARADIGMS]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(kind=JobKind.IMPORTED)
+
+    def get_fields(self, request, obj=None):
+        return ["name", "file"] if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def has_change_permission(self, request, obj=None):
+        return False  # what was imported stays as it was; a new import makes a new set
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a set is deleted as the job it is, from the jobs' list
+
+    @admin.display(description="name")
+    def name(self, obj):
+        return obj.target_set.name
+
+    @admin.display(description="conditions")
+    def condition_list(self, obj):
+        return ", ".join(obj.layers)
+
+    @admin.display(description="conditions (name: model / layer, IRIs passing / failing)")
+    def conditions(self, obj):
+        counts = job_verdicts(job=obj)["per_layer"]
+        rows = [(c.name, c.model, c.layer, counts[c.name]["passed"], counts[c.name]["failed"])
+                for c in obj.imported.conditions]
+        return format_html("<table>{}</table>", format_html_join(
+            "", "<tr><th>{}</th><td>{} / {}</td><td>{} passing</td><td>{} failing</td></tr>", rows))
+
+    @admin.display(description="IRIs")
+    def stimulus_count(self, obj):
+        url = reverse("admin:generation_stimulus_changelist") + f"?job__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, obj.stimuli.count())
 
 
 @admin.register(Stimulus)
@@ -221,11 +285,13 @@ class StimulusAdmin(ReadOnlyOwnedAdmin):
 
     @admin.display(description="final L_rep", ordering="final_rep_loss")
     def rep_loss(self, obj):
-        return f"{obj.final_rep_loss:.4f}"
+        return "-" if obj.final_rep_loss is None else f"{obj.final_rep_loss:.4f}"
 
     @admin.display(description="verdict")
     def verdict_summary(self, obj):
         """Why it fails (each part of the criterion it misses), or what it passed."""
+        if obj.job.kind == JobKind.IMPORTED:
+            return f"imported: {'passes' if obj.passes else 'fails'} by its maker's criterion"
         if not obj.verdict:
             return "never judged (stored before IRIs were judged)"
         if obj.verdict["reasons"]:
