@@ -1,5 +1,6 @@
 """The REST API's study side: studies made from finished jobs (paradigm and design), opened and
-closed; their participants and responses (read); exclusion rules, decisions and overrides. Scores,
+closed; their participants and responses (read), a participant erased on request and the record of
+erasures; exclusion rules, decisions and overrides. Scores,
 the report and the CSV exports are in surveys/console/api.py. Views parse, call one service or
 selector, render; a researcher reaches only their own studies (404 for anyone else's)."""
 
@@ -25,7 +26,8 @@ from surveys.studies import services as studies
 from surveys.studies.models import Condition, Study, StudyStatus
 from surveys.studies.paradigms import Paradigm
 from surveys.trials import selectors as trials
-from surveys.trials.models import Participant
+from surveys.trials import withdrawal
+from surveys.trials.models import DataErasure, Participant
 from surveys.trials.models import Response as Answer
 
 
@@ -54,7 +56,8 @@ class StudyOutput(serializers.ModelSerializer):
     class Meta:
         model = Study
         fields = ["id", "name", "public_id", "paradigm", "status", "design", "jobs", "measure", "participant_link",
-                  "completion_code", "completion_url", "includes_failing_iris", "conditions", "created_at"]
+                  "completion_code", "completion_url", "includes_failing_iris", "retention_days", "conditions",
+                  "created_at"]
 
     def get_measure(self, study: Study) -> str:
         return study.design_spec.traits.measure
@@ -159,6 +162,45 @@ class ParticipantDetailApi(APIView):
     def get(self, request: Request, study_id: int, participant_id: int) -> Response:
         participants = trials.participants_of(study=owned_study(request, study_id))
         return Response(ParticipantDetailOutput(get_object_or_404(participants, pk=participant_id)).data)
+
+
+# --- erasure on request, and the record of withdrawals and erasures (docs/data-protection.md) ----
+
+class ErasureOutput(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.get_username", allow_null=True, default=None)
+
+    class Meta:
+        model = DataErasure
+        fields = ["id", "reference", "actor", "author", "scope", "reason", "participants", "responses", "created_at"]
+
+
+class ErasureInput(Strict, serializers.Serializer):
+    reason = serializers.CharField(max_length=withdrawal.MAX_REASON_LENGTH,
+                                   help_text="Why (e.g. the participant's request by email of a date); "
+                                             "must not name the participant.")
+
+
+class ParticipantEraseApi(APIView):
+    """Erase one participant of the researcher's own study: the session and every answer are deleted
+    (they leave the scores, the report and the CSVs); the record of it names nobody."""
+
+    @extend_schema(request=ErasureInput, responses={201: ErasureOutput})
+    def post(self, request: Request, study_id: int, participant_id: int) -> Response:
+        study = owned_study(request, study_id)
+        participant = get_object_or_404(Participant.objects.select_related("study"), study=study, pk=participant_id)
+        data = ErasureInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = withdrawal.participant_erase(participant=participant, author=request.user,
+                                             reason=data.validated_data["reason"])
+        return Response(ErasureOutput(entry).data, status=status.HTTP_201_CREATED)
+
+
+class StudyErasuresApi(APIView):
+    @extend_schema(responses=ErasureOutput(many=True),
+                   description="Every withdrawal, erasure and retention run of the study, oldest first.")
+    def get(self, request: Request, study_id: int) -> Response:
+        entries = trials.erasures_of(study=owned_study(request, study_id))
+        return Response(ErasureOutput(entries, many=True).data)
 
 
 # --- exclusions: rules, each participant's decision, and the researcher's overrides --------------

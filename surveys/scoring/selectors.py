@@ -30,7 +30,7 @@ from surveys.scoring.report import (
 )
 from surveys.scoring.stats import Reliability
 from surveys.studies.models import Study, StudyItem
-from surveys.trials.models import Participant, ParticipantStatus, Response
+from surveys.trials.models import DataErasure, Participant, ParticipantStatus, Response
 
 # The resampling is seeded so a reported interval can be reproduced exactly.
 BOOTSTRAP_SEED = 20231114
@@ -207,14 +207,17 @@ REPORT_CACHE_S = 600
 
 
 def _report_version(*, study: Study) -> str:
-    """Changes whenever anything a report depends on changes: responses, participants, decisions, rules."""
+    """Changes whenever anything a report depends on changes: responses, participants, decisions, rules,
+    and each withdrawal, erasure or retention run (counts alone could come back to an earlier state
+    once a participant is deleted, and retention changes the recruitment ids the report lists)."""
     responses = Response.objects.filter(trial__participant__study=study).aggregate(n=Count("pk"), top=Max("pk"))
     participants = Participant.objects.filter(study=study).aggregate(
         n=Count("pk"), seen=Max("completed_at"), pilots=Count("pk", filter=Q(is_pilot=True)),
         done=Count("pk", filter=Q(status=ParticipantStatus.COMPLETED)))
     decisions = ExclusionDecision.objects.filter(study=study).aggregate(top=Max("pk"))
     rules = ExclusionRules.objects.filter(study=study).values_list("updated_at", flat=True).first()
-    return f"{responses}{participants}{decisions}{rules}{study.paradigm}{study.design}"
+    erasures = DataErasure.objects.filter(study=study).aggregate(top=Max("pk"))
+    return f"{responses}{participants}{decisions}{rules}{erasures}{study.paradigm}{study.design}"
 
 
 def study_report_cached(*, study: Study) -> StudyReport:

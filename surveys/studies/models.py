@@ -3,6 +3,7 @@
 import secrets
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from surveys.generation.models import GenerationJob, Stimulus
@@ -71,6 +72,12 @@ class Study(models.Model):
     # Where a recruitment platform wants the participant sent at the end; {code} is filled in, e.g.
     # https://app.prolific.com/submissions/complete?cc={code}. MTurk needs none (its submit form is built in).
     completion_url = models.URLField(blank=True, max_length=500)
+    # How long participants' recruitment ids (Prolific or MTurk ids, session ids) are kept; past it,
+    # `manage.py iris_retention` removes them and keeps the answers, anonymous (docs/data-protection.md).
+    retention_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="Days after a session starts that its recruitment ids (Prolific/MTurk ids) are kept; then "
+                  "manage.py iris_retention removes them and keeps the answers, anonymous. Empty: kept.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -13,9 +13,10 @@ from surveys.studies.paradigms import PARADIGMS, Paradigm
 
 # What participants see besides the design; study_update may change these until the design freezes.
 STUDY_TEXTS = ("consent_text", "instructions_html", "prompt", "scale_low_label", "scale_high_label", "debrief_text")
-# What may change at any time: how the study is named and how participants are sent back to the platform.
+# What may change at any time: how the study is named, how participants are sent back to the platform,
+# and how long their recruitment ids are kept.
 STUDY_SETTINGS = ("name", "completion_url", "completion_code", "code_no_consent", "code_failed_gate",
-                  "code_incompatible")
+                  "code_incompatible", "retention_days")
 
 
 class StudyFrozen(ValidationError):
@@ -108,7 +109,7 @@ def study_frozen_since(*, study: Study):
     return first.first()
 
 
-def study_update(*, study: Study, design: dict | None = None, **fields: str) -> Study:
+def study_update(*, study: Study, design: dict | None = None, **fields: str | int | None) -> Study:
     """Change a study: its design and what its participants read (STUDY_TEXTS) bump its design version
     and are refused with StudyFrozen once a non-pilot participant has started, so that everyone who
     counts saw the same study; STUDY_SETTINGS change at any time. Checked under the study's lock,
@@ -121,7 +122,8 @@ def study_update(*, study: Study, design: dict | None = None, **fields: str) -> 
         if design is not None:
             design = StudyDesign.from_dict(design, paradigm=locked.paradigm).to_dict()
         # A browser sends a textarea's line breaks as CRLF; the same text must not count as a change.
-        fields = {key: value.replace("\r\n", "\n") for key, value in fields.items()}
+        fields = {key: value.replace("\r\n", "\n") if isinstance(value, str) else value
+                  for key, value in fields.items()}
         texts = {key: value for key, value in fields.items() if key in STUDY_TEXTS}
         # Compared in full: a design stored before an option existed lacks it, yet means its default.
         stored = StudyDesign.from_dict(locked.design, paradigm=locked.paradigm).to_dict()

@@ -1,7 +1,9 @@
-"""The participant side: who took part, the trial list frozen for them, and every response."""
+"""The participant side: who took part, the trial list frozen for them, every response, and the
+record of data withdrawn or erased (docs/data-protection.md)."""
 
 import secrets
 
+from django.conf import settings
 from django.db import models
 
 from surveys.studies.models import Condition, Study, StudyItem
@@ -15,6 +17,23 @@ def new_token() -> str:
 
 def new_trial_id() -> str:
     return secrets.token_urlsafe(12)
+
+
+# Crockford's base 32: no I, L, O or U, so a code copied by hand is not misread (withdrawal.code_normal
+# reads I and L as 1 and O as 0).
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_GROUPS, CODE_GROUP_LENGTH = 3, 4  # XXXX-XXXX-XXXX: 60 random bits
+
+
+def new_withdrawal_code() -> str:
+    """What a participant writes down to withdraw later (docs/data-protection.md): a secret of their
+    own, separate from the session token, so that it can be typed and read out."""
+    return "-".join("".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUP_LENGTH))
+                    for _ in range(CODE_GROUPS))
+
+
+def new_erasure_reference() -> str:
+    return "E-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
 
 
 class RecruitmentSource(models.TextChoices):
@@ -71,6 +90,10 @@ class Participant(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     consented_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Shown on the end page; entered at /p/withdraw/ it withdraws this session (trials.withdrawal).
+    withdrawal_code = models.CharField(max_length=16, unique=True, default=new_withdrawal_code, editable=False)
+    # Set when the study's retention period removed the recruitment ids (withdrawal.identifiers_expire).
+    identifiers_erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["study", "recruitment_id"], name="one_participation")]
@@ -127,3 +150,45 @@ class Response(models.Model):
     rt_ms = models.FloatField(help_text="From the measured stimulus onset to the response.")
     client_data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class ErasureActor(models.TextChoices):
+    PARTICIPANT = "participant", "the participant"
+    RESEARCHER = "researcher", "a researcher"
+    RETENTION = "retention", "the retention period"
+
+
+class ErasureScope(models.TextChoices):
+    EVERYTHING = "everything", "the session and every answer deleted"
+    IDENTIFIERS = "identifiers", "recruitment ids removed, anonymous answers kept"
+
+
+class DataErasure(models.Model):
+    """One entry of the data-protection record: who withdrew or erased what, when and why. It holds
+    nothing that names a participant (no recruitment id, platform ids, token or answers): the
+    erased session is gone, and this row says only that it was, and how many answers went with it.
+    Never updated or deleted by the application (docs/data-protection.md)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="erasures")
+    actor = models.CharField(max_length=16, choices=ErasureActor.choices)
+    # The researcher who erased (actor "researcher"); nobody for a participant's own withdrawal.
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="+")
+    scope = models.CharField(max_length=16, choices=ErasureScope.choices)
+    reason = models.TextField(blank=True)
+    # What the participant is shown, and what a researcher may quote back to them: random, so it
+    # names nobody.
+    reference = models.CharField(max_length=16, unique=True, default=new_erasure_reference, editable=False)
+    # SHA-256 of the erased session's withdrawal code: the same code entered again is answered "already
+    # withdrawn" rather than "unknown". Only the person holding the code can tie it to them.
+    code_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    participants = models.PositiveIntegerField(default=1)
+    responses = models.PositiveIntegerField(default=0, help_text="Answers deleted.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["study", "created_at", "pk"]
+        verbose_name = "data erasure"
+
+    def __str__(self) -> str:
+        return f"{self.reference}: {self.get_scope_display()} by {self.get_actor_display()}"

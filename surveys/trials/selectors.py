@@ -11,6 +11,7 @@ from surveys.studies.models import Study
 from surveys.trials.models import (
     ACTIVE_STATUSES,
     ENDED_EARLY,
+    DataErasure,
     Participant,
     ParticipantStatus,
     Response,
@@ -100,6 +101,11 @@ def participants_of(*, study: Study) -> QuerySet[Participant]:
     """A study's participants (pilots too, flagged), with their trial and answer counts."""
     return (study.participants.annotate(trial_count=Count("trials"), answered=Count("trials__response"))
             .order_by("pk"))
+
+
+def erasures_of(*, study: Study) -> QuerySet[DataErasure]:
+    """The study's record of withdrawals, erasures and retention runs, oldest first."""
+    return DataErasure.objects.filter(study=study).select_related("author").order_by("created_at", "pk")
 
 
 def responses_of(*, participant: Participant) -> QuerySet[Response]:

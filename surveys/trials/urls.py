@@ -30,6 +30,8 @@ app_name = "trials"
 urlpatterns = [
     path("s/<iris_token:public_id>/", views.study_start, name="start"),
     path("s/<iris_token:public_id>/preview", views.study_preview, name="preview"),
+    # Before the session pages: "withdraw" would otherwise be read as a session token.
+    path("p/withdraw/", views.withdraw_with_code, name="withdraw-code"),
     path("p/<iris_token:token>/", views.participant_page, name="participant"),
     path("p/<iris_token:token>/consent", views.participant_consent, name="consent"),
     path("p/<iris_token:token>/device", views.participant_device, name="device"),
@@ -39,5 +41,6 @@ urlpatterns = [
     path("p/<iris_token:token>/responses", views.participant_respond, name="respond"),
     path("p/<iris_token:token>/trials/<iris_token:trial_id>/unavailable", views.trial_unavailable, name="unavailable"),
     path("p/<iris_token:token>/finish", views.participant_finish, name="finish"),
+    path("p/<iris_token:token>/withdraw", views.participant_withdraw, name="withdraw"),
     path("p/<iris_token:token>/img/<iris_token:trial_id>/<iris_slot:slot>", views.trial_image, name="image"),
 ]

@@ -16,7 +16,7 @@ from surveys.common.specs import SpecError, printable
 from surveys.generation.models import Stimulus
 from surveys.studies.models import Study
 from surveys.studies.richtext import rich_text_render
-from surveys.trials import selectors, services
+from surveys.trials import selectors, services, withdrawal
 from surveys.trials.guards import participant_request
 from surveys.trials.layout import QUERY_SLOT
 from surveys.trials.models import ParticipantStatus, Trial, TrialKind
@@ -112,14 +112,29 @@ def participant_page(request: HttpRequest, token: str) -> HttpResponse:
     context = {"participant": participant, "study": participant.study}
     if participant.status == ParticipantStatus.STARTED or participant.holds_lapsed_place:
         return render(request, "participant/consent.html", context)
-    if participant.status == ParticipantStatus.TIMED_OUT:
-        return render(request, "participant/closed.html", {**context, "timed_out": True}, status=410)
     if participant.status != ParticipantStatus.CONSENTED:
-        return render(request, "participant/done.html", {**context, "outcome": outcome_for(participant),
-                                                         "debrief": _debrief(participant)})
+        template, page, status = _end_page(participant)
+        return render(request, template, page, status=status)
     answered, total = selectors.trial_counts(participant=participant)
     context["runner_config"] = runner_config(participant, answered=answered, total=total)
     return render(request, "participant/runner.html", context)
+
+
+def _end_page(participant) -> tuple[str, dict, int]:
+    """(template, context, status) of a session that has ended: timed out (its place went to someone
+    else), or ended with a code, the debrief and the way back; either offers withdrawal."""
+    page = {"participant": participant, "study": participant.study, **_withdrawal_offer(participant)}
+    if participant.status == ParticipantStatus.TIMED_OUT:
+        return "participant/closed.html", {**page, "timed_out": True}, 410
+    return "participant/done.html", {**page, "outcome": outcome_for(participant), "debrief": _debrief(participant)}, 200
+
+
+def _withdrawal_offer(participant) -> dict:
+    """The code to withdraw with later and where to enter it, for a session that may withdraw."""
+    if not withdrawal.can_withdraw(participant):
+        return {}
+    return {"withdrawal_code": participant.withdrawal_code,
+            "withdraw_url": settings.SITE_URL + reverse("trials:withdraw-code")}
 
 
 def _debrief(participant) -> str:
@@ -345,3 +360,50 @@ def trial_image(request: HttpRequest, token: str, trial_id: str, slot: str) -> H
         response = HttpResponse(stored.read(), content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+
+@never_cache
+@require_POST
+@participant_request(group="participant", rate=RATE, as_json=False)
+def participant_withdraw(request: HttpRequest, token: str) -> HttpResponse:
+    """The end page's withdrawal: the session and its answers are deleted, and the same page says so
+    (with the code and the way back to the platform, worked out before). A second press finds the
+    session gone and says that."""
+    try:
+        participant = selectors.participant_by_token(token=token)
+    except Http404:
+        return render(request, "participant/withdraw.html", {"gone": True}, status=404)
+    # Unticked (the box says what withdrawing does), or a session still running: back to its page.
+    if request.POST.get("withdraw") != "yes" or not withdrawal.can_withdraw(participant):
+        return redirect(_next_page(participant))
+    template, page, _ = _end_page(participant)
+    page["withdrawn"] = withdrawal.participant_withdraw(participant=participant)
+    request.session.get(_SESSION_KEY, {}).pop(participant.study.public_id, None)  # the link starts afresh
+    request.session.modified = True
+    return render(request, template, page)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@participant_request(group="participant-withdraw", rate=RATE, as_json=False)
+def withdraw_with_code(request: HttpRequest) -> HttpResponse:
+    """/p/withdraw/: a participant enters the code from their end page to withdraw later. A code of a
+    session already withdrawn says when; an unknown one says so and changes nothing. No session token
+    here, so only the per-address limit applies: a code's 60 random bits outlast any guessing at it."""
+    if request.method == "GET":
+        return render(request, "participant/withdraw.html", {})
+    code = printable(request.POST.get("code", ""), limit=64)
+    if request.POST.get("withdraw") != "yes":
+        return render(request, "participant/withdraw.html",
+                      {"code": code, "error": "Tick the box to confirm that your answers are to be deleted."},
+                      status=400)
+    try:
+        entry, now = withdrawal.withdrawal_by_code(code=code)
+    except withdrawal.UnknownWithdrawalCode as unknown:
+        return render(request, "participant/withdraw.html", {"code": code, "error": unknown.messages[0]},
+                      status=404)
+    except withdrawal.WithdrawalRefused as refused:
+        return render(request, "participant/withdraw.html", {"code": code, "error": refused.messages[0]},
+                      status=409)
+    return render(request, "participant/withdraw.html", {"withdrawn": entry, "already": not now})

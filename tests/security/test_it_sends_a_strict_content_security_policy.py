@@ -90,3 +90,11 @@ def test_the_api_docs_page_needs_no_inline_script(researcher_a):
     assert INLINE_SCRIPT.findall(page.content.decode()) == []
     assert start_up.status_code == 200
     assert start_up["Content-Type"].startswith("application/javascript")
+
+
+def test_the_withdrawal_page_carries_the_policy_and_no_script_at_all():
+    page = Client().get(reverse("trials:withdraw-code"))
+
+    assert page.status_code == 200
+    assert_strict(page)
+    assert "<script" not in page.content.decode()

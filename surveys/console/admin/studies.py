@@ -66,6 +66,7 @@ class StudyAdmin(ProlificStudyActions, ServiceCreateAdmin):
             ("What participants read (plain text; Markdown-compatible)", {"fields": STUDY_TEXTS}),
             ("Recruitment platform", {"fields": ["completion_url", "completion_code", "code_no_consent",
                                                  "code_failed_gate", "code_incompatible"]}),
+            ("Data protection (withdrawals and erasures: Trials → Data erasures)", {"fields": ["retention_days"]}),
         ]
 
     @admin.display(description="editable?")

@@ -1,9 +1,24 @@
-"""Participants and their responses in admin: read-only, and only those of a researcher's own studies."""
+"""Participants and their responses in admin: read-only, and only those of a researcher's own studies.
+A participant is erased on request by the list's action, which keeps a record that names nobody
+(docs/data-protection.md); the records are listed read-only."""
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 
 from surveys.console.admin.base import ReadOnlyOwnedAdmin
-from surveys.trials.models import Participant, Response
+from surveys.trials import withdrawal
+from surveys.trials.models import DataErasure, Participant, Response
+
+
+class ErasureReasonForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=withdrawal.MAX_REASON_LENGTH,
+        help_text="Kept in the record of the erasure, e.g. “withdrawal requested by email on 3 May”. Do not "
+                  "name the participant or write their ids: the record must not identify them.")
 
 
 @admin.register(Participant)
@@ -15,6 +30,47 @@ class ParticipantAdmin(ReadOnlyOwnedAdmin):
     list_filter = ["status", "source", "is_pilot", ("study", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["recruitment_id"]
     exclude = ["token"]
+    actions = ["erase_participants"]
+
+    def get_actions(self, request):
+        # Only the erasure deletes a participant here: it keeps the record that a plain delete would not.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_view(self, request, object_id, extra_context=None):
+        self.message_user(request, "Participants are erased with the list's action “Erase selected participants”, "
+                                   "which records the erasure.", messages.WARNING)
+        return redirect("admin:trials_participant_changelist")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "show_delete": False})
+
+    @admin.action(description="Erase selected participants (on their request; recorded)")
+    def erase_participants(self, request, queryset):
+        """A page that lists them and asks why; submitted, each is erased through the service."""
+        if not queryset.exists():  # admin keeps only rows of the researcher's own studies
+            self.message_user(request, "None of the selected participants is in your studies: nothing was erased.",
+                              messages.WARNING)
+            return None
+        form = ErasureReasonForm(request.POST if "erase" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            for participant in queryset.select_related("study"):
+                self._erase_one(request, participant, reason=form.cleaned_data["reason"])
+            return None
+        context = {**self.admin_site.each_context(request), "title": "Erase participants", "form": form,
+                   "participants": queryset.select_related("study"), "opts": self.model._meta,
+                   "action_checkbox_name": ACTION_CHECKBOX_NAME}
+        return TemplateResponse(request, "admin/trials/participant/erase.html", context)
+
+    def _erase_one(self, request, participant, *, reason: str) -> None:
+        try:
+            entry = withdrawal.participant_erase(participant=participant, author=request.user, reason=reason)
+        except ValidationError as error:
+            self.message_user(request, f"{participant}: {' '.join(error.messages)}", messages.ERROR)
+            return
+        self.message_user(request, f"Erased a participant of {participant.study} with {entry.responses} answers; "
+                                   f"recorded as {entry.reference}.", messages.SUCCESS)
 
 
 @admin.register(Response)
@@ -26,3 +82,19 @@ class ResponseAdmin(ReadOnlyOwnedAdmin):
     @admin.display(description="participant")
     def participant(self, obj):
         return obj.trial.participant
+
+
+@admin.register(DataErasure)
+class DataErasureAdmin(ReadOnlyOwnedAdmin):
+    """The record of withdrawals, erasures and retention: read-only, never deleted here."""
+
+    owner_path = "study__owner"
+    list_display = ["created_at", "study", "actor", "author", "scope", "participants", "responses", "reference",
+                    "reason"]
+    list_filter = ["actor", "scope", ("study", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["reference"]
+    readonly_fields = list_display
+    fields = readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False

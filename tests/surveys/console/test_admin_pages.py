@@ -355,6 +355,24 @@ def test_the_design_and_texts_change_until_a_participant_starts_then_the_page_sa
         5, "Pick the **closer** one.", 3)
 
 
+def test_a_studys_retention_period_is_set_after_it_froze_and_zero_days_is_refused(client, researcher):
+    study = factories.study(researcher, n_items=4)
+    trials.participant_enter(study=study, source="plain", recruitment_id="p1", recruitment_data={})  # frozen
+    client.force_login(researcher)
+    change = reverse("admin:studies_study_change", args=[study.pk])
+    shown = _form_as_shown(client, change)
+
+    refused = client.post(change, {**shown, "retention_days": 0})
+    accepted = client.post(change, {**shown, "retention_days": 90})
+
+    assert refused.status_code == 200 and "greater than or equal to 1" in refused.content.decode()
+    assert accepted.status_code == 302
+    study.refresh_from_db()
+    assert study.retention_days == 90
+    client.post(change, {**_form_as_shown(client, change), "retention_days": ""})
+    assert Study.objects.get().retention_days is None  # empty: kept
+
+
 @submits("studies.study", "close_studies", "open_studies")
 def test_a_study_is_closed_and_reopened_and_nothing_selected_changes_nothing(client, researcher, study):
     client.force_login(researcher)

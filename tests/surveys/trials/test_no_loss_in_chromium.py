@@ -178,6 +178,8 @@ def test_the_prolific_flow_captures_ids_redirects_with_the_code_and_resumes_only
         other.close()
 
         run_through(page, Script(decide=right))
+        # The end page shows a withdrawal code to note, so the participant goes back when they choose.
+        page.click("#return-link", timeout=15_000)
         page.wait_for_url("https://app.prolific.com/**", timeout=10_000)
     participant = Participant.objects.get()
     assert participant.recruitment_data == {"PROLIFIC_PID": "pp-123", "STUDY_ID": "st-9", "SESSION_ID": "se-7"}

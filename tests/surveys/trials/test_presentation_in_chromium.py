@@ -196,7 +196,9 @@ def test_a_device_the_study_refuses_is_told_why_and_sent_back_with_its_code(live
         page.goto(f"{live_server.url}/s/{study.public_id}/?PROLIFIC_PID=p1&STUDY_ID=s&SESSION_ID=x")
         page.click("#begin")
         page.click("#agree")
-        # The end page says why, then takes the participant back to Prolific with the code for this ending.
+        # The end page says why, and its link takes the participant back to Prolific with the code for this
+        # ending (when they choose: the page shows a withdrawal code to note, as they had agreed to take part).
+        page.click("#return-link", timeout=30_000)
         page.wait_for_url("https://app.prolific.com/**", timeout=30_000)
         back_to = page.url
 
