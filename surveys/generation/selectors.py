@@ -6,7 +6,15 @@ from collections.abc import Sequence
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
 
-from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, Stimulus, TargetImage, TargetSet
+from surveys.generation.models import (
+    GenerationJob,
+    JobStatus,
+    NotificationSettings,
+    RegisteredModel,
+    Stimulus,
+    TargetImage,
+    TargetSet,
+)
 
 
 def jobs_visible_to(*, user) -> QuerySet[GenerationJob]:
@@ -85,3 +93,8 @@ def target_sets_visible_to(*, user) -> QuerySet[TargetSet]:
 def stimuli_visible_to(*, user) -> QuerySet[Stimulus]:
     """The IRIs of the jobs this researcher may see (jobs_visible_to), with their targets."""
     return Stimulus.objects.filter(job__in=jobs_visible_to(user=user)).select_related("target")
+
+
+def notification_settings_of(*, owner) -> NotificationSettings:
+    """How this researcher is told of events: their saved settings, or the defaults (unsaved)."""
+    return NotificationSettings.objects.filter(owner=owner).first() or NotificationSettings(owner=owner)

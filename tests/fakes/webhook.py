@@ -1,0 +1,68 @@
+"""A researcher's webhook receiver, on 127.0.0.1: it keeps every POST it gets (headers and body) and
+answers each with the next status of its script (200 once the script is used up), as a real receiver
+that is down for a while would. ``verified`` checks a call's signature as docs/notifications.md tells
+receivers to."""
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Call:
+    path: str
+    headers: dict
+    body: bytes
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+    def verified(self, secret: str) -> bool:
+        """The receiver's check: HMAC-SHA256 of "<X-IRIS-Timestamp>.<body>" under the secret."""
+        signed = self.headers["X-IRIS-Timestamp"].encode() + b"." + self.body
+        expected = "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, self.headers["X-IRIS-Signature"])
+
+
+@dataclass
+class WebhookReceiver:
+    statuses: list[int] = field(default_factory=list)  # answered in order; 200 after the last
+    calls: list[Call] = field(default_factory=list)
+
+    def __enter__(self) -> "WebhookReceiver":
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.calls.append(Call(self.path, dict(self.headers), body))
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/iris-hook"
+
+    def wait_for(self, count: int, *, timeout_s: float) -> list[Call]:
+        """The calls once there are ``count`` of them (fewer when the time is up)."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.calls) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return list(self.calls)
