@@ -1,7 +1,7 @@
-"""A researcher's webhook receiver, on 127.0.0.1: it keeps every POST it gets (headers and body) and
-answers each with the next status of its script (200 once the script is used up), as a real receiver
-that is down for a while would. ``verified`` checks a call's signature as docs/notifications.md tells
-receivers to."""
+"""A researcher's webhook receiver, on a loopback address: it keeps every POST it gets (headers and
+body) and answers each with the next status of its script (200 once the script is used up), as a real
+receiver that is down for a while would, or sends the caller elsewhere (``redirect_to``), as a
+hostile one might. ``verified`` checks a call's signature as docs/notifications.md tells receivers to."""
 
 import hashlib
 import hmac
@@ -32,6 +32,9 @@ class Call:
 @dataclass
 class WebhookReceiver:
     statuses: list[int] = field(default_factory=list)  # answered in order; 200 after the last
+    host: str = "127.0.0.1"
+    bind_port: int = 0  # 0: any free port
+    redirect_to: str = ""  # when set, every call is answered 307 with this Location
     calls: list[Call] = field(default_factory=list)
 
     def __enter__(self) -> "WebhookReceiver":
@@ -41,14 +44,18 @@ class WebhookReceiver:
             def do_POST(self):  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.calls.append(Call(self.path, dict(self.headers), body))
-                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
+                if receiver.redirect_to:
+                    self.send_response(307)
+                    self.send_header("Location", receiver.redirect_to)
+                else:
+                    self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def log_message(self, *args):
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((self.host, self.bind_port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -58,7 +65,11 @@ class WebhookReceiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/iris-hook"
+        return f"http://{self.host}:{self.port}/iris-hook"
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
 
     def wait_for(self, count: int, *, timeout_s: float) -> list[Call]:
         """The calls once there are ``count`` of them (fewer when the time is up)."""

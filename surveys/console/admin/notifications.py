@@ -15,6 +15,8 @@ class NotificationSettingsForm(forms.ModelForm):
 
     events = forms.MultipleChoiceField(choices=NotificationEvent.choices, widget=forms.CheckboxSelectMultiple,
                                        required=False, help_text="What to be told of.")
+    webhook_url = forms.URLField(max_length=500, required=False, assume_scheme="https", label="Webhook URL",
+                                 help_text=NotificationSettings._meta.get_field("webhook_url").help_text)
     new_secret = forms.BooleanField(
         required=False, label="Make a new webhook secret",
         help_text="The old secret stops working at once; the new one is shown once, after saving.")
@@ -64,7 +66,9 @@ class NotificationSettingsAdmin(OwnedAdmin):
         return super().get_form(request, obj, **kwargs)
 
     def get_fields(self, request, obj=None):
-        return ["events", "email", "email_address", "webhook_url", "new_secret"] + (["updated_at"] if obj else [])
+        if obj is None:
+            return ["events", "email", "webhook_url", "new_secret"]
+        return ["events", "email", "email_address", "webhook_url", "new_secret", "updated_at"]
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj else []
