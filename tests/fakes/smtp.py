@@ -4,14 +4,14 @@ plain SMTP a client without TLS or login uses: EHLO/HELO, MAIL, RCPT, DATA, RSET
 
 import email
 import socketserver
-import threading
-import time
 from dataclasses import dataclass, field
 from email.message import Message
 
+from tests.fakes.listening import Listening
+
 
 @dataclass
-class FakeSmtp:
+class FakeSmtp(Listening):
     messages: list[Message] = field(default_factory=list)
 
     def __enter__(self) -> "FakeSmtp":
@@ -43,21 +43,9 @@ class FakeSmtp:
                     lines.append(raw[1:] if raw.startswith(b"..") else raw)  # undo dot-stuffing
                 return b"".join(lines)
 
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Session)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def port(self) -> int:
-        return self._server.server_address[1]
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Session)
+        server.daemon_threads = True
+        return self.serve(server)
 
     def wait_for(self, count: int, *, timeout_s: float) -> list[Message]:
-        deadline = time.monotonic() + timeout_s
-        while len(self.messages) < count and time.monotonic() < deadline:
-            time.sleep(0.1)
-        return list(self.messages)
+        return self.wait_until(self.messages, count, timeout_s=timeout_s)

@@ -6,10 +6,10 @@ hostile one might. ``verified`` checks a call's signature as docs/notifications.
 import hashlib
 import hmac
 import json
-import threading
-import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.fakes.listening import Listening
 
 
 @dataclass
@@ -30,7 +30,7 @@ class Call:
 
 
 @dataclass
-class WebhookReceiver:
+class WebhookReceiver(Listening):
     statuses: list[int] = field(default_factory=list)  # answered in order; 200 after the last
     host: str = "127.0.0.1"
     bind_port: int = 0  # 0: any free port
@@ -55,25 +55,11 @@ class WebhookReceiver:
             def log_message(self, *args):
                 pass
 
-        self._server = ThreadingHTTPServer((self.host, self.bind_port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return self.serve(ThreadingHTTPServer((self.host, self.bind_port), Handler))
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/iris-hook"
 
-    @property
-    def port(self) -> int:
-        return self._server.server_address[1]
-
     def wait_for(self, count: int, *, timeout_s: float) -> list[Call]:
-        """The calls once there are ``count`` of them (fewer when the time is up)."""
-        deadline = time.monotonic() + timeout_s
-        while len(self.calls) < count and time.monotonic() < deadline:
-            time.sleep(0.1)
-        return list(self.calls)
+        return self.wait_until(self.calls, count, timeout_s=timeout_s)

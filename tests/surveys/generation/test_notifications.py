@@ -1,9 +1,8 @@
 """A researcher is told when a job of theirs ends: by email to their account's address (Django's
 in-process outbox here) and by a signed POST to their webhook (a real receiver on 127.0.0.1, which
 the tests allow as an operator allows an internal network), from tasks run once the job's end commits.
-The same run with a real worker, a mail server and retries: tests/surveys/test_notification_worker.py."""
+A job failing in the engine on a real worker, a mail server and retries: tests/surveys/test_notification_worker.py."""
 
-import io
 import ipaddress
 
 import pytest
@@ -61,20 +60,18 @@ def batch_ends(job, *, status: str, error: str = "") -> None:
     services.batch_finish(batch_id=job.batches.get().pk, status=status, error=error, worker="worker-1")
 
 
-def test_a_job_that_fails_mails_its_owner_why(owner, demo_model, targets, inline_tasks,
-                                              django_capture_on_commit_callbacks):
-    demo_model.weights.save("broken.pt", io.BytesIO(b"not a checkpoint"), save=True)
+def test_a_job_that_fails_mails_its_owner_why(owner, inline_tasks, django_capture_on_commit_callbacks):
+    job = running_job(owner)
 
     with django_capture_on_commit_callbacks(execute=True):
-        job = services.job_submit(owner=owner, model=demo_model, target_set=targets,
-                                  config={"layers": ["layer1"], "iterations": 5})
+        batch_ends(job, status=JobStatus.FAILED, error="CUDA out of memory at batch size 1")
 
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     [message] = mail.outbox
     assert message.to == ["ada@lab.example"]
-    assert message.subject == f"[IRIS] Job {job.pk} (demo, layer1) failed"
-    assert job.error[:200] in message.body
+    assert message.subject == f"[IRIS] Job {job.pk} ({job.model.name}, layer2) failed"
+    assert "batch 0: CUDA out of memory at batch size 1" in message.body
     assert f"/admin/generation/generationjob/{job.pk}/change/" in message.body
     assert NotificationDelivery.objects.get().status == DeliveryStatus.SENT
 

@@ -60,9 +60,9 @@ def test_the_owner_is_mailed_once_when_the_last_place_is_completed(owner, inline
     assert before_the_last == []
     assert last.status == ParticipantStatus.COMPLETED
     [message] = mail.outbox
-    assert message.to == ["ada@lab.example"]
-    assert message.subject == f"[IRIS] Study {study.name!r} has every participant its design asks for"
-    assert "2 participants completed it" in message.body
+    assert (message.to, message.subject) == (
+        ["ada@lab.example"], f"[IRIS] Study {study.name!r} has every participant its design asks for")
+    assert message.body.startswith(f"{message.subject[7:]}.\n\n2 participants completed it; it admits nobody else.")
     assert f"/admin/studies/study/{study.pk}/change/" in message.body
 
 
