@@ -76,7 +76,9 @@ def _email_send(notification: Notification) -> None:
             f"-- \nIRIS tells you of '{notification.get_event_display()}' because your notification settings "
             "ask for it (admin: Notification settings).\n")
     try:
-        send_mail(subject=f"[IRIS] {notification.summary}", message=body, from_email=None,
+        # One line: a name in the summary (a model's, a study's) may hold a line break, which a mail
+        # header must not (Django would refuse the message rather than let it add a header).
+        send_mail(subject=" ".join(f"[IRIS] {notification.summary}".split()), message=body, from_email=None,
                   recipient_list=[owner.email])
     except (smtplib.SMTPException, OSError) as error:
         raise DeliveryFailed(f"The mail server did not take it: {error}", retry=True) from None

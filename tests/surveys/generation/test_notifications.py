@@ -87,6 +87,19 @@ def test_a_job_that_finishes_mails_how_many_iris_pass(owner, inline_tasks, djang
     assert "3 IRIs stored; 3 of them pass their criterion." in message.body
 
 
+def test_a_name_with_a_line_break_adds_no_mail_header(owner, inline_tasks, django_capture_on_commit_callbacks):
+    job = running_job(owner)
+    job.model.name = "resnet\nBcc: everyone@lab.example"
+    job.model.save()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        batch_ends(job, status=JobStatus.DONE)
+
+    [message] = mail.outbox
+    assert message.subject == f"[IRIS] Job {job.pk} (resnet Bcc: everyone@lab.example, layer2) finished"
+    assert message.message().get_all("Bcc") is None
+
+
 def test_a_cancelled_job_and_a_switched_off_event_send_nothing(owner, inline_tasks, django_capture_on_commit_callbacks):
     notification_settings_set(owner=owner, email=True, events=[NotificationEvent.JOB_FAILED], webhook_url="")
     cancelled, finished = running_job(owner), running_job(owner)
