@@ -6,6 +6,7 @@ with a message that says which setting to fix, instead of a surprise at the firs
 """
 
 import base64
+import ipaddress
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -79,3 +80,14 @@ def env_fernet_key(name: str) -> str | None:
         raise ImproperlyConfigured(f"{name} is not a Fernet key: make one with "
                                    "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'")
     return value
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """IP networks, comma-separated, in CIDR notation ("10.1.0.0/16"; an address alone is one host); none if unset."""
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an IP network such as 10.1.0.0/16 or 127.0.0.1") from None
+    return networks

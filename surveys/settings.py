@@ -16,7 +16,7 @@ import dj_database_url
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
-from surveys.env import env_bool, env_choice, env_fernet_key, env_int, env_list, env_str
+from surveys.env import env_bool, env_choice, env_fernet_key, env_int, env_list, env_networks, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("IRIS_VAR_DIR", str(BASE_DIR / "var")))
@@ -183,7 +183,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Generation and checkpoint inspection need the engine (torch): gpu workers take batches, inspect workers
 # inspections, on a queue of their own so a registration never waits behind a batch of hours.
-CELERY_TASK_ROUTES = {"generation.batch_run": {"queue": "gpu"}, "generation.checkpoint_inspect": {"queue": "inspect"}}
+# Notifications go out from the default queue's workers, never from a request.
+CELERY_TASK_ROUTES = {"generation.batch_run": {"queue": "gpu"}, "generation.checkpoint_inspect": {"queue": "inspect"},
+                      "generation.notification_deliver": {"queue": "default"}}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -316,3 +318,18 @@ IRIS_SESSION_TIMEOUT_S = env_int("IRIS_SESSION_TIMEOUT_S", 3600, minimum=60)
 # encrypts each researcher's Prolific token at rest; without a key no token is stored.
 IRIS_PROLIFIC_URL = env_str("IRIS_PROLIFIC_URL", "https://api.prolific.com/api/v1").rstrip("/")
 IRIS_PROLIFIC_KEY = env_fernet_key("IRIS_PROLIFIC_KEY")
+
+# Notifications (docs/notifications.md). Mail goes out through SMTP once EMAIL_HOST is set; without it
+# each message is written to the sending worker's log, so the embedded default mails nobody.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_BACKEND = ("django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                 else "django.core.mail.backends.console.EmailBackend")
+EMAIL_TIMEOUT = 10  # seconds an SMTP server may take to answer; a failed send is retried by its task
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "IRIS <iris@localhost>")
+# Webhooks call only public addresses; an operator whose receivers live on an internal network names
+# it here (CIDR), and plain http is allowed to those networks only (surveys/common/webhooks.py).
+IRIS_WEBHOOK_ALLOWED_NETWORKS = env_networks("IRIS_WEBHOOK_ALLOWED_NETWORKS")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from surveys.console import api, api_generation, api_prolific, api_studies, views
+from surveys.console import api, api_generation, api_notifications, api_prolific, api_studies, views
 
 api_urlpatterns = [
     path("models/", api.ModelListApi.as_view(), name="api-models"),
@@ -23,6 +23,7 @@ api_urlpatterns = [
          name="api-prolific-publish"),
     path("studies/<int:study_id>/prolific/review/", api_prolific.ProlificReviewApi.as_view(),
          name="api-prolific-review"),
+    path("notifications/", api_notifications.NotificationSettingsApi.as_view(), name="api-notifications"),
     *[  # the rest of the researcher's journey (issue 9): target sets, IRIs, studies, participants, rules
         path("models/<int:model_id>/", api_generation.ModelDetailApi.as_view(), name="api-model"),
         path("target-sets/", api_generation.TargetSetListApi.as_view(), name="api-target-sets"),

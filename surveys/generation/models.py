@@ -291,3 +291,97 @@ class NullDistributionCache(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["model", "layer", "target_set", "kind"],
                                                name="one_null_per_layer_and_kind")]
+
+
+# --- notifications (docs/notifications.md) ----------------------------------------------------------
+# They live here, at the bottom of the app stack, so that every app above may tell a researcher of
+# its events: generation of a job's end, trials of a study that filled, whatever closes a study on its target.
+
+class NotificationEvent(models.TextChoices):
+    """What a researcher may be told of; the value is the webhook's ``event``."""
+
+    # Told by generation when a job ends (services.job_refresh).
+    JOB_DONE = "job.done", "a generation job finished"
+    JOB_FAILED = "job.failed", "a generation job failed"
+    # Told through studies' study_notify: by trials when the last place is completed, and by whatever
+    # closes a study on reaching its interval target.
+    STUDY_FILLED = "study.filled", "a study has every participant its design asks for"
+    STUDY_TARGET_REACHED = "study.target_reached", "a study closed on reaching its interval target"
+
+
+def every_event() -> list[str]:
+    return list(NotificationEvent.values)
+
+
+class NotificationChannel(models.TextChoices):
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # given up: refused, or no success after every retry
+
+
+class NotificationSettings(models.Model):
+    """How one researcher is told of events: by email to their account's address, and by a webhook.
+    A researcher without a row has the defaults: email for every event, no webhook."""
+
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                 related_name="notification_settings")
+    # NotificationEvent values, checked by notifications.notification_settings_set.
+    events = models.JSONField(default=every_event, blank=True)
+    email = models.BooleanField(default=True, help_text="Email me, at my account's address, of the events ticked.")
+    webhook_url = models.URLField(
+        max_length=500, blank=True,
+        help_text="An https URL that IRIS POSTs each event ticked to, as signed JSON (docs/notifications.md). "
+                  "Only public addresses are called. Empty: no webhook.")
+    # The key of the webhook's HMAC signature: made by IRIS, shown to the researcher once, kept to sign.
+    webhook_secret = models.CharField(max_length=64, blank=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "notification settings"
+
+    def __str__(self) -> str:
+        return f"Notification settings of {self.owner}"
+
+
+class Notification(models.Model):
+    """One event told to one researcher. Unique per event and what it is about, so that telling it
+    twice (two workers ending a job's last batches at once) records and sends it once."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # the webhook's delivery id
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    event = models.CharField(max_length=32, choices=NotificationEvent.choices)
+    about = models.CharField(max_length=64)  # "job:12", "study:3"
+    summary = models.CharField(max_length=300)
+    detail = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True)  # where the researcher reads more
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["event", "about"], name="one_notification_per_event")]
+
+    def __str__(self) -> str:
+        return self.summary
+
+
+class NotificationDelivery(models.Model):
+    """A notification's way out by one channel: its own task, retries and outcome."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=16, choices=NotificationChannel.choices)
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)  # why the last attempt failed
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "notification deliveries"
+        constraints = [models.UniqueConstraint(fields=["notification", "channel"], name="one_delivery_per_channel")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} of {self.notification} ({self.status})"

@@ -10,6 +10,7 @@ from surveys.generation.models import (
     GenerationJob,
     JobKind,
     JobStatus,
+    NotificationSettings,
     RegisteredModel,
     Stimulus,
     TargetImage,
@@ -103,3 +104,8 @@ def stimulus_sets_of(*, user) -> QuerySet[GenerationJob]:
 def stimuli_visible_to(*, user) -> QuerySet[Stimulus]:
     """The IRIs of the jobs this researcher may see (jobs_visible_to), with their targets."""
     return Stimulus.objects.filter(job__in=jobs_visible_to(user=user)).select_related("target")
+
+
+def notification_settings_of(*, owner) -> NotificationSettings:
+    """How this researcher is told of events: their saved settings, or the defaults (unsaved)."""
+    return NotificationSettings.objects.filter(owner=owner).first() or NotificationSettings(owner=owner)

@@ -34,6 +34,7 @@ from surveys.generation.models import (
     TargetImage,
     TargetSet,
 )
+from surveys.generation.notifications import job_notify
 from surveys.generation.tasks import generation_batch_run
 
 logger = logging.getLogger(__name__)
@@ -351,8 +352,13 @@ def job_refresh(*, job_id: int) -> None:
         final, error = JobStatus.CANCELLED, ""
     else:
         final, error = JobStatus.DONE, ""
-    GenerationJob.objects.filter(pk=job_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
+    ended = GenerationJob.objects.filter(pk=job_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
         status=final, error=error, finished_at=timezone.now())
+    # Only the call that ended the job tells its owner (two batches may end at once); a researcher
+    # who cancelled a job knows.
+    if ended and final != JobStatus.CANCELLED:
+        job.refresh_from_db()
+        job_notify(job=job)
 
 
 def stimulus_store(

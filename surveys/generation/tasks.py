@@ -1,7 +1,7 @@
 """Celery tasks of the generation app: interfaces that take ids (docs/conventions.md §6).
 
-Batches run on gpu workers, inspection on inspect workers (CELERY_TASK_ROUTES); the web process only
-enqueues them.
+Batches run on gpu workers, inspection on inspect workers, notifications on default workers
+(CELERY_TASK_ROUTES); the web process only enqueues them.
 """
 
 import importlib.util
@@ -10,6 +10,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
+from surveys.generation import deliveries
 from surveys.generation.models import Claim
 
 logger = logging.getLogger(__name__)
@@ -18,6 +19,13 @@ logger = logging.getLogger(__name__)
 BATCH_SOFT_TIME_LIMIT_S = 6 * 3600
 BATCH_TIME_LIMIT_S = BATCH_SOFT_TIME_LIMIT_S + 300
 INSPECT_TIME_LIMIT_S = 300
+# A notification's delivery: one email or one webhook call (each wait of which is bounded on its own,
+# EMAIL_TIMEOUT and WEBHOOK_TIMEOUT_S); a failure is tried again after 5 s, then twice as long each
+# time, 8 times (about 21 minutes in all), then given up.
+NOTIFY_SOFT_TIME_LIMIT_S = 60
+NOTIFY_TIME_LIMIT_S = NOTIFY_SOFT_TIME_LIMIT_S + 30
+NOTIFY_RETRIES = 8
+NOTIFY_FIRST_RETRY_S = 5
 
 
 @shared_task(bind=True, name="generation.batch_run", acks_late=True, reject_on_worker_lost=True,
@@ -37,6 +45,18 @@ def generation_checkpoint_inspect(model_spec: dict, weights_name: str | None) ->
     from surveys.generation import runner  # lazy: loads torch, which only a worker that runs this may pay for
 
     return runner.checkpoint_inspect_stored(model_spec=model_spec, weights_name=weights_name)
+
+
+@shared_task(bind=True, name="generation.notification_deliver", acks_late=True, max_retries=NOTIFY_RETRIES,
+             soft_time_limit=NOTIFY_SOFT_TIME_LIMIT_S, time_limit=NOTIFY_TIME_LIMIT_S)
+def generation_notification_deliver(self, delivery_id: int) -> None:
+    try:
+        deliveries.delivery_send(delivery_id=delivery_id)
+    except deliveries.DeliveryFailed as failure:
+        if failure.retry and self.request.retries < NOTIFY_RETRIES:
+            deliveries.delivery_error_record(delivery_id=delivery_id, error=str(failure))
+            raise self.retry(countdown=NOTIFY_FIRST_RETRY_S * 2 ** self.request.retries) from None
+        deliveries.delivery_give_up(delivery_id=delivery_id, error=str(failure))
 
 
 def worker_device_check() -> None:

@@ -12,7 +12,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from surveys.common.specs import SpecError
+from surveys.generation.models import NotificationEvent
 from surveys.studies.models import Study, StudyStatus
+from surveys.studies.notifications import study_notify
 from surveys.studies.paradigms import RATING_MAX, RATING_MIN
 from surveys.studies.questions import answers_check
 from surveys.trials.assignment import StudyPieces, design_row_counts, study_pieces, trials_build
@@ -132,10 +134,16 @@ def _row_counts(*, study: Study, rows: int) -> list[int]:
 
 
 def _is_full(*, study: Study, counts: list[int]) -> bool:
+    places = _places(study=study, rows=len(counts))
+    return bool(places) and sum(counts) >= places
+
+
+def _places(*, study: Study, rows: int) -> int:
+    """How many participants the study takes; 0 when it has no cap."""
     # Each participant contributes to every condition (all items, or one Latin-square row covering
     # every condition), so the cap is on participants, rounded up to whole squares.
     wanted = study.design_spec.participants_per_condition
-    return bool(wanted) and sum(counts) >= math.ceil(wanted / len(counts)) * len(counts)
+    return math.ceil(wanted / rows) * rows if wanted else 0
 
 
 def place_reclaim(*, participant: Participant) -> Participant:
@@ -352,7 +360,19 @@ def participant_finish(*, participant: Participant) -> Participant:
         raise ResponseRejected(f"This session is {participant.status}.", status=409)
     if trials_open(participant=participant).exists():
         raise ResponseRejected("Some trials are not answered yet.", status=409)
-    Participant.objects.filter(pk=participant.pk, status=ParticipantStatus.CONSENTED).update(
+    completed = Participant.objects.filter(pk=participant.pk, status=ParticipantStatus.CONSENTED).update(
         status=ParticipantStatus.COMPLETED, completed_at=timezone.now())
     participant.refresh_from_db()
+    if completed and not participant.is_pilot:
+        _filled_notify(study=participant.study)
     return participant
+
+
+def _filled_notify(*, study: Study) -> None:
+    """Tell the researcher once as many participants completed the study as it takes."""
+    wanted = study.design_spec.participants_per_condition
+    done = Participant.objects.filter(study=study, is_pilot=False, status=ParticipantStatus.COMPLETED).count()
+    # Places are at least ``wanted``: below it, the study's pieces need not be loaded to count its rows.
+    if wanted and done >= wanted and done >= _places(study=study, rows=study_pieces(study=study).rows):
+        study_notify(study=study, event=NotificationEvent.STUDY_FILLED,
+                     detail=f"{done} participants completed it; it admits nobody else.")

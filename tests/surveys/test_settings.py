@@ -42,6 +42,8 @@ def test_it_uses_postgresql_and_redis_when_told():
     ("IRIS_LOG_LEVEL", "LOUD"),
     ("IRIS_PROLIFIC_KEY", "not-a-fernet-key"),
     ("IRIS_ADDRESS_RATE", "lots"),
+    ("IRIS_WEBHOOK_ALLOWED_NETWORKS", "10.0.0.0/8, the lab"),
+    ("EMAIL_PORT", "smtp"),
 ])
 def test_it_refuses_a_malformed_value_naming_the_variable(name, value):
     env = {name: value}
@@ -52,6 +54,19 @@ def test_it_refuses_a_malformed_value_naming_the_variable(name, value):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert name in result.stderr.splitlines()[-1]
+
+
+def mail_settings_with(env: dict) -> list[str]:
+    probe = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'surveys.settings'; django.setup(); "
+             "from django.conf import settings as s; print(s.EMAIL_BACKEND, s.EMAIL_PORT, s.EMAIL_USE_TLS)")
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True,
+                          env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", **env}).stdout.split()
+
+
+def test_it_mails_through_smtp_only_once_a_mail_server_is_named():
+    assert mail_settings_with({}) == ["django.core.mail.backends.console.EmailBackend", "587", "True"]
+    assert mail_settings_with({"EMAIL_HOST": "smtp.lab.example", "EMAIL_PORT": "25", "EMAIL_USE_TLS": "no"}) == [
+        "django.core.mail.backends.smtp.EmailBackend", "25", "False"]
 
 
 def test_it_wants_a_secret_key_in_production():
