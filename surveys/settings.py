@@ -313,6 +313,9 @@ WHITENOISE_USE_FINDERS = env_bool("IRIS_STATIC_FROM_FINDERS", True)
 # Participant sessions (surveys/trials): a started or consented session silent for this long is
 # abandoned; it is marked timed out and its place in the design goes to the next arrival.
 IRIS_SESSION_TIMEOUT_S = env_int("IRIS_SESSION_TIMEOUT_S", 3600, minimum=60)
+# The stopping rule (docs/method.md §3): a completion queues a check of its study this many seconds
+# later, and completions meanwhile join it, so a busy study is scored at most once per this interval.
+IRIS_RECRUITMENT_CHECK_S = env_int("IRIS_RECRUITMENT_CHECK_S", 30, minimum=0)
 
 # Prolific (docs/prolific.md): where its API is (a local fake in tests), and the Fernet key that
 # encrypts each researcher's Prolific token at rest; without a key no token is stored.

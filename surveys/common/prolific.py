@@ -10,8 +10,11 @@ carries the header ``Authorization: Token <token>``; JSON in, JSON out):
   [{"action": "MANUALLY_REVIEW"}]}``), ``total_available_places``, ``reward`` (in cents of the
   workspace's currency) and ``estimated_completion_time`` (minutes). The answer's ``id`` is the
   Prolific study id; ``status`` is ``"UNPUBLISHED"``.
-- ``POST /studies/<id>/transition/`` with ``{"action": "PUBLISH"}`` publishes it.
-- ``PATCH /studies/<id>/`` with ``{"total_available_places": n}`` changes its places.
+- ``POST /studies/<id>/transition/`` with ``{"action": "PUBLISH"}`` publishes it (``"ACTIVE"``); with
+  ``{"action": "STOP"}`` it stops taking participants for good (``"AWAITING REVIEW"`` while
+  submissions await review, else ``"COMPLETED"``): a stopped study is never restarted.
+- ``PATCH /studies/<id>/`` with ``{"total_available_places": n}`` changes its places; once the study
+  is published, places can only be raised.
 - ``GET /studies/<id>/submissions/`` lists its submissions: ``{"results": [...]}``, each with ``id``
   (the submission id, which Prolific passes to IRIS as ``SESSION_ID``), ``participant_id`` and
   ``status`` (``ACTIVE``, ``AWAITING REVIEW``, ``APPROVED``, ``REJECTED``, ``RETURNED``, ``TIMED-OUT``).
@@ -92,6 +95,9 @@ class ProlificClient:
 
     def study_publish(self, *, study_id: str) -> dict:
         return self._call("POST", f"/studies/{study_id}/transition/", {"action": "PUBLISH"})
+
+    def study_stop(self, *, study_id: str) -> dict:
+        return self._call("POST", f"/studies/{study_id}/transition/", {"action": "STOP"})
 
     def study_places_set(self, *, study_id: str, places: int) -> dict:
         return self._call("PATCH", f"/studies/{study_id}/", {"total_available_places": places})

@@ -161,7 +161,13 @@ class ConditionScoreSerializer(serializers.Serializer):
     participant_mean = serializers.FloatField(allow_null=True)
     participant_sem = serializers.FloatField(allow_null=True)
     p_vs_chance = serializers.FloatField(allow_null=True)
-    more_participants_needed = serializers.IntegerField(allow_null=True)
+    more_participants_needed = serializers.IntegerField(
+        allow_null=True, help_text="For the target CI width: null when not set, too few participants, or out of "
+                                   "reach (the item part alone is as wide).")
+    item_part_width = serializers.FloatField(allow_null=True, help_text="The part of the CI's width that more "
+                                                                       "participants cannot narrow (docs/method.md §3).")
+    item_part_low = serializers.FloatField(allow_null=True, help_text="Its one-sided 95% lower bound, which the "
+                                                                     "stopping rule judges.")
     job_id = serializers.IntegerField(allow_null=True)
     layer = serializers.CharField()
 

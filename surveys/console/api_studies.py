@@ -19,9 +19,16 @@ from surveys.console.links import participant_link
 from surveys.console.views import owned_study
 from surveys.generation.models import GenerationJob
 from surveys.generation.selectors import jobs_by_id
+from surveys.scoring import recruitment_services as recruitment
 from surveys.scoring import services as scoring
 from surveys.scoring.models import DecisionSource, ExclusionDecision, ExclusionRules
-from surveys.scoring.selectors import exclusion_overrides, exclusion_rules_of, studies_visible_to, study_exclusions
+from surveys.scoring.selectors import (
+    exclusion_overrides,
+    exclusion_rules_of,
+    recruitment_of,
+    studies_visible_to,
+    study_exclusions,
+)
 from surveys.studies import services as studies
 from surveys.studies.models import Condition, Study, StudyStatus
 from surveys.studies.paradigms import Paradigm
@@ -48,16 +55,27 @@ class ConditionOutput(serializers.ModelSerializer):
         fields = ["id", "label", "job", "layer", "items"]
 
 
+class RecruitmentOutput(serializers.Serializer):
+    target_ci_width = serializers.FloatField(allow_null=True, help_text="The stopping rule's target (the study's "
+                                                                        "exclusion rules); null: none.")
+    cap = serializers.IntegerField(allow_null=True, help_text="Usable participants the design's cap admits "
+                                                              "(whole Latin squares); null: no cap.")
+    checked_at = serializers.DateTimeField(allow_null=True, help_text="The stopping rule's last check.")
+    verdict = serializers.CharField(help_text="What that check found and did, in words.")
+
+
 class StudyOutput(serializers.ModelSerializer):
     measure = serializers.SerializerMethodField(help_text="What a condition's score is (per paradigm).")
     participant_link = serializers.SerializerMethodField(help_text="The link to hand to participants.")
     conditions = serializers.SerializerMethodField()
+    recruitment = serializers.SerializerMethodField(help_text="The stopping rule (docs/method.md §3): its target, "
+                                                              "the cap, and its last verdict.")
 
     class Meta:
         model = Study
-        fields = ["id", "name", "public_id", "paradigm", "status", "design", "jobs", "measure", "participant_link",
-                  "completion_code", "completion_url", "includes_failing_iris", "retention_days", "conditions",
-                  "created_at"]
+        fields = ["id", "name", "public_id", "paradigm", "status", "closed_reason", "closed_at", "recruitment",
+                  "design", "jobs", "measure", "participant_link", "completion_code", "completion_url",
+                  "includes_failing_iris", "retention_days", "conditions", "created_at"]
 
     def get_measure(self, study: Study) -> str:
         return study.design_spec.traits.measure
@@ -69,6 +87,14 @@ class StudyOutput(serializers.ModelSerializer):
     def get_conditions(self, study: Study) -> list[dict]:
         conditions = study.conditions.annotate(item_count=Count("items")).order_by("pk")
         return ConditionOutput(conditions, many=True).data
+
+    @extend_schema_field(RecruitmentOutput)
+    def get_recruitment(self, study: Study) -> dict:
+        rules, state = exclusion_rules_of(study=study), recruitment_of(study=study)
+        return RecruitmentOutput({"target_ci_width": rules.target_ci_width if rules else None,
+                                  "cap": trials.study_places(study=study),
+                                  "checked_at": state.checked_at if state else None,
+                                  "verdict": state.verdict if state else ""}).data
 
 
 class StudyInput(Strict, serializers.Serializer):
@@ -106,11 +132,16 @@ class StudyDetailApi(APIView):
 
 
 class StudyStatusApi(APIView):
-    """Open a study (participants may enter) or close it (nobody new is admitted); the URL says which."""
+    """Open a study (participants may enter) or close it (nobody new is admitted; its Prolific study is
+    stopped, and the study records who closed it); the URL says which."""
 
     @extend_schema(request=None, responses=StudyOutput)
     def post(self, request: Request, study_id: int, status_to: str) -> Response:
-        study = studies.study_set_status(study=owned_study(request, study_id), status=StudyStatus(status_to))
+        study = owned_study(request, study_id)
+        if status_to == StudyStatus.CLOSED:
+            study = recruitment.study_close(study=study, reason=f"closed by {request.user.get_username()}").study
+        else:
+            study = studies.study_set_status(study=study, status=StudyStatus(status_to))
         return Response(StudyOutput(study).data)
 
 

@@ -17,10 +17,9 @@ from statsmodels.regression.mixed_linear_model import MixedLM
 
 from surveys.scoring.data import ResponseTable
 from surveys.scoring.report import ConditionScore, condition_slices, main_rows, response_scores
-from surveys.scoring.stats import mean_sem
+from surveys.scoring.stats import Z_95, mean_sem
 from surveys.studies.paradigms import PARADIGMS
 
-Z_95 = 1.959964  # the normal quantile of a two-sided 95% interval
 # Above this many responses the model is not fitted in the web process (its fit grows with the number
 # of participants and items; the responses export holds everything needed to fit it offline).
 MIXED_MAX_ROWS = 30_000

@@ -1,4 +1,5 @@
-"""Exclusion rules per study and the append-only audit trail of exclusion decisions (docs/method.md §2).
+"""Exclusion rules per study (with the stopping rule's target), the append-only audit trail of
+exclusion decisions (docs/method.md §2), where each study's stopping rule stands (§3), and Prolific.
 
 A participant's decision is the latest override if a researcher made one, otherwise the latest
 decision the rules made. Rows are only ever added: the trail shows what the rules said, what a
@@ -6,6 +7,7 @@ researcher changed, when, by whom and why.
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -13,6 +15,11 @@ from surveys.studies.models import Study
 from surveys.trials.models import Participant
 
 _SHARE = [MinValueValidator(0.0), MaxValueValidator(1.0)]
+
+
+def _above_zero(value: float) -> None:
+    if value <= 0:
+        raise ValidationError("A target CI width must be above 0 (no interval is narrower than 0).")
 
 
 class ExclusionRules(models.Model):
@@ -32,9 +39,13 @@ class ExclusionRules(models.Model):
         null=True, blank=True, validators=_SHARE,
         help_text="Exclude when the participant left the page, window or full screen during more than this "
                   "share of main trials (each response's focus_lost mark).")
-    target_ci_width = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0)],
-                                        help_text="While the study runs: the 95% CI width each condition should "
-                                                  "reach; the results page says how many more participants that takes.")
+    target_ci_width = models.FloatField(
+        null=True, blank=True, validators=[_above_zero],
+        help_text="The stopping rule: IRIS recruits, replacing excluded participants, until every condition's "
+                  "95% CI is at most this wide, then closes the study (recording why) and stops its Prolific "
+                  "study; sooner at the design's cap, or when the items alone make an interval wider than this "
+                  "(more participants cannot narrow that part). Checked after participants complete, once each "
+                  "condition has a few usable ones. Empty: only the cap stops recruiting.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -87,9 +98,25 @@ class ProlificAccount(models.Model):
         return f"Prolific token of {self.owner}"
 
 
+class Recruitment(models.Model):
+    """Where a study's stopping rule stands (docs/method.md §3, "Stopping rule"): the state of its
+    background check (docs/conventions.md §7) and the last verdict, in words."""
+
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="recruitment")
+    # Set when a check is enqueued and cleared when it starts: completions meanwhile enqueue nothing,
+    # since that check will see them. One left set longer than a check can take was lost, and is retaken.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    verdict = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"Recruitment of {self.study}"
+
+
 class ProlificStudyStatus(models.TextChoices):
     DRAFT = "draft"
     PUBLISHED = "published"
+    STOPPED = "stopped"  # final on Prolific: a study that must recruit again needs a new Prolific study
 
 
 class ProlificStudy(models.Model):

@@ -1,9 +1,10 @@
 """Writes for Prolific (docs/prolific.md): a researcher's encrypted token, a study's Prolific draft,
-its publication and places, and the review of its submissions from the exclusion decisions.
+its publication, places and stop, and the review of its submissions from the exclusion decisions.
 
 Every call to Prolific goes through surveys/common/prolific.py; its ProlificError reaches the caller.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from surveys.common.prolific import AWAITING_REVIEW, ProlificClient, ProlificError
@@ -23,7 +25,8 @@ from surveys.scoring.models import (
 )
 from surveys.scoring.selectors import study_exclusions
 from surveys.studies.models import Study
-from surveys.trials.models import Participant
+from surveys.trials.models import Participant, ParticipantStatus, RecruitmentSource
+from surveys.trials.selectors import study_places
 
 URL_PARAMETERS = "PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
 # Which of Prolific's rejection categories each exclusion rule's reason falls in (exclusions.py words them).
@@ -74,13 +77,13 @@ def _completion_codes(study: Study) -> list[dict]:
     return codes
 
 
-UNCAPPED_PLACES = 10  # a design without a cap: a first batch; raise it with prolific_places_set
+# A design without a cap: a first batch; the stopping rule's checks raise it (prolific_places_follow).
+UNCAPPED_PLACES = 10
 
 
 def _planned_places(study: Study) -> int:
-    """The design's cap (participants per condition x conditions), else UNCAPPED_PLACES."""
-    per_condition = study.design_spec.participants_per_condition
-    return per_condition * max(1, study.conditions.count()) if per_condition else UNCAPPED_PLACES
+    """The participants the design's cap admits (each takes part in every condition), else UNCAPPED_PLACES."""
+    return study_places(study=study) or UNCAPPED_PLACES
 
 
 def prolific_draft_create(*, study: Study, study_url: str, reward_cents: int = 150, minutes: int = 10,
@@ -127,14 +130,58 @@ def prolific_publish(*, study: Study) -> ProlificStudy:
 
 
 def prolific_places_set(*, study: Study, places: int) -> ProlificStudy:
-    """Keep Prolific's places in step with IRIS's recruiting target."""
+    """Set the places of the study's Prolific study (a published one's can only be raised: Prolific refuses)."""
     if places < 1:
         raise ValidationError("A Prolific study needs at least one place.")
-    linked = _linked(study)
-    _client(owner=study.owner).study_places_set(study_id=linked.prolific_id, places=places)
+    return _places_send(_linked(study), places=places)
+
+
+def _places_send(linked: ProlificStudy, *, places: int) -> ProlificStudy:
+    _client(owner=linked.study.owner).study_places_set(study_id=linked.prolific_id, places=places)
     linked.places = places
     linked.save(update_fields=["places"])
     return linked
+
+
+# Sessions that end with a code of their own: Prolific counts each as a submission holding a place.
+_UNUSABLE_ENDS = (ParticipantStatus.FAILED_GATE, ParticipantStatus.INCOMPATIBLE, ParticipantStatus.DECLINED)
+
+
+def prolific_places_for(*, study: Study, usable: int, excluded: Collection[int]) -> int:
+    """The Prolific places that bring ``usable`` usable participants. Prolific counts every submission
+    that holds a place, so the study's Prolific sessions IRIS cannot use (excluded, failed the gate,
+    incompatible device, declined) are added, unless IRIS rejected them there (a rejection frees the place)."""
+    sessions = (Participant.objects.filter(study=study, is_pilot=False, source=RecruitmentSource.PROLIFIC)
+                .exclude(prolific_review__verdict=ProlificVerdict.REJECTED))
+    return usable + sessions.filter(Q(pk__in=list(excluded)) | Q(status__in=_UNUSABLE_ENDS)).count()
+
+
+def prolific_places_follow(*, study: Study, places: int) -> ProlificStudy | None:
+    """Keep the Prolific study's places in step with what the stopping rule still wants: a draft's are
+    set, a published study's only ever raised (Prolific refuses fewer), a stopped study's left alone.
+    None when the study has no Prolific study. Under a lock on its row, so checks take turns."""
+    with transaction.atomic():
+        linked = ProlificStudy.objects.select_for_update().select_related("study__owner").filter(study=study).first()
+        if linked is None:
+            return None
+        raise_only = linked.status == ProlificStudyStatus.PUBLISHED
+        if linked.status == ProlificStudyStatus.STOPPED or places < 1 or places == linked.places or (
+                raise_only and places < linked.places):
+            return linked
+        return _places_send(linked, places=places)
+
+
+def prolific_stop(*, study: Study) -> ProlificStudy | None:
+    """Stop the study's published Prolific study, for good (Prolific never restarts a stopped study);
+    a draft recruits nobody and is left as it is. None when the study has no Prolific study."""
+    with transaction.atomic():
+        linked = ProlificStudy.objects.select_for_update().select_related("study__owner").filter(study=study).first()
+        if linked is None or linked.status != ProlificStudyStatus.PUBLISHED:
+            return linked
+        _client(owner=study.owner).study_stop(study_id=linked.prolific_id)
+        linked.status = ProlificStudyStatus.STOPPED
+        linked.save(update_fields=["status"])
+        return linked
 
 
 @dataclass(frozen=True)

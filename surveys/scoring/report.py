@@ -20,6 +20,7 @@ from surveys.scoring.data import MAIN, ResponseTable
 from surveys.scoring.stats import (
     Reliability,
     compare_conditions_p,
+    item_part,
     mean_sem,
     participant_means,
     participants_needed,
@@ -47,6 +48,8 @@ class ConditionScore:
     participant_sem: float | None = None
     p_vs_chance: float | None = None
     more_participants_needed: int | None = None
+    item_part_width: float | None = None  # the part of the CI's width more participants cannot narrow
+    item_part_low: float | None = None  # its one-sided 95% lower bound: the stopping rule's evidence
     job_id: int | None = None
     layer: str = ""
     item_scores: dict[int, float] = field(default_factory=dict, repr=False)
@@ -119,6 +122,7 @@ def condition_score(meta: ConditionMeta, rows: ResponseTable, *, paradigm: str, 
     interval = share_interval(hits, totals, rng=rng, participant_weights=own)
     item_shares = hits.sum(axis=0) / totals.sum(axis=0)
     spread = mean_sem(means)
+    items_alone = item_part(rows.participant, rows.item, response_scores(rows, paradigm=paradigm))
     return ConditionScore(
         participants=len(ids), items=int(totals.shape[1]), trials=len(rows),
         alignment=interval.estimate, ci_low=interval.low, ci_high=interval.high,
@@ -126,7 +130,10 @@ def condition_score(meta: ConditionMeta, rows: ResponseTable, *, paradigm: str, 
         participant_mean=spread.mean, participant_sem=spread.sem,
         p_vs_chance=None if chance is None else sign_flip_p(means - chance, rng=rng),
         more_participants_needed=participants_needed(participants=len(ids), width=interval.high - interval.low,
-                                                     target_width=target_width),
+                                                     target_width=target_width,
+                                                     item_width=items_alone.width if items_alone else None),
+        item_part_width=items_alone.width if items_alone else None,
+        item_part_low=items_alone.low if items_alone else None,
         item_scores=dict(zip(item_ids.tolist(), item_shares.tolist(), strict=True)), **base)
 
 

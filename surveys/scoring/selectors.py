@@ -16,7 +16,7 @@ from surveys.scoring.analyses import Analyses, study_analyses
 from surveys.scoring.bootstrap import DEFAULT_RESAMPLES, bootstrap_sem
 from surveys.scoring.data import ResponseTable, response_table
 from surveys.scoring.exclusions import Rules, exclusion_reasons
-from surveys.scoring.models import DecisionSource, ExclusionDecision, ExclusionRules
+from surveys.scoring.models import DecisionSource, ExclusionDecision, ExclusionRules, Recruitment
 from surveys.scoring.proxies import ConditionProxy, ProxyAgreement, condition_proxy, proxy_agreement
 from surveys.scoring.report import (
     Comparison,
@@ -31,6 +31,7 @@ from surveys.scoring.report import (
 from surveys.scoring.stats import Reliability
 from surveys.studies.models import Study, StudyItem
 from surveys.trials.models import DataErasure, Participant, ParticipantStatus, Response
+from surveys.trials.selectors import study_places
 
 # The resampling is seeded so a reported interval can be reproduced exactly.
 BOOTSTRAP_SEED = 20231114
@@ -200,6 +201,39 @@ def study_report(*, study: Study, resamples: int = DEFAULT_RESAMPLES) -> StudyRe
                                                       seed=BOOTSTRAP_SEED),
         exclusions=inputs.exclusions, proxies=proxies, proxy_agreement=agreement,
         target_ci_width=inputs.options["target_width"], analyses=study_analyses(kept, scores, paradigm=paradigm))
+
+
+@dataclass(frozen=True)
+class RecruitmentReading:
+    """What the stopping rule needs to know about a study (docs/method.md §3, "Stopping rule")."""
+
+    target: float | None  # the target CI width (the study's rules)
+    places: int | None  # the design's cap, in participants (whole Latin squares); None: no cap
+    completed: int  # completed, non-pilot sessions
+    excluded: tuple[int, ...]  # the ids of those the exclusion decisions exclude
+    scores: tuple[ConditionScore, ...]  # per condition, exclusions applied; () without a target
+
+    @property
+    def usable(self) -> int:
+        return self.completed - len(self.excluded)
+
+
+def recruitment_of(*, study: Study) -> Recruitment | None:
+    """The stopping rule's last check of the study (None: never checked)."""
+    return Recruitment.objects.filter(study=study).first()
+
+
+def study_recruitment(*, study: Study) -> RecruitmentReading:
+    """One read of the responses, and the bootstrap only when there is a target to judge. The scores
+    are the results page's (same resamples, same seed), so the rule stops on the numbers it shows."""
+    target, places = study_rules(study=study)[1], study_places(study=study)
+    if target is None and places is None:  # nothing to judge: the responses need not be read
+        completed = Participant.objects.filter(study=study, status=ParticipantStatus.COMPLETED, is_pilot=False)
+        return RecruitmentReading(None, None, completed.count(), (), ())
+    inputs = _scoring_inputs(study=study, resamples=DEFAULT_RESAMPLES)
+    scores = () if target is None else tuple(
+        condition_scores(inputs.kept, inputs.metas, seed=BOOTSTRAP_SEED, **inputs.options))
+    return RecruitmentReading(target, places, len(inputs.exclusions), tuple(inputs.excluded), scores)
 
 
 # The results page asks for the report once per figure; the same data gives the same report.

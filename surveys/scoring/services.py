@@ -8,6 +8,7 @@ from django.db import transaction
 
 from surveys.generation.models import GenerationJob
 from surveys.scoring.models import DecisionSource, ExclusionDecision, ExclusionRules
+from surveys.scoring.recruitment_services import recruitment_recheck
 from surveys.scoring.selectors import study_exclusions
 from surveys.studies.models import Study
 from surveys.studies.paradigms import PARADIGMS, Paradigm
@@ -32,12 +33,14 @@ def exclusion_rules_set(*, study: Study, **values) -> ExclusionRules:
         setattr(rules, name, value)
     rules.full_clean()
     rules.save()
+    recruitment_recheck(study=study)  # the target or who is excluded may have changed
     return rules
 
 
 def exclusion_rules_delete(*, study: Study) -> None:
     """Drop a study's rules: only its design's gate is applied until rules are set again."""
     ExclusionRules.objects.filter(study=study).delete()
+    recruitment_recheck(study=study)
 
 
 def study_create(*, owner, jobs: Sequence[GenerationJob], paradigm: str = Paradigm.TWO_AFC,
@@ -98,6 +101,8 @@ def exclusion_override(*, study: Study, participant: Participant, excluded: bool
         raise ValidationError("Say why: an override needs a note.")
     with transaction.atomic():
         exclusions_apply(study=study)  # the trail shows what the rules said before the override
-        return ExclusionDecision.objects.create(study=study, participant=participant, excluded=excluded,
-                                                reason="", source=DecisionSource.OVERRIDE, note=note.strip(),
-                                                author=author)
+        decision = ExclusionDecision.objects.create(study=study, participant=participant, excluded=excluded,
+                                                    reason="", source=DecisionSource.OVERRIDE, note=note.strip(),
+                                                    author=author)
+        recruitment_recheck(study=study)  # an excluded participant's place is offered again, and back
+    return decision

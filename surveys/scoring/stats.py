@@ -8,7 +8,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import chi2
 
+Z_95 = 1.959964  # the normal quantile of a two-sided 95% interval
 # Monte Carlo sizes: enough for a p-value to two decimals and a stable split-half average.
 PERMUTATIONS = 2_000
 SPLITS = 200
@@ -168,11 +170,66 @@ def split_half_reliability(sums: np.ndarray, counts: np.ndarray, *, rng: np.rand
     return Reliability(mean_r, corrected, ceiling, n_items)
 
 
-def participants_needed(*, participants: int, width: float | None, target_width: float | None) -> int | None:
-    """How many more participants bring a CI under target_width, assuming width ~ 1/sqrt(n)."""
+# Rounds of the additive fit in item_part: alternating means converge geometrically, and twenty
+# rounds leave changes far below the responses' own noise even in a Latin square.
+BACKFIT_ROUNDS = 20
+
+
+@dataclass(frozen=True)
+class ItemPart:
+    """The part of a condition's 95% CI width that more participants cannot narrow, with a one-sided
+    95% lower bound on it (docs/method.md §3, "Stopping rule")."""
+
+    width: float
+    low: float
+
+
+def item_part(participants: np.ndarray, items: np.ndarray, values: np.ndarray) -> ItemPart | None:
+    """The item part of a condition's CI; None with fewer than two participants or items.
+
+    Fits value = mean + participant effect + item effect by alternating means (participants may see
+    different items, as in a Latin square). The item effects' variance V, less what their own sampling
+    noise explains (E: residual variance / responses to the item), estimates the items' spread; its
+    lower bound takes V's one-sided 95% chi-square bound (n_items - 1 degrees of freedom) instead of V.
+    A width is 2 * 1.96 sd of the trial-weighted mean of the item effects. Inputs: equal-length 1-D
+    arrays, one entry a response.
+    """
+    participant_ids, p = np.unique(participants, return_inverse=True)
+    item_ids, i = np.unique(items, return_inverse=True)
+    freedom = len(values) - len(participant_ids) - len(item_ids) + 1
+    if len(participant_ids) < 2 or len(item_ids) < 2 or freedom <= 0:
+        return None
+    y = values.astype(float)
+    per_participant, per_item = np.bincount(p), np.bincount(i)
+    mean, b = y.mean(), np.zeros(len(item_ids))
+    for _ in range(BACKFIT_ROUNDS):
+        a = np.bincount(p, weights=y - mean - b[i]) / per_participant
+        b = np.bincount(i, weights=y - mean - a[p]) / per_item
+    residual = y - mean - a[p] - b[i]
+    noise = float(np.mean(float(residual @ residual) / freedom / per_item))
+    spread = float(np.var(b, ddof=1))
+    spread_low = spread * (len(item_ids) - 1) / chi2.ppf(0.95, len(item_ids) - 1)
+    weights = per_item / len(y)
+    scale = 2 * Z_95 * math.sqrt(float(weights @ weights))
+    return ItemPart(scale * math.sqrt(max(0.0, spread - noise)), scale * math.sqrt(max(0.0, spread_low - noise)))
+
+
+def participants_needed(*, participants: int, width: float | None, target_width: float | None,
+                        item_width: float | None = None) -> int | None:
+    """How many more participants bring a CI under target_width (docs/method.md §3, "Stopping rule").
+
+    The part of the width that participants explain shrinks as 1/sqrt(n); the item part (item_width,
+    ItemPart.width) does not: widths add as squares, so n' = n (w² - w_i²) / (T² - w_i²).
+    None when it cannot be said, or when the item part alone is at least the target.
+    """
     if target_width is None or width is None or participants < 2 or target_width <= 0:
         return None
-    needed = math.ceil(participants * (width / target_width) ** 2)
+    if width <= target_width:
+        return 0
+    item = item_width or 0.0
+    if item >= target_width:
+        return None
+    needed = math.ceil(participants * (width ** 2 - item ** 2) / (target_width ** 2 - item ** 2))
     return max(0, needed - participants)
 
 

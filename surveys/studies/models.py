@@ -43,6 +43,10 @@ class Study(models.Model):
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
     paradigm = models.CharField(max_length=16, choices=Paradigm.choices, default=Paradigm.TWO_AFC)
     status = models.CharField(max_length=16, choices=StudyStatus.choices, default=StudyStatus.OPEN)
+    # Why and when the study last closed: the researcher's action, or the stopping rule's verdict
+    # (docs/method.md §3, "Stopping rule"); both are cleared when it opens again.
+    closed_reason = models.TextField(blank=True, editable=False)
+    closed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # StudyDesign.to_dict() as JSON (surveys.studies.design has the options and their defaults);
     # read it through design_spec.
     design = models.JSONField(default=default_design, blank=True)

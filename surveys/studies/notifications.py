@@ -2,7 +2,8 @@
 that sends notifications (surveys/generation/notifications.py). Callers above, in trials and scoring:
 
 - trials, when a participant's completion fills the study (``NotificationEvent.STUDY_FILLED``);
-- whatever closes a study on reaching its interval target (``NotificationEvent.STUDY_TARGET_REACHED``),
+- scoring's stopping rule, when it closes a study on reaching its interval target
+  (``NotificationEvent.STUDY_TARGET_REACHED``),
   with the reason it recorded as ``detail``.
 """
 

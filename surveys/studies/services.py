@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from surveys.generation.models import GenerationJob, JobStatus, Stimulus
 from surveys.studies.design import StudyDesign
@@ -95,11 +96,18 @@ def study_check_feasible(*, study: Study) -> None:
             raise ValidationError("Classification needs every target to have a category, and two or more categories.")
 
 
-def study_set_status(*, study: Study, status: str) -> Study:
+def study_set_status(*, study: Study, status: str, reason: str = "") -> Study:
+    """Open or close a study. Closing records why (``reason``) and when; closing a closed study keeps
+    the first reason. Opening clears both. Sessions under way may finish either way."""
     if status not in StudyStatus.values:
         raise ValidationError(f"Unknown status {status!r}.")
-    study.status = status
-    study.save(update_fields=["status"])
+    if status == StudyStatus.CLOSED:
+        fields = {"status": status, "closed_reason": reason or "closed", "closed_at": timezone.now()}
+    else:
+        fields = {"status": status, "closed_reason": "", "closed_at": None}
+    # Conditional, so two closings at once (the stopping rule and the researcher) keep one reason.
+    Study.objects.filter(pk=study.pk).exclude(status=status).update(**fields)
+    study.refresh_from_db(fields=["status", "closed_reason", "closed_at"])
     return study
 
 

@@ -2,6 +2,7 @@
 random generator, returns unsaved Trial rows; services.design_freeze stores them."""
 
 import functools
+import math
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -27,8 +28,7 @@ class StudyPieces:
 
     @property
     def rows(self) -> int:
-        """Latin-square rows: each participant sees each target once, in the condition its row gives."""
-        return len(self.conditions) if self.design.once_per_target else 1
+        return square_rows(design=self.design, conditions=len(self.conditions))
 
     def targets_of_job(self, job_id: int) -> list[int]:
         return [t for (job, t) in self.representative if job == job_id]
@@ -36,6 +36,18 @@ class StudyPieces:
     @property
     def categories(self) -> list[str]:
         return sorted({c for c in self.category.values() if c})
+
+
+def square_rows(*, design: StudyDesign, conditions: int) -> int:
+    """Latin-square rows: each participant sees each target once, in the condition its row gives."""
+    return conditions if design.once_per_target else 1
+
+
+def capped_places(*, cap: int | None, rows: int) -> int | None:
+    """The participants a design with a cap admits (None: no cap). Each participant contributes to
+    every condition (all items, or one Latin-square row covering every condition), so the cap is on
+    participants, rounded up to whole squares."""
+    return math.ceil(cap / rows) * rows if cap else None
 
 
 def study_pieces(*, study: Study) -> StudyPieces:

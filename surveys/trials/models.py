@@ -77,6 +77,11 @@ class Participant(models.Model):
     arrival_key = models.CharField(max_length=32, blank=True, default="", editable=False)
     status = models.CharField(max_length=16, choices=ParticipantStatus.choices, default=ParticipantStatus.STARTED)
     is_pilot = models.BooleanField(default=False)
+    # A copy of the study's exclusion decision for this completed session, kept here because
+    # admission (this app) may not read scoring, which holds the decisions and their audit trail
+    # and refreshes this copy at each recruitment check: an excluded participant's place in the
+    # design is offered to someone new (docs/method.md §3, "Stopping rule").
+    excluded = models.BooleanField(default=False, editable=False)
     # The Latin-square row this participant was given: which condition each target is seen in.
     design_row = models.PositiveIntegerField(null=True, blank=True)
     # The study's design version this participant was shown (Study.design_version when they entered).

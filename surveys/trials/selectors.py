@@ -8,6 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from surveys.studies.models import Study
+from surveys.trials.assignment import capped_places, square_rows
 from surveys.trials.models import (
     ACTIVE_STATUSES,
     ENDED_EARLY,
@@ -95,6 +96,13 @@ def study_participation(*, study: Study) -> dict[str, int]:
     return study.participants.filter(is_pilot=False).aggregate(
         started=Count("pk"), completed=Count("pk", filter=Q(status=ParticipantStatus.COMPLETED)),
         ended_early=Count("pk", filter=Q(status__in=ENDED_EARLY)))
+
+
+def study_places(*, study: Study) -> int | None:
+    """How many participants the design's cap admits, in whole Latin squares; None without a cap."""
+    design = study.design_spec
+    return capped_places(cap=design.participants_per_condition,
+                         rows=square_rows(design=design, conditions=study.conditions.count()))
 
 
 def participants_of(*, study: Study) -> QuerySet[Participant]:

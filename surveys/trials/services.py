@@ -1,7 +1,6 @@
 """Writes for the participant side: entering a study, consent, responses, completion."""
 
 import logging
-import math
 import random
 import secrets
 from datetime import timedelta
@@ -17,11 +16,18 @@ from surveys.studies.models import Study, StudyStatus
 from surveys.studies.notifications import study_notify
 from surveys.studies.paradigms import RATING_MAX, RATING_MIN
 from surveys.studies.questions import answers_check
-from surveys.trials.assignment import StudyPieces, design_row_counts, study_pieces, trials_build
+from surveys.trials.assignment import (
+    StudyPieces,
+    capped_places,
+    design_row_counts,
+    study_pieces,
+    trials_build,
+)
 from surveys.trials.layout import TrialLayout
 from surveys.trials.models import ACTIVE_STATUSES, Participant, ParticipantStatus, Response, Trial, TrialKind
 from surveys.trials.payloads import rt_checked
 from surveys.trials.selectors import trials_open
+from surveys.trials.signals import participant_completed
 from surveys.trials.viewing import Viewing
 
 logger = logging.getLogger(__name__)
@@ -125,25 +131,18 @@ def design_row_assign(*, study: Study, rows: int, is_pilot: bool) -> int:
 
 
 def _row_counts(*, study: Study, rows: int) -> list[int]:
-    """Places taken per Latin-square row, once silent sessions have given theirs up."""
+    """Places taken per Latin-square row, once silent sessions have given theirs up. An excluded
+    participant's place is free again, in their row, so the usable data stay balanced."""
     sessions_expire(study=study)
-    taken = list(Participant.objects.filter(
-        study=study, is_pilot=False, design_row__isnull=False,
-        status__in=[ParticipantStatus.COMPLETED, *ACTIVE_STATUSES]).values_list("design_row", flat=True))
+    holding = Q(status=ParticipantStatus.COMPLETED, excluded=False) | Q(status__in=ACTIVE_STATUSES)
+    taken = list(Participant.objects.filter(holding, study=study, is_pilot=False, design_row__isnull=False)
+                 .values_list("design_row", flat=True))
     return design_row_counts(rows=rows, taken=taken)
 
 
 def _is_full(*, study: Study, counts: list[int]) -> bool:
-    places = _places(study=study, rows=len(counts))
-    return bool(places) and sum(counts) >= places
-
-
-def _places(*, study: Study, rows: int) -> int:
-    """How many participants the study takes; 0 when it has no cap."""
-    # Each participant contributes to every condition (all items, or one Latin-square row covering
-    # every condition), so the cap is on participants, rounded up to whole squares.
-    wanted = study.design_spec.participants_per_condition
-    return math.ceil(wanted / rows) * rows if wanted else 0
+    places = capped_places(cap=study.design_spec.participants_per_condition, rows=len(counts))
+    return places is not None and sum(counts) >= places
 
 
 def place_reclaim(*, participant: Participant) -> Participant:
@@ -363,6 +362,8 @@ def participant_finish(*, participant: Participant) -> Participant:
     completed = Participant.objects.filter(pk=participant.pk, status=ParticipantStatus.CONSENTED).update(
         status=ParticipantStatus.COMPLETED, completed_at=timezone.now())
     participant.refresh_from_db()
+    if completed:  # this call completed it: announced once, however often the page sends finish
+        participant_completed.send(sender=Participant, participant=participant)
     if completed and not participant.is_pilot:
         _filled_notify(study=participant.study)
     return participant
@@ -371,8 +372,10 @@ def participant_finish(*, participant: Participant) -> Participant:
 def _filled_notify(*, study: Study) -> None:
     """Tell the researcher once as many participants completed the study as it takes."""
     wanted = study.design_spec.participants_per_condition
-    done = Participant.objects.filter(study=study, is_pilot=False, status=ParticipantStatus.COMPLETED).count()
+    # Usable participants: those excluded by the study's rules are replaced (the stopping rule).
+    done = Participant.objects.filter(study=study, is_pilot=False, excluded=False,
+                                      status=ParticipantStatus.COMPLETED).count()
     # Places are at least ``wanted``: below it, the study's pieces need not be loaded to count its rows.
-    if wanted and done >= wanted and done >= _places(study=study, rows=study_pieces(study=study).rows):
+    if wanted and done >= wanted and done >= capped_places(cap=wanted, rows=study_pieces(study=study).rows):
         study_notify(study=study, event=NotificationEvent.STUDY_FILLED,
                      detail=f"{done} participants completed it; it admits nobody else.")

@@ -379,9 +379,9 @@ def participant_withdraw(request: HttpRequest, token: str) -> HttpResponse:
         return redirect(_next_page(participant))
     template, page, _ = _end_page(participant)
     page["withdrawn"] = withdrawal.participant_withdraw(participant=participant)
-    request.session.get(_SESSION_KEY, {}).pop(participant.study.public_id, None)  # the link starts afresh
-    request.session.modified = True
-    return render(request, template, page)
+    response = render(request, template, page)
+    response.delete_cookie(_remembered_cookie(participant.study), samesite="Lax")  # the link starts afresh
+    return response
 
 
 @never_cache

@@ -4,8 +4,10 @@ the contract), so the Prolific flow runs end to end with no network.
 It keeps studies, submissions, transitions and bonuses in memory, answers with the documented
 shapes, and refuses what Prolific refuses: a wrong ``Authorization: Token`` header (401), a
 transition of a submission that is not awaiting review (400), a rejection without its message
-(at least 100 characters) or category (400), an unknown id (404). ``transitions`` records every
-transition it applied, in order, so a test can see who was approved or rejected and why.
+(at least 100 characters) or category (400), publishing a published study or stopping one that is
+not running (400), fewer places for a published study (400), an unknown id (404). ``transitions``
+records every submission transition it applied, in order, so a test can see who was approved or
+rejected and why; ``study_transitions`` the same for studies (published, stopped).
 """
 
 import itertools
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PREFIX = "/api/v1"
+RESEARCHER_TOKEN = "prolific-token-of-the-researcher-0123456789"  # the token the tests' researcher saves
 REJECTION_CATEGORIES = {"TOO_QUICKLY", "TOO_SLOWLY", "FAILED_INSTRUCTIONS", "INCOMP_LONGITUDINAL", "FAILED_CHECK",
                         "LOW_EFFORT", "MALINGERING", "NO_CODE", "BAD_CODE", "NO_DATA", "UNSUPP_DEVICE", "OTHER"}
 STUDY_FIELDS = {"name", "description", "external_study_url", "total_available_places", "reward",
@@ -34,6 +37,7 @@ class FakeProlific:
     studies: dict = field(default_factory=dict)
     submissions: dict = field(default_factory=dict)
     transitions: list = field(default_factory=list)  # (submission id, body) for each applied transition
+    study_transitions: list = field(default_factory=list)  # (study id, action) for each applied one
     bonuses: dict = field(default_factory=dict)
     paid: list = field(default_factory=list)
     failing: set = field(default_factory=set)  # submission ids whose transition answers 503 (an outage)
@@ -68,16 +72,26 @@ class FakeProlific:
         self.studies[study_id] = {**body, "id": study_id, "status": "UNPUBLISHED"}
         return 201, self.studies[study_id]
 
+    # action -> (the statuses it may leave, the status it reaches); STOP's depends on the submissions.
+    TRANSITIONS = {"PUBLISH": ({"UNPUBLISHED"}, "ACTIVE"), "STOP": ({"ACTIVE", "PAUSED"}, None)}
+
     def study_transition(self, body: dict, study_id: str) -> tuple[int, dict]:
         study = self._study(study_id)
-        if body.get("action") != "PUBLISH" or study["status"] != "UNPUBLISHED":
+        allowed, reached = self.TRANSITIONS.get(body.get("action"), (set(), None))
+        if study["status"] not in allowed:
             raise Refused(400, f"Cannot {body.get('action')} a study that is {study['status']}.")
-        study["status"] = "ACTIVE"
+        awaiting = any(row["study_id"] == study_id and row["status"] == "AWAITING REVIEW"
+                       for row in self.submissions.values())
+        study["status"] = reached or ("AWAITING REVIEW" if awaiting else "COMPLETED")
+        self.study_transitions.append((study_id, body.get("action")))
         return 200, study
 
     def study_update(self, body: dict, study_id: str) -> tuple[int, dict]:
         study = self._study(study_id)
-        study.update({key: value for key, value in body.items() if key == "total_available_places"})
+        places = body.get("total_available_places", study["total_available_places"])
+        if study["status"] != "UNPUBLISHED" and places < study["total_available_places"]:
+            raise Refused(400, "The places of a published study can only be increased.")
+        study["total_available_places"] = places
         return 200, study
 
     def submissions_list(self, body: dict, study_id: str) -> tuple[int, dict]:

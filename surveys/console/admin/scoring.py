@@ -1,4 +1,4 @@
-"""Exclusion rules and the exclusion audit trail in admin."""
+"""Exclusion rules (with the stopping rule's target) and the exclusion audit trail in admin."""
 
 from django.contrib import admin
 
@@ -23,6 +23,13 @@ class OwnStudyAdmin(OwnedAdmin):
 class ExclusionRulesAdmin(OwnStudyAdmin):
     list_display = ["study", "catch_min_accuracy", "min_median_rt_ms", "max_one_sided_share",
                     "qualification_min_correct", "max_focus_lost_share", "target_ci_width", "results"]
+    fieldsets = [
+        (None, {"fields": ["study"]}),
+        ("Exclusion rules (a completed participant caught by any is excluded, and replaced)", {"fields": [
+            "catch_min_accuracy", "min_median_rt_ms", "max_one_sided_share", "qualification_min_correct",
+            "max_focus_lost_share"]}),
+        ("Stopping rule (docs/method.md §3): when the study has enough participants", {"fields": ["target_ci_width"]}),
+    ]
 
     @admin.display(description="results")
     def results(self, obj):

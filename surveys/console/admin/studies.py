@@ -1,7 +1,7 @@
 """Studies in admin: create one from jobs (paradigm and design), the participant link, a pilot
-preview, live progress, scores, open/close."""
+preview, live progress, scores, how it recruits (the stopping rule), open/close."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -11,12 +11,13 @@ from surveys.console.admin.base import ReadOnlyInline, ServiceCreateAdmin
 from surveys.console.admin.prolific import ProlificStudyActions
 from surveys.console.forms import DESIGN_FIELDS, PRESENTATION_DESIGN_FIELDS, StudyCreateForm, StudyEditForm
 from surveys.console.links import participant_link, results_link
-from surveys.scoring.selectors import study_scores
+from surveys.scoring.recruitment_services import recruitment_check, study_close
+from surveys.scoring.selectors import exclusion_rules_of, recruitment_of, study_scores
 from surveys.studies import services
 from surveys.studies.models import Condition, Study, StudyStatus
 from surveys.studies.selectors import study_iri_verdicts
 from surveys.studies.services import STUDY_TEXTS
-from surveys.trials.selectors import study_participation, study_progress, study_viewing
+from surveys.trials.selectors import study_participation, study_places, study_progress, study_viewing
 
 ROW = "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"
 
@@ -45,12 +46,12 @@ class ConditionInline(ReadOnlyInline):
 class StudyAdmin(ProlificStudyActions, ServiceCreateAdmin):
     create_form = StudyCreateForm
     change_form = StudyEditForm
-    list_display = ["name", "paradigm", "status", "link", "participation", "created_at"]
+    list_display = ["name", "paradigm", "status", "closed_reason", "link", "participation", "created_at"]
     list_filter = ["status", "paradigm"]
     readonly_fields = ["paradigm", "status", "link", "preview", "participation", "progress", "viewing", "iri_verdicts", "includes_failing_iris", "scores", "results",
-                       "design_state"]
+                       "design_state", "closed_reason", "closed_at", "stopping_rule"]
     inlines = [ConditionInline]
-    actions = ["close_studies", "open_studies", *ProlificStudyActions.prolific_actions]
+    actions = ["close_studies", "open_studies", "check_recruitment", *ProlificStudyActions.prolific_actions]
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -61,6 +62,8 @@ class StudyAdmin(ProlificStudyActions, ServiceCreateAdmin):
         return [
             (None, {"fields": ["name", "paradigm", "status", "link", "preview", "participation", "progress",
                                "iri_verdicts", "includes_failing_iris", "scores", "results"]}),
+            ("Recruitment: the stopping rule (docs/method.md §3)", {"fields": ["stopping_rule", "closed_reason",
+                                                                                "closed_at"]}),
             ("Design", {"fields": ["design_state", *DESIGN_FIELDS]}),
             ("Presentation", {"fields": ["viewing", *PRESENTATION_DESIGN_FIELDS]}),
             ("What participants read (plain text; Markdown-compatible)", {"fields": STUDY_TEXTS}),
@@ -129,22 +132,47 @@ class StudyAdmin(ProlificStudyActions, ServiceCreateAdmin):
         return _table("iris-viewing", "<tr><th>measure</th><th>participants</th><th>min</th>"
                                       "<th>25% / median / 75%</th><th>max</th></tr>", rows)
 
-    @admin.display(description="scores (95% bootstrap CI)")
+    @admin.display(description="how it recruits")
+    def stopping_rule(self, obj):
+        rules = exclusion_rules_of(study=obj)
+        target = rules.target_ci_width if rules else None
+        places = study_places(study=obj)
+        state = recruitment_of(study=obj)
+        checked = (f"Last checked {state.checked_at:%Y-%m-%d %H:%M} UTC: {state.verdict}."
+                   if state and state.checked_at else "Not checked yet: a check follows each completed participant.")
+        return format_html(
+            "Target 95% CI width: {} (set it on the study's <a href=\"{}\">exclusion rules</a>); cap: {}. "
+            "Excluded participants are replaced.<br>{}",
+            "not set" if target is None else f"{target:.3f}",
+            reverse("admin:scoring_exclusionrules_change", args=[rules.pk]) if rules
+            else reverse("admin:scoring_exclusionrules_add"),
+            "none" if places is None else f"{places} usable participants", checked)
+
+    @admin.display(description="scores (95% bootstrap CI; its width, and the part only more IRIs narrow)")
     def scores(self, obj):
         rows = [(s.label, s.participants, s.trials,
                  "-" if s.alignment is None else f"{s.alignment:.3f}",
-                 "-" if s.ci_low is None else f"[{s.ci_low:.3f}, {s.ci_high:.3f}]")
+                 "-" if s.ci_low is None else f"[{s.ci_low:.3f}, {s.ci_high:.3f}] width {s.ci_high - s.ci_low:.3f}"
+                                              + ("" if s.item_part_width is None else
+                                                 f" (items {s.item_part_width:.3f})"))
                 for s in study_scores(study=obj)]
         header = format_html("<tr><th>condition</th><th>participants</th><th>trials</th><th>{}</th><th>95% CI</th></tr>",
                              obj.design_spec.traits.measure)
         return _table("iris-scores", header, rows)
 
-    @admin.action(description="Close selected studies (admit nobody new)")
+    @admin.action(description="Close selected studies (admit nobody new; stops their Prolific study)")
     def close_studies(self, request, queryset):
         for study in queryset:
-            services.study_set_status(study=study, status=StudyStatus.CLOSED)
+            closure = study_close(study=study, reason=f"closed by {request.user.get_username()}")
+            if closure.prolific:
+                self.message_user(request, f"{study}: closed; {closure.prolific}.", messages.INFO)
 
     @admin.action(description="Open selected studies")
     def open_studies(self, request, queryset):
         for study in queryset:
             services.study_set_status(study=study, status=StudyStatus.OPEN)
+
+    @admin.action(description="Check the stopping rule now (closes a study whose rule is met)")
+    def check_recruitment(self, request, queryset):
+        for study in queryset:
+            self.message_user(request, f"{study}: {recruitment_check(study=study).verdict}", messages.INFO)

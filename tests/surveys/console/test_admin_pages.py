@@ -380,9 +380,10 @@ def test_a_study_is_closed_and_reopened_and_nothing_selected_changes_nothing(cli
     nothing = client.post(changelist(Study), {"action": "close_studies", "index": 0}, follow=True)
     assert Study.objects.get().status == "open" and any("must be selected" in m for m in messages_of(nothing))
     act(client, Study, "close_studies", [study])
-    assert Study.objects.get().status == "closed"
+    closed = Study.objects.get()
+    assert (closed.status, closed.closed_reason) == ("closed", "closed by researcher") and closed.closed_at
     act(client, Study, "open_studies", [study])
-    assert Study.objects.get().status == "open"
+    assert Study.objects.filter(status="open", closed_reason="", closed_at=None).exists()
 
 
 @submits("studies.study", "delete_selected")

@@ -1,9 +1,13 @@
-"""Planted participants for scoring tests: responses written in bulk with known answers."""
+"""Planted participants for scoring tests: responses written in bulk with known answers, or given one
+by one through the participant endpoints, as a participant's page posts them."""
 
 import itertools
+import json
 from collections.abc import Callable
 
 import numpy as np
+from django.test import Client
+from django.urls import reverse
 
 from surveys.studies.models import Study
 from surveys.trials.models import Participant, ParticipantStatus, Response, Trial, TrialKind
@@ -50,3 +54,26 @@ def crowd(study: Study, *, accuracy: dict[int, float], n: int, seed: int = 0, **
         answers(study, who, correct=lambda _i, item: bool(rng.random() < accuracy[item.condition_id]), **kwargs)
         made.append(who)
     return made
+
+
+def through_endpoints(study: Study, *, pid: str, session: str = "", choose: Callable[[Trial], int] = lambda _t: 0,
+                      rt_ms: float = 800.0, consent: bool = True) -> Participant | None:
+    """A Prolific participant through the participant endpoints, with the parameters Prolific adds:
+    start, consent, a response to every trial (``choose`` picks the option), finish. None when the
+    study turned them away at the start (closed or full)."""
+    client = Client()
+    started = client.post(reverse("trials:start", args=[study.public_id]),
+                          {"PROLIFIC_PID": pid, "STUDY_ID": "x", "SESSION_ID": session or f"session-{pid}"})
+    if started.status_code != 302:
+        return None
+    token = started["Location"].rstrip("/").split("/")[-1]
+    client.post(reverse("trials:consent", args=[token]), {"agree": "yes" if consent else "no"})
+    participant = Participant.objects.get(token=token)
+    if consent:
+        for trial in participant.trials.order_by("index"):
+            client.post(reverse("trials:respond", args=[token]), content_type="application/json",
+                        data=json.dumps({"trial": trial.public_id, "choice": choose(trial), "rt_ms": rt_ms,
+                                         "idempotency_key": trial.public_id}))
+        assert client.post(reverse("trials:finish", args=[token])).status_code == 200
+    participant.refresh_from_db()
+    return participant

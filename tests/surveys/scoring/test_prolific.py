@@ -3,33 +3,21 @@ a researcher saves their token in admin, creates and publishes a study's Prolifi
 study list's actions, participants take the study through the participant endpoints, and the
 review action approves the kept and rejects the excluded with the rule's reason, once."""
 
-import json
 from decimal import Decimal
 
 import pytest
-from cryptography.fernet import Fernet
-from django.test import Client
 from django.urls import reverse
 
 from surveys.scoring import prolific_services
 from surveys.scoring.models import ProlificAccount, ProlificReview, ProlificStudy
 from surveys.scoring.services import exclusion_rules_set
 from surveys.trials.models import Participant, ParticipantStatus
-from tests.fakes.prolific import FakeProlificServer
+from tests.fakes.prolific import RESEARCHER_TOKEN as TOKEN
 from tests.surveys import factories
 from tests.surveys.admin_coverage import submits
+from tests.surveys.scoring import planting
 
 pytestmark = pytest.mark.django_db
-TOKEN = "prolific-token-of-the-researcher-0123456789"
-
-
-@pytest.fixture
-def prolific(settings):
-    settings.IRIS_PROLIFIC_KEY = Fernet.generate_key().decode()
-    server = FakeProlificServer(token=TOKEN)
-    settings.IRIS_PROLIFIC_URL = server.url
-    with server as fake:
-        yield fake
 
 
 def token_save(client, token: str):
@@ -56,20 +44,7 @@ def drafted(client):
 
 def take_part(study, session: str, *, rt: float = 800.0, consent: bool = True, pid: str = "") -> Participant:
     """A Prolific participant through the participant endpoints, with the parameters Prolific adds."""
-    client = Client()
-    started = client.post(reverse("trials:start", args=[study.public_id]),
-                          {"PROLIFIC_PID": pid or f"pid-{session}", "STUDY_ID": "x", "SESSION_ID": session})
-    token = started["Location"].rstrip("/").split("/")[-1]
-    client.post(reverse("trials:consent", args=[token]), {"agree": "yes" if consent else "no"})
-    participant = Participant.objects.get(token=token)
-    if consent:
-        for trial in participant.trials.all():
-            client.post(reverse("trials:respond", args=[token]), content_type="application/json",
-                        data=json.dumps({"trial": trial.public_id, "choice": 0, "rt_ms": rt,
-                                         "idempotency_key": trial.public_id}))
-        assert client.post(reverse("trials:finish", args=[token])).status_code == 200
-    participant.refresh_from_db()
-    return participant
+    return planting.through_endpoints(study, pid=pid or f"pid-{session}", session=session, rt_ms=rt, consent=consent)
 
 
 @submits("scoring.prolificaccount", "add")
