@@ -63,6 +63,8 @@ def test_a_simulated_study_stops_by_itself_once_every_ci_is_narrower_than_the_ta
     """Every fourth participant answers too fast and is excluded: both intervals are narrow enough with 15
     usable participants, who take 19 completions: more than the cap of 17, which only replacing allows."""
     cap = 17
+    researcher.email = "lab@example.org"  # where the researcher is told that the target is reached
+    researcher.save()
     study = factories.study(researcher, n_items=8, layers=("layer2", "layer3"), design={"participants_per_condition": cap})
     exclusion_rules_set(study=study, min_median_rt_ms=RULE_MS, target_ci_width=TARGET)
     easy, hard = study.conditions.order_by("pk")
