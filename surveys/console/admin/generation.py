@@ -11,7 +11,15 @@ from django.utils.html import format_html, format_html_join
 from surveys.console.admin.base import OwnedAdmin, ReadOnlyInline, ReadOnlyOwnedAdmin, ServiceCreateAdmin, thumbnail
 from surveys.console.forms import JobSubmitForm, ModelRegistrationForm, TargetSetUploadForm
 from surveys.generation import services
-from surveys.generation.models import GenerationBatch, GenerationJob, RegisteredModel, Stimulus, TargetImage, TargetSet
+from surveys.generation.models import (
+    GenerationBatch,
+    GenerationJob,
+    ModelStatus,
+    RegisteredModel,
+    Stimulus,
+    TargetImage,
+    TargetSet,
+)
 from surveys.generation.selectors import job_progress, job_verdicts
 from surveys.scoring.selectors import job_recognition
 from surveys.scoring.services import study_create
@@ -21,10 +29,18 @@ from surveys.studies.paradigms import PARADIGMS
 @admin.register(RegisteredModel)
 class RegisteredModelAdmin(ServiceCreateAdmin):
     create_form = ModelRegistrationForm
-    list_display = ["name", "architecture", "input_size", "is_classifier", "layer_count", "short_sha", "created_at"]
+    list_display = ["name", "status", "architecture", "input_size", "is_classifier", "layer_count", "short_sha",
+                    "created_at"]
+    list_filter = ["status"]
     search_fields = ["name", "architecture"]
-    readonly_fields = ["architecture", "weights", "input_size", "mean", "std", "num_classes", "init_seed",
-                       "checkpoint_sha256", "is_classifier", "num_outputs", "layers", "owner"]
+    readonly_fields = ["status", "error", "architecture", "weights", "input_size", "mean", "std", "num_classes",
+                       "init_seed", "checkpoint_sha256", "is_classifier", "num_outputs", "layers", "owner"]
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if obj.status == ModelStatus.INSPECTING:
+            self.message_user(request, f"{obj.name} is being inspected by a worker: refresh this page in a moment "
+                                       "to see it ready, or refused with the reason.", messages.INFO)
+        return super().response_add(request, obj, post_url_continue)
 
     @admin.display(description="layers")
     def layer_count(self, obj):
