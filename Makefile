@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # The tests talk to real services; these are the ones on a development or CI machine.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
-TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) CELERY_RESULT_BACKEND=$(TEST_BROKER_URL) DJANGO_SECRET_KEY=tests-only-not-secret
+TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) DJANGO_SECRET_KEY=tests-only-not-secret
 PYTEST_ARGS ?=
 
 .PHONY: install demo test test-all bench loadtest docs-figures lint clean deploy-check
@@ -24,7 +24,7 @@ install: $(VENV)/.installed
 # variables in this shell say, so it never writes into a deployment's database or storage.
 PORT ?= 8000
 DEMO_DIR ?= $(CURDIR)/var/demo
-DEMO_ENV = env -u DATABASE_URL -u CELERY_BROKER_URL -u CELERY_RESULT_BACKEND -u AWS_STORAGE_BUCKET_NAME \
+DEMO_ENV = env -u DATABASE_URL -u CELERY_BROKER_URL -u AWS_STORAGE_BUCKET_NAME \
 	-u REDIS_CACHE_URL -u IRIS_INSPECT_ON_WORKER IRIS_VAR_DIR=$(DEMO_DIR) MEDIA_ROOT=$(DEMO_DIR)/media \
 	IRIS_SITE_URL=http://127.0.0.1:$(PORT)
 

@@ -6,7 +6,8 @@
 are needed. The script:
 
  1. registers a model with a weights file (a committed control network, a 300 kB safetensors file
-    in iri_engine/controls/weights/: "standard" unless --weights names another);
+    in iri_engine/controls/weights/: "standard" unless --weights names another); where a worker
+    inspects the checkpoint after the request (the answer is 202), polls the model until it is ready;
  2. uploads a zip of targets it draws itself (its folders name the categories);
  3. submits a generation job and polls it until it has finished;
  4. reads the job's IRIs with their metrics, and one IRI's PNG;
@@ -41,7 +42,7 @@ CONTROL_WEIGHTS = REPOSITORY / "iri_engine" / "controls" / "weights" / "standard
 CONTROL_MODEL = {"architecture": "installed:iris_digits_resnet", "input_size": 32, "mean": [0.3] * 3,
                  "std": [0.32] * 3, "num_classes": 10}
 FINISHED = ("done", "failed", "cancelled")
-REQUEST_TIMEOUT_S = 120  # a registration inspects the checkpoint while the request waits
+REQUEST_TIMEOUT_S = 120  # without an inspect worker, a registration inspects the checkpoint while the request waits
 
 
 class Refused(SystemExit):
@@ -58,10 +59,10 @@ class Api:
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Token {token}"
 
-    def call(self, method: str, path: str, *, expect: int = 200, **kwargs) -> requests.Response:
+    def call(self, method: str, path: str, *, expect: int | tuple[int, ...] = 200, **kwargs) -> requests.Response:
         url = path if path.startswith("http") else f"{self.base}/api/{path.lstrip('/')}"
         response = self.http.request(method, url, timeout=REQUEST_TIMEOUT_S, **kwargs)
-        if response.status_code != expect:
+        if response.status_code not in (expect if isinstance(expect, tuple) else (expect,)):
             raise Refused(f"{method} {url} answered {response.status_code}: {response.text[:2000]}")
         return response
 
@@ -191,8 +192,22 @@ def step(title: str):
 def register_model(api: Api, args) -> dict:
     fields = {**CONTROL_MODEL, "name": f"{args.name}-model"}
     with open(args.weights, "rb") as weights:
-        model = api.post("models/", data=fields, files={"weights": (Path(args.weights).name, weights)})
-    print(f"   model {model['id']}: {len(model['layer_names'])} layers, sha256 {model['checkpoint_sha256'][:12]}…")
+        # 201: inspected in the request, ready; 202: saved "inspecting", a worker inspects it next.
+        answer = api.call("POST", "models/", expect=(201, 202), data=fields,
+                          files={"weights": (Path(args.weights).name, weights)})
+    model = answer.json()
+    print(f"   model {model['id']}: {model['status']} (HTTP {answer.status_code})", flush=True)
+    deadline = time.monotonic() + args.inspection_timeout
+    while model["status"] == "inspecting":
+        if time.monotonic() > deadline:
+            raise Refused(f"model {model['id']} still inspecting after {args.inspection_timeout} s: "
+                          "is a worker on the inspect queue running?")
+        time.sleep(1)
+        model = api.get(answer.headers["Location"])
+    if model["status"] != "ready":
+        raise Refused(f"model {model['id']} was refused: {model['error']}")
+    print(f"   model {model['id']}: ready, {len(model['layer_names'])} layers, "
+          f"sha256 {model['checkpoint_sha256'][:12]}…")
     return model
 
 
@@ -294,6 +309,8 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--targets-per-category", type=int, default=3)
     parser.add_argument("--participants", type=int, default=3)
     parser.add_argument("--job-timeout", type=float, default=600, help="seconds to wait for the job")
+    parser.add_argument("--inspection-timeout", type=float, default=300,
+                        help="seconds to wait for a worker to inspect the model")
     return parser
 
 

@@ -172,8 +172,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     else {"visibility_timeout": _VISIBILITY_TIMEOUT_S, "unacked_restore_interval": _RESTORE_INTERVAL_S,
           "unacked_restore_throttle": 1}
 )
-# Only registration's inspection on a GPU worker waits for a result; everything else is in the database.
-CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
+# No task's result is waited for: the state of all background work, a checkpoint's inspection
+# included (RegisteredModel.status), is in the database.
 CELERY_TASK_ALWAYS_EAGER = env_bool("IRIS_TASKS_INLINE", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 # A batch is acknowledged only after it finished, so a worker killed mid-batch hands it to another.
@@ -184,17 +184,16 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Generation and checkpoint inspection need the engine (torch): gpu workers take batches, inspect workers
 # inspections, on a queue of their own so a registration never waits behind a batch of hours.
 # Notifications go out from the default queue's workers, never from a request.
-CELERY_TASK_ROUTES = {"generation.batch_run": {"queue": "gpu"}, "generation.checkpoint_inspect": {"queue": "inspect"},
+CELERY_TASK_ROUTES = {"generation.batch_run": {"queue": "gpu"}, "generation.model_inspect": {"queue": "inspect"},
                       "generation.notification_deliver": {"queue": "default"}}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-# Registration inspects checkpoints with the engine: here in a subprocess when torch is installed
-# beside the web app, else on a GPU worker (the torch-free web image), which needs a result backend.
+# Registration inspects checkpoints with the engine: in a subprocess while the request waits when
+# torch is installed beside the web app, else on an inspect worker after the request (the torch-free
+# web image), the model saved as inspecting meanwhile.
 IRIS_INSPECT_ON_WORKER = env_bool("IRIS_INSPECT_ON_WORKER", importlib.util.find_spec("torch") is None)
-if IRIS_INSPECT_ON_WORKER and not CELERY_RESULT_BACKEND:
-    raise ImproperlyConfigured("IRIS_INSPECT_ON_WORKER needs CELERY_RESULT_BACKEND (e.g. redis://redis:6379/1)")
 # A running batch whose worker has not reported for this long is presumed dead: a redelivered task
 # may claim it again. Workers report several times a second, so this only has to exceed a stall.
 IRIS_BATCH_LEASE_S = env_int("IRIS_BATCH_LEASE_S", 120, minimum=1)

@@ -81,7 +81,8 @@ def operator_token() -> str:
 
 def register_model(api, *, name: str, weights: bool = True) -> tuple[dict, float]:
     """POST /api/models/ with the demo network's checkpoint (45 MB), or with none (seeded random weights,
-    still inspected by the inspect worker); answers the model and how long the request took."""
+    still inspected by the inspect worker), then poll the model until that worker has made it ready;
+    answers the model and how long the request and the inspection took."""
     from iri_engine.demo import write_demo_checkpoint  # lazy: loads torch, needed by this step only
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -94,11 +95,21 @@ def register_model(api, *, name: str, weights: bool = True) -> tuple[dict, float
         form = {k: str(v) for k, v in fields.items() if not isinstance(v, list)}
         form |= {f"{k}[{i}]": str(x) for k in ("mean", "std") for i, x in enumerate(fields[k])}
         form["weights"] = {"name": "demo.pt", "mimeType": "application/octet-stream", "buffer": checkpoint}
-        answer = api.post("/api/models/", multipart=form, timeout=200_000)
+        answer = api.post("/api/models/", multipart=form, timeout=120_000)
     else:
-        answer = api.post("/api/models/", data=fields, timeout=200_000)
-    assert answer.status == 201, f"{answer.status} {answer.text()[:500]}"
-    return answer.json(), time.monotonic() - started
+        answer = api.post("/api/models/", data=fields, timeout=120_000)
+    # The web image has no torch: the model is saved "inspecting" and the inspect worker reads it next.
+    assert answer.status == 202, f"{answer.status} {answer.text()[:500]}"
+    location = answer.headers["location"]
+
+    def inspected() -> dict | None:
+        model = api.get(location)
+        assert model.ok, f"{model.status} {model.text()[:500]}"
+        return None if model.json()["status"] == "inspecting" else model.json()
+
+    model = wait_for(f"the inspection of model {name!r}", inspected, timeout_s=300)
+    assert model["status"] == "ready", model
+    return model, time.monotonic() - started
 
 
 def targets_zip(count: int) -> bytes:

@@ -2,6 +2,7 @@
 selector, render; a researcher reaches only their own rows (404 for anyone else's)."""
 
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -16,7 +17,7 @@ from rest_framework.views import APIView, exception_handler
 from surveys.console.api_inputs import Strict
 from surveys.console.views import csv_response, owned_study
 from surveys.generation import selectors, services
-from surveys.generation.models import GenerationJob, RegisteredModel, TargetSet
+from surveys.generation.models import GenerationJob, ModelStatus, RegisteredModel, TargetSet
 from surveys.scoring import services as scoring
 from surveys.scoring.report_json import report_as_dict
 from surveys.scoring.selectors import study_report_cached, study_scores
@@ -40,8 +41,8 @@ def api_exception_handler(error, context):
 class ModelOutput(serializers.ModelSerializer):
     class Meta:
         model = RegisteredModel
-        fields = ["id", "name", "architecture", "input_size", "mean", "std", "num_classes", "layer_names",
-                  "checkpoint_sha256", "is_classifier", "created_at"]
+        fields = ["id", "name", "status", "error", "architecture", "input_size", "mean", "std", "num_classes",
+                  "layer_names", "checkpoint_sha256", "is_classifier", "created_at"]
 
 
 class ModelInput(Strict, serializers.Serializer):
@@ -66,11 +67,17 @@ class ModelListApi(APIView):
     def get(self, request):
         return Response(ModelOutput(RegisteredModel.objects.filter(owner=request.user), many=True).data)
 
-    @extend_schema(request=ModelInput, responses={201: ModelOutput})
+    @extend_schema(request=ModelInput, responses={
+        201: ModelOutput, 202: OpenApiResponse(ModelOutput, description="Saved with status 'inspecting': a worker "
+                                                                        "inspects it; poll the Location header's URL "
+                                                                        "until the status is 'ready' or 'refused'.")})
     def post(self, request):
         data = ModelInput(data=request.data)
         data.is_valid(raise_exception=True)
         model = services.model_register(owner=request.user, **{"weights": None, **data.validated_data})
+        if model.status == ModelStatus.INSPECTING:
+            location = request.build_absolute_uri(reverse("api-model", args=[model.pk]))
+            return Response(ModelOutput(model).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
         return Response(ModelOutput(model).data, status=status.HTTP_201_CREATED)
 
 

@@ -6,7 +6,14 @@ from django.core.exceptions import ValidationError
 from iri_engine import spec as engine_spec
 from surveys.generation import import_services
 from surveys.generation import services as generation
-from surveys.generation.models import GenerationJob, ImportedStimulusSet, JobStatus, RegisteredModel, TargetSet
+from surveys.generation.models import (
+    GenerationJob,
+    ImportedStimulusSet,
+    JobStatus,
+    ModelStatus,
+    RegisteredModel,
+    TargetSet,
+)
 from surveys.scoring.services import study_create
 from surveys.studies import services as studies
 from surveys.studies.design import FOILS, StudyDesign
@@ -45,7 +52,8 @@ def _floats(text: str, *, field: str) -> list[float]:
 
 
 class ModelRegistrationForm(ServiceForm, forms.ModelForm):
-    """Register a network: the checkpoint is inspected (layers, SHA-256) before anything is saved."""
+    """Register a network: the checkpoint is inspected (layers, SHA-256) before anything is saved, or, with
+    IRIS_INSPECT_ON_WORKER, by a worker after the model is saved inspecting."""
 
     mean_text = forms.CharField(label="Mean (R, G, B)", initial=", ".join(map(str, engine_spec.IMAGENET_MEAN)))
     std_text = forms.CharField(label="Std (R, G, B)", initial=", ".join(map(str, engine_spec.IMAGENET_STD)))
@@ -165,9 +173,10 @@ class JobSubmitForm(ServiceForm, forms.Form):
 
     def __init__(self, *args, owner, **kwargs):
         super().__init__(*args, owner=owner, **kwargs)
-        self.fields["recognizers"].queryset = RegisteredModel.objects.filter(owner=owner, is_classifier=True)
+        ready = RegisteredModel.objects.filter(owner=owner, status=ModelStatus.READY)
+        self.fields["recognizers"].queryset = ready.filter(is_classifier=True)
         self.fields["null_reference"].queryset = TargetSet.objects.filter(owner=owner).order_by("name")
-        models = RegisteredModel.objects.filter(owner=owner).order_by("name")
+        models = ready.order_by("name")
         self.fields["layers"].choices = [
             (model.name, [(f"{model.pk}|{layer}", layer) for layer in model.layer_names]) for model in models
         ]

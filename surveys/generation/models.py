@@ -26,6 +26,14 @@ def _imagenet_std() -> list[float]:
     return list(IMAGENET_STD)
 
 
+class ModelStatus(models.TextChoices):
+    """Where a registered model stands: only a ready one can be used (services.model_ready_check)."""
+
+    INSPECTING = "inspecting"  # saved, a worker of the inspect queue has yet to read its checkpoint
+    READY = "ready"
+    REFUSED = "refused"  # the inspection's message is in ``error``; its checkpoint file is deleted
+
+
 class RegisteredModel(models.Model):
     """A network a researcher brought: an architecture, a checkpoint and its normalisation."""
 
@@ -47,11 +55,14 @@ class RegisteredModel(models.Model):
     num_classes = models.PositiveIntegerField(null=True, blank=True,
                                               help_text="Passed to the torchvision constructor.")
     init_seed = models.IntegerField(default=0, help_text="Seed of the random initialisation when no weights.")
-    # Filled by inspecting the checkpoint at registration, in a subprocess (the web never loads torch).
+    # Filled by inspecting the checkpoint at registration, in a subprocess or on a worker (the web never loads torch).
     layer_names = models.JSONField(default=list, editable=False)
     checkpoint_sha256 = models.CharField(max_length=64, blank=True, editable=False)
     is_classifier = models.BooleanField(default=False, editable=False)
     num_outputs = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # Inspected in the request (ready at once), or by a worker after it (inspecting until then).
+    status = models.CharField(max_length=16, choices=ModelStatus.choices, default=ModelStatus.READY, editable=False)
+    error = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

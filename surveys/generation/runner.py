@@ -15,6 +15,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 import torch
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.storage import default_storage
 
@@ -35,11 +36,13 @@ from surveys.generation.models import (
     Claim,
     GenerationBatch,
     JobStatus,
+    ModelStatus,
     NullDistributionCache,
     RegisteredModel,
     Stimulus,
     TargetImage,
 )
+from surveys.generation.tasks import INSPECT_SOFT_TIME_LIMIT_S
 
 logger = logging.getLogger(__name__)
 
@@ -354,6 +357,24 @@ def _loaded_model(model: RegisteredModel, *, device: torch.device) -> LoadedMode
     while len(_loaded_models) > MODEL_CACHE_SIZE:
         _loaded_models.popitem(last=False)
     return loaded
+
+
+def model_inspect(*, model_id: int) -> None:
+    """Inspect the checkpoint of a model registered as inspecting and record the answer: ready with its
+    layers, or refused with the inspection's message (services.model_inspection_record). A model that
+    is no longer inspecting (a redelivered task) or was deleted meanwhile is left alone."""
+    model = RegisteredModel.objects.filter(pk=model_id, status=ModelStatus.INSPECTING).first()
+    if model is None:
+        return
+    try:
+        answer = checkpoint_inspect_stored(model_spec=services.model_spec_of(model, weights_path=None),
+                                           weights_name=model.weights.name or None)
+    except SoftTimeLimitExceeded:
+        answer = {"error": f"Inspecting the model took longer than {INSPECT_SOFT_TIME_LIMIT_S} s."}
+    except Exception:  # the model must not stay inspecting for ever; what failed goes to the log only
+        logger.exception("Inspecting model %s failed", model_id)
+        answer = {"error": "The model could not be inspected: the inspecting worker failed (its log says why)."}
+    services.model_inspection_record(model_id=model_id, info=answer)
 
 
 def checkpoint_inspect_stored(*, model_spec: dict, weights_name: str | None) -> dict:

@@ -5,6 +5,7 @@ import difflib
 import logging
 import math
 import tempfile
+import uuid
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -29,13 +30,14 @@ from surveys.generation.models import (
     GenerationBatch,
     GenerationJob,
     JobStatus,
+    ModelStatus,
     RegisteredModel,
     Stimulus,
     TargetImage,
     TargetSet,
 )
 from surveys.generation.notifications import job_notify
-from surveys.generation.tasks import generation_batch_run
+from surveys.generation.tasks import generation_batch_run, generation_model_inspect
 
 logger = logging.getLogger(__name__)
 
@@ -74,18 +76,23 @@ def model_register(
     num_classes: int | None = None,
     init_seed: int = 0,
 ) -> RegisteredModel:
-    """Inspect the checkpoint in a subprocess, then save the model; bad input saves nothing.
+    """Register a model; bad input saves nothing.
 
-    A code-bearing architecture (TorchScript) needs CODE_MODEL_PERMISSION and is inspected in the
-    sandbox (surveys/generation/inspection.py)."""
+    Where the web process has the engine, the checkpoint is inspected here in a subprocess and the
+    model saved ready. With IRIS_INSPECT_ON_WORKER it is saved inspecting, and a worker of the
+    inspect queue inspects it after the commit (model_inspection_record): a request never waits for
+    a worker. A refused model of the same name is replaced. A code-bearing architecture (TorchScript)
+    needs CODE_MODEL_PERMISSION and is inspected in the sandbox (surveys/generation/inspection.py)."""
     if is_code_bearing(architecture) and not owner.has_perm(CODE_MODEL_PERMISSION):
         raise ValidationError(CODE_MODEL_REFUSED)
     _check_normalisation(mean=mean, std=std)
-    if RegisteredModel.objects.filter(owner=owner, name=name).exists():
+    if RegisteredModel.objects.filter(owner=owner, name=name).exclude(status=ModelStatus.REFUSED).exists():
         raise ValidationError(f"You already have a model named {name!r}.")
     model = RegisteredModel(owner=owner, name=name, architecture=architecture.strip(), input_size=input_size,
                             mean=[float(m) for m in mean], std=[float(s) for s in std],
                             num_classes=num_classes, init_seed=init_seed)
+    if settings.IRIS_INSPECT_ON_WORKER:
+        return _model_save_for_a_worker(model, weights=weights)
     with tempfile.TemporaryDirectory() as scratch:
         weights_path = None
         if weights is not None:
@@ -94,19 +101,73 @@ def model_register(
                 for chunk in weights.chunks():
                     out.write(chunk)
         info = checkpoint_inspect(model_spec=model_spec_of(model, weights_path=weights_path and str(weights_path)))
-        # Blocks first ("layer3": the output of its last node), then every graph node.
-        model.layer_names = list(dict.fromkeys([*info.get("module_names", []), *info["layer_names"]]))
-        model.checkpoint_sha256 = info.get("checkpoint_sha256") or ""
-        model.is_classifier = bool(info.get("is_classifier"))
-        model.num_outputs = info.get("num_outputs")
+        for field, value in _inspected_fields(info).items():
+            setattr(model, field, value)
         with files_removed_on_error() as stored, transaction.atomic():
             if weights_path is not None:
                 with open(weights_path, "rb") as weights_file:
                     model.weights.save(f"{model.checkpoint_sha256[:16]}{weights_path.suffix}", File(weights_file),
                                        save=False)
                 stored.append(model.weights)
+            _refused_namesake_delete(model)
             model.save()
     return model
+
+
+def _model_save_for_a_worker(model: RegisteredModel, *, weights: UploadedFile | None) -> RegisteredModel:
+    """Store the checkpoint as it came (its hash is not known yet, so a random name keeping its suffix,
+    which tells the engine the format) and save the model inspecting; its inspection is enqueued once
+    the row is committed."""
+    model.status = ModelStatus.INSPECTING
+    with files_removed_on_error() as stored, transaction.atomic():
+        if weights is not None:
+            model.weights.save(f"{uuid.uuid4().hex[:16]}{Path(weights.name).suffix}", weights, save=False)
+            stored.append(model.weights)
+        _refused_namesake_delete(model)
+        model.save()
+        transaction.on_commit(lambda: generation_model_inspect.apply_async(args=[model.pk]))
+    return model
+
+
+def _refused_namesake_delete(model: RegisteredModel) -> None:
+    # A refused model has no file and was never used: registering its name again replaces it.
+    RegisteredModel.objects.filter(owner=model.owner, name=model.name, status=ModelStatus.REFUSED).delete()
+
+
+def _inspected_fields(info: dict) -> dict:
+    """The model's fields from the engine's ModelInfo (as a dict)."""
+    # Blocks first ("layer3": the output of its last node), then every graph node.
+    return {"layer_names": list(dict.fromkeys([*info.get("module_names", []), *info["layer_names"]])),
+            "checkpoint_sha256": info.get("checkpoint_sha256") or "", "is_classifier": bool(info.get("is_classifier")),
+            "num_outputs": info.get("num_outputs")}
+
+
+def model_inspection_record(*, model_id: int, info: dict) -> bool:
+    """Record a worker's inspection of a model saved inspecting: ready with what the engine found, or,
+    when ``info`` is {"error": message}, refused with that message and its checkpoint file deleted (the
+    row stays, so the researcher reads why). A conditional UPDATE: a second answer for the same model
+    (a redelivered task) changes nothing, and the answer says whether this one was recorded."""
+    pending = RegisteredModel.objects.filter(pk=model_id, status=ModelStatus.INSPECTING)
+    if "error" not in info:
+        return bool(pending.update(status=ModelStatus.READY, **_inspected_fields(info)))
+    weights = pending.values_list("weights", flat=True).first()
+    with transaction.atomic():
+        refused = pending.update(status=ModelStatus.REFUSED, error=str(info["error"]), weights="")
+        if refused and weights:
+            transaction.on_commit(lambda: default_storage.delete(weights))
+    return bool(refused)
+
+
+def model_ready_check(*, model: RegisteredModel, role: str | None = None) -> None:
+    """Refuse a model that cannot be used yet (still inspecting) or at all (refused at registration);
+    ``role`` (e.g. "Recognizer") starts the message."""
+    prefix = f"{role}: " if role else ""
+    if model.status == ModelStatus.INSPECTING:
+        raise ValidationError(f"{prefix}{model.name} is still being inspected: it can be used once its status "
+                              "is ready.")
+    if model.status == ModelStatus.REFUSED:
+        raise ValidationError(f"{prefix}{model.name} was refused at registration ({model.error}): "
+                              "register a checkpoint that loads instead.")
 
 
 def target_set_create(*, owner, name: str, uploads: Sequence[tuple[str, bytes | BinaryIO]]) -> TargetSet:
@@ -191,6 +252,7 @@ def distance_check(*, owner, distance: dict, role: str) -> dict:
     model = RegisteredModel.objects.filter(pk=model_id, owner=owner).first()
     if model is None:
         raise ValidationError(f"{role}: you have no model with id {model_id}.")
+    model_ready_check(model=model, role=role)
     if is_code_bearing(model.architecture):
         raise ValidationError(f"{role}: {model.name} is a TorchScript model, which runs only in its own sandbox, "
                               f"so it cannot measure other models' IRIs.")
@@ -216,6 +278,7 @@ def _recognizers_check(*, owner, recognizers: Sequence[int]) -> list[int]:
     for model_id in recognizers:
         if model_id not in models:
             raise ValidationError(f"Recognizer: you have no model with id {model_id}.")
+        model_ready_check(model=models[model_id], role="Recognizer")
         if not models[model_id].is_classifier:
             raise ValidationError(f"Recognizer: {models[model_id].name} is not a classifier.")
         if is_code_bearing(models[model_id].architecture):
@@ -254,6 +317,7 @@ def job_submit(*, owner, model: RegisteredModel, target_set: TargetSet, config: 
         raise ValidationError("You can only use your own models and target sets.")
     if null_reference is not None and null_reference.owner_id != owner.pk:
         raise ValidationError("You can only use your own target sets as a reference set.")
+    model_ready_check(model=model)
     spec = generation_config_check(config=config, model=model)
     null_naturals_check(spec=spec, target_set=target_set, reference=null_reference)
     perceptual, proxies = _distances_check(owner=owner, spec=spec, perceptual=perceptual, proxies=list(proxies))

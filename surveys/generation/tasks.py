@@ -18,7 +18,9 @@ logger = logging.getLogger(__name__)
 # One batch of targets at one layer; generous because reference runs take 5000-24000 steps.
 BATCH_SOFT_TIME_LIMIT_S = 6 * 3600
 BATCH_TIME_LIMIT_S = BATCH_SOFT_TIME_LIMIT_S + 300
-INSPECT_TIME_LIMIT_S = 300
+# Past the soft limit the model is refused with a message; the hard limit stops a worker stuck in C code.
+INSPECT_SOFT_TIME_LIMIT_S = 300
+INSPECT_TIME_LIMIT_S = INSPECT_SOFT_TIME_LIMIT_S + 30
 # A notification's delivery: one email or one webhook call (each wait of which is bounded on its own,
 # EMAIL_TIMEOUT and WEBHOOK_TIMEOUT_S); a failure is tried again after 5 s, then twice as long each
 # time, 8 times (about 21 minutes in all), then given up.
@@ -39,12 +41,16 @@ def generation_batch_run(self, batch_id: int) -> None:
         raise self.retry(countdown=settings.IRIS_BATCH_LEASE_S)
 
 
-@shared_task(name="generation.checkpoint_inspect", ignore_result=False, time_limit=INSPECT_TIME_LIMIT_S)
-def generation_checkpoint_inspect(model_spec: dict, weights_name: str | None) -> dict:
-    """Inspect a checkpoint for a web process that has no torch; answers a dict, never raises."""
+# Not redelivered when its worker dies: a checkpoint that kills the process inspecting it would
+# otherwise kill every inspect worker in turn. Its model then stays inspecting (docs/deploy.md).
+@shared_task(name="generation.model_inspect", acks_late=True, reject_on_worker_lost=False,
+             soft_time_limit=INSPECT_SOFT_TIME_LIMIT_S, time_limit=INSPECT_TIME_LIMIT_S)
+def generation_model_inspect(model_id: int) -> None:
+    """Inspect the checkpoint of a model registered as inspecting, for a web process that has no
+    torch, and record it ready or refused (runner.model_inspect)."""
     from surveys.generation import runner  # lazy: loads torch, which only a worker that runs this may pay for
 
-    return runner.checkpoint_inspect_stored(model_spec=model_spec, weights_name=weights_name)
+    runner.model_inspect(model_id=model_id)
 
 
 @shared_task(bind=True, name="generation.notification_deliver", acks_late=True, max_retries=NOTIFY_RETRIES,

@@ -24,7 +24,7 @@ from iri_engine.sandbox import FAILURES, SandboxLimits, engine_root
 from surveys.generation import runner, services
 from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, Stimulus
 from tests.surveys import factories
-from tests.surveys.browser import celery_worker, wait_for_job
+from tests.surveys.browser import celery_worker, wait_for_job, wait_for_model
 
 pytestmark = pytest.mark.django_db
 SIZE = 16
@@ -169,14 +169,18 @@ def test_a_model_cannot_send_back_a_file_it_reads(api_as, coder, tmp_path, targe
 @pytest.mark.timeout(300)
 def test_a_worker_inspecting_for_a_web_process_without_torch_sends_back_no_file_either(api_as, coder, settings):
     settings.IRIS_INSPECT_ON_WORKER = True  # the deployment: the web image has no torch
+    api = api_as(coder)
 
-    with celery_worker():
-        response = register(api_as(coder), Leak("/etc/passwd"))
+    with celery_worker() as worker:
+        response = register(api, Leak("/etc/passwd"))
+        wait_for_model(RegisteredModel.objects.get(pk=response.json()["id"]), timeout_s=240, worker=worker)
+    polled = api.get(response["Location"])
 
-    assert response.status_code == 400
-    assert "root:" not in response.content.decode()
-    assert response.json()["detail"] == [FAILURES["run_failed"]]
-    assert not RegisteredModel.objects.exists()
+    assert response.status_code == 202
+    assert "root:" not in polled.content.decode()
+    assert (polled.json()["status"], polled.json()["error"]) == ("refused", FAILURES["run_failed"])
+    assert not RegisteredModel.objects.get().weights
+    assert [path for path in Path(settings.MEDIA_ROOT).rglob("*") if path.is_file()] == []
 
 
 def test_a_model_cannot_write_outside_its_scratch_folder(api_as, coder, tmp_path):

@@ -13,9 +13,10 @@ import pytest
 from django.core.files import File
 
 from surveys import health
-from surveys.generation import inspection, services
+from surveys.generation import services
+from surveys.generation.models import ModelStatus
 from tests.surveys import factories
-from tests.surveys.browser import stop_worker
+from tests.surveys.browser import broker_empty, celery_worker, stop_worker, wait_for_model
 from tests.surveys.factories import DEMO_SPEC
 
 
@@ -39,25 +40,19 @@ def test_a_worker_told_to_use_cuda_refuses_to_start_without_it(settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_inspection_is_answered_by_a_worker_on_the_inspect_queue_alone(settings, tmp_path, monkeypatch):
-    import redis
-
+def test_inspection_is_answered_by_a_worker_on_the_inspect_queue_alone(settings, tmp_path):
     from iri_engine.demo import write_demo_checkpoint
-    from tests.surveys.browser import database_url
 
     settings.IRIS_INSPECT_ON_WORKER = True
-    monkeypatch.setattr(inspection, "INSPECTION_TIMEOUT_S", 60)
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    broker_empty()
     spec = write_demo_checkpoint(tmp_path / "demo.pt")
-    worker = start_worker(queues="inspect", env={"DATABASE_URL": database_url(), "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-                                                 "CELERY_BROKER_URL": settings.CELERY_BROKER_URL})
-    try:
-        with open(spec.weights_path, "rb") as weights:
-            model = services.model_register(owner=factories.researcher(), name="net", weights=File(weights, "demo.pt"),
-                                            **DEMO_SPEC)
-    finally:
-        stop_worker(worker)
+    with open(spec.weights_path, "rb") as weights:
+        model = services.model_register(owner=factories.researcher(), name="net", weights=File(weights, "demo.pt"),
+                                        **DEMO_SPEC)
+    with celery_worker(queues="inspect", fresh_broker=False) as worker:
+        model = wait_for_model(model, timeout_s=120, worker=worker)
 
+    assert model.status == ModelStatus.READY
     assert "layer3" in model.layer_names
 
 

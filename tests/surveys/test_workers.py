@@ -1,38 +1,20 @@
-"""Real Celery workers: inspection for a torch-free web process, and surviving a killed worker."""
+"""Real Celery workers: surviving a killed worker. (Inspection for a torch-free web process:
+tests/surveys/generation/test_registration_on_a_worker.py.)"""
 
 import os
-import pickle
 import signal
 import time
 
 import pytest
-from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from surveys.generation import services
-from surveys.generation.models import GenerationBatch, JobStatus, RegisteredModel, Stimulus
+from surveys.generation.models import GenerationBatch, JobStatus, Stimulus
 from tests.surveys import factories
 from tests.surveys.browser import celery_worker, wait_for_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 # Short lease and visibility timeout so a killed worker's batch comes back within seconds.
 FAST_RECOVERY = {"CELERY_VISIBILITY_TIMEOUT_S": "4", "IRIS_BATCH_LEASE_S": "3", "CELERY_RESTORE_INTERVAL_S": "1"}
-
-
-def test_a_gpu_worker_inspects_checkpoints_for_a_web_process_without_torch(settings, tmp_path, researcher, checkpoint):
-    settings.IRIS_INSPECT_ON_WORKER = True
-    marker = tmp_path / "pwned"
-    evil = SimpleUploadedFile("evil.pt", pickle.dumps({"w": factories.PickledPayload(str(marker))}))
-
-    with celery_worker():
-        model = factories.demo_model_registered(researcher, checkpoint, name="net")
-        with pytest.raises(ValidationError, match="pickled Python objects"):
-            services.model_register(owner=researcher, name="evil", weights=evil, **factories.DEMO_SPEC)
-
-    assert "layer3" in model.layer_names and len(model.checkpoint_sha256) == 64
-    assert not marker.exists()
-    assert list(RegisteredModel.objects.values_list("name", flat=True)) == ["net"]
-    assert not os.listdir(settings.MEDIA_ROOT / "checkpoints" / "incoming")
 
 
 def wait_until_running(job, *, timeout_s: float) -> GenerationBatch:

@@ -16,6 +16,7 @@ from surveys.generation.models import (
     GenerationJob,
     ImportedStimulusSet,
     JobKind,
+    ModelStatus,
     RegisteredModel,
     Stimulus,
     TargetImage,
@@ -30,10 +31,18 @@ from surveys.studies.paradigms import PARADIGMS
 @admin.register(RegisteredModel)
 class RegisteredModelAdmin(ServiceCreateAdmin):
     create_form = ModelRegistrationForm
-    list_display = ["name", "architecture", "input_size", "is_classifier", "layer_count", "short_sha", "created_at"]
+    list_display = ["name", "status", "architecture", "input_size", "is_classifier", "layer_count", "short_sha",
+                    "created_at"]
+    list_filter = ["status"]
     search_fields = ["name", "architecture"]
-    readonly_fields = ["architecture", "weights", "input_size", "mean", "std", "num_classes", "init_seed",
-                       "checkpoint_sha256", "is_classifier", "num_outputs", "layers", "owner"]
+    readonly_fields = ["status", "error", "architecture", "weights", "input_size", "mean", "std", "num_classes",
+                       "init_seed", "checkpoint_sha256", "is_classifier", "num_outputs", "layers", "owner"]
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if obj.status == ModelStatus.INSPECTING:
+            self.message_user(request, f"{obj.name} is being inspected by a worker: refresh this page in a moment "
+                                       "to see it ready, or refused with the reason.", messages.INFO)
+        return super().response_add(request, obj, post_url_continue)
 
     @admin.display(description="layers")
     def layer_count(self, obj):

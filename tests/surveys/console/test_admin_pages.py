@@ -16,6 +16,7 @@ import pytest
 from django.contrib import admin
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils.html import escape
 
 from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, TargetImage, TargetSet
 from surveys.scoring.models import ExclusionRules
@@ -112,6 +113,36 @@ def test_a_model_is_registered_with_its_weights_and_a_broken_checkpoint_leaves_n
     model = RegisteredModel.objects.get()
     assert (model.owner, model.name, model.input_size, model.num_classes) == (researcher, "demo", 64, 16)
     assert "layer3" in model.layer_names and [p.name for p in stored_files(settings)] == [Path(model.weights.name).name]
+
+
+def test_with_inspection_on_a_worker_the_form_saves_the_model_inspecting_and_the_list_shows_how_it_ended(
+        client, researcher, checkpoint, settings, inline_tasks, django_capture_on_commit_callbacks):
+    settings.IRIS_INSPECT_ON_WORKER = True  # the deployment's web process, which has no torch
+    client.force_login(researcher)
+    add = reverse("admin:generation_registeredmodel_add")
+
+    with django_capture_on_commit_callbacks() as enqueued:
+        with open(checkpoint, "rb") as weights:
+            saved = client.post(add, {**MODEL_FORM, "name": "demo", "weights": weights}, follow=True)
+        broken = client.post(add, {**MODEL_FORM, "name": "broken",
+                                   "weights": SimpleUploadedFile("broken.pt", b"not a checkpoint")}, follow=True)
+    waiting = client.get(changelist(RegisteredModel)).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        for enqueue in enqueued:  # once committed, each inspection runs: here, in this process (inline_tasks)
+            enqueue()
+    ended = client.get(changelist(RegisteredModel)).content.decode()
+    refused = RegisteredModel.objects.get(name="broken")
+    reason = client.get(reverse("admin:generation_registeredmodel_change", args=[refused.pk])).content.decode()
+
+    assert messages_of(saved)[0] == ("demo is being inspected by a worker: refresh this page in a moment to see it "
+                                     "ready, or refused with the reason.")
+    assert messages_of(broken)[0].startswith("broken is being inspected by a worker")
+    assert waiting.count('<td class="field-status">Inspecting</td>') == 2
+    assert ended.count('<td class="field-status">Ready</td>') == 1
+    assert ended.count('<td class="field-status">Refused</td>') == 1
+    assert "is not a plain state_dict: it contains pickled Python objects" in refused.error
+    assert escape(refused.error) in reason
+    assert [p.name for p in stored_files(settings)] == [Path(RegisteredModel.objects.get(name="demo").weights.name).name]
 
 
 @submits("generation.registeredmodel", "change")

@@ -1,6 +1,7 @@
 """examples/api_walkthrough.py, run as a researcher would run it: a separate process that speaks only
 HTTP to a live server (pytest-django's), whose jobs a real celery worker runs on PostgreSQL and Redis."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,10 @@ PARTICIPANTS = 3
 TARGETS = 4  # two per category
 
 
-def test_the_api_walkthrough_goes_from_a_weights_file_to_scores(live_server, researcher):
+def test_the_api_walkthrough_goes_from_a_weights_file_to_scores(live_server, researcher, settings):
+    # As deployed (a web process without torch): registration answers 202 and the walkthrough polls
+    # the model while the worker inspects it.
+    settings.IRIS_INSPECT_ON_WORKER = True
     token = Token.objects.create(user=researcher)
 
     with celery_worker() as worker:
@@ -47,3 +51,4 @@ def test_the_api_walkthrough_goes_from_a_weights_file_to_scores(live_server, res
     [score] = study_scores(study=study)
     assert score.participants == PARTICIPANTS
     assert "responses.csv: " in run.stdout
+    assert re.search(r"model \d+: inspecting \(HTTP 202\)\n", run.stdout)  # then polled it until ready
