@@ -93,12 +93,25 @@ def new_pilot_suffix() -> str:
     return secrets.token_hex(6)
 
 
-@never_cache
-@require_GET
-@participant_request(group="participant", rate=RATE, as_json=False)
-def participant_page(request: HttpRequest, token: str) -> HttpResponse:
-    participant = selectors.participant_by_token(token=token)
-    services.participant_touch(participant=participant)
+def participant_get(*, as_json: bool):
+    """A GET from a participant's page: never cached, rate-limited per token (and per address), the
+    session found by its token (an unknown token is a 404) and touched; the view gets the participant."""
+    def decorate(view):
+        @never_cache
+        @require_GET
+        @participant_request(group="participant", rate=RATE, as_json=as_json)
+        @functools.wraps(view)
+        def with_participant(request: HttpRequest, token: str) -> HttpResponse:
+            participant = selectors.participant_by_token(token=token)
+            services.participant_touch(participant=participant)
+            return view(request, participant)
+        return with_participant
+
+    return decorate
+
+
+@participant_get(as_json=False)
+def participant_page(request: HttpRequest, participant) -> HttpResponse:
     context = {"participant": participant, "study": participant.study}
     if participant.status == ParticipantStatus.STARTED or participant.holds_lapsed_place:
         return render(request, "participant/consent.html", context)
@@ -161,15 +174,23 @@ def viewing_reply(viewing: dict | None, *, design) -> dict | None:
     return {**viewing, "stimulus_px": stimulus_px(viewing=viewing, degrees=degrees) if degrees else None}
 
 
-def participant_post(view=None, *, as_json: bool = True):
+def participant_post(view=None, *, as_json: bool = True, body=None):
     """A POST from a participant's page: rate-limited per token (and per address), the session found
-    by its token (an unknown token is a 404); the view gets the participant."""
+    by its token (an unknown token is a 404); the view gets the participant. With ``body`` (a spec
+    class), the JSON body is parsed into that spec for the view, and a bad one is a 400 naming the field."""
     def decorate(view):
         @require_POST
         @participant_request(group="participant", rate=RATE, as_json=as_json)
         @functools.wraps(view)
         def with_participant(request: HttpRequest, token: str, **url_args) -> HttpResponse:
-            return view(request, selectors.participant_by_token(token=token), **url_args)
+            participant = selectors.participant_by_token(token=token)
+            if body is None:
+                return view(request, participant, **url_args)
+            try:
+                posted = body.from_dict(json_body(request))
+            except SpecError as error:
+                return _refused(error)
+            return view(request, participant, posted, **url_args)
         return with_participant
 
     return decorate(view) if view else decorate
@@ -196,33 +217,24 @@ def participant_consent(request: HttpRequest, participant) -> HttpResponse:
     return redirect(_next_page(participant))
 
 
-@participant_post
-def participant_device(request: HttpRequest, participant) -> JsonResponse:
+@participant_post(body=DevicePost)
+def participant_device(request: HttpRequest, participant, check: DevicePost) -> JsonResponse:
     """The browser check's result: measurements kept; an incompatible device ends the session."""
-    try:
-        check = DevicePost.from_dict(json_body(request))
-    except SpecError as error:
-        return _refused(error)
     services.participant_device(participant=participant, compatible=check.compatible, data=check.data)
     return JsonResponse({"next": _next_page(participant)})
 
 
-@participant_post
-def participant_viewing(request: HttpRequest, participant) -> JsonResponse:
+@participant_post(body=Viewing)  # the body bounded and depth-checked (payloads.py)
+def participant_viewing(request: HttpRequest, participant, viewing: Viewing) -> JsonResponse:
     """The virtual chinrest's measures (or that it was skipped): stored, and the image size they give."""
-    try:
-        viewing = Viewing.from_dict(json_body(request))  # bounded and depth-checked (payloads.py)
-    except SpecError as error:
-        return _refused(error)
     stored = services.participant_viewing_record(participant=participant, viewing=viewing)
     return JsonResponse(viewing_reply(stored, design=participant.study.design_spec))
 
 
-@participant_post
-def participant_answers(request: HttpRequest, participant) -> JsonResponse:
+@participant_post(body=QuestionAnswersPost)
+def participant_answers(request: HttpRequest, participant, post: QuestionAnswersPost) -> JsonResponse:
     """The answers to the study's questions before or after the trials; a bad one is a 400 naming it."""
     try:
-        post = QuestionAnswersPost.from_dict(json_body(request))
         services.participant_answers_record(participant=participant, phase=post.phase, answers=post.answers)
     except SpecError as error:
         return _refused(error)
@@ -231,13 +243,9 @@ def participant_answers(request: HttpRequest, participant) -> JsonResponse:
     return JsonResponse({"stored": True}, status=201)
 
 
-@never_cache
-@require_GET
-@participant_request(group="participant", rate=RATE, as_json=True)
-def participant_trials(request: HttpRequest, token: str) -> JsonResponse:
+@participant_get(as_json=True)
+def participant_trials(request: HttpRequest, participant) -> JsonResponse:
     """The next few unanswered trials: image URLs and positions only."""
-    participant = selectors.participant_by_token(token=token)
-    services.participant_touch(participant=participant)
     if participant.status != ParticipantStatus.CONSENTED:
         return JsonResponse({"error": f"This session is {participant.status}.", "next": _next_page(participant)},
                             status=409)
@@ -248,7 +256,7 @@ def participant_trials(request: HttpRequest, token: str) -> JsonResponse:
     answered, total = selectors.trial_counts(participant=participant)
     breaks = selectors.break_indexes(participant=participant)
     presentation = participant.study.design_spec.traits.presentation
-    trials = [trial_payload(token, trial, presentation=presentation, break_before=trial.index in breaks)
+    trials = [trial_payload(participant.token, trial, presentation=presentation, break_before=trial.index in breaks)
               for trial in selectors.trials_pending(participant=participant, limit=limit)]
     return JsonResponse({"answered": answered, "total": total, "trials": trials})
 
@@ -277,13 +285,9 @@ def trial_payload(token: str, trial: Trial, *, presentation: str, break_before: 
     }
 
 
-@participant_post
-def participant_respond(request: HttpRequest, participant) -> JsonResponse:
+@participant_post(body=AnswerPost)
+def participant_respond(request: HttpRequest, participant, answer: AnswerPost) -> JsonResponse:
     """Store one answer, or find the one a retry stored; a practice answer gets its feedback."""
-    try:
-        answer = AnswerPost.from_dict(json_body(request))
-    except SpecError as error:
-        return _refused(error)
     try:
         response, created = services.response_record(participant=participant, trial_public_id=answer.trial,
                                                      choice=answer.choice, rating=answer.rating,
