@@ -37,6 +37,15 @@ _SESSION_KEY = "iris_participants"
 # The start page's one-time key (services.participant_enter): a double click resumes, nothing else.
 ARRIVAL_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
 PLATFORM_NAMES = {RecruitmentSource.PROLIFIC: "Prolific", RecruitmentSource.MTURK: "MTurk worker"}
+# The runner page's scripts (static files), in load order: jsPsych, the jsPsych plugins it uses (from
+# node_modules/@jspsych), then IRIS's own; runner.js comes last, after the page's config.
+JSPSYCH_PLUGINS = ("instructions", "call-function", "browser-check", "fullscreen", "html-button-response",
+                   "virtual-chinrest")
+IRIS_SCRIPTS = ("iris-screen.js", "iris-presentation.js", "plugin-iris-choice.js", "plugin-iris-rating.js",
+                "plugin-iris-timed.js", "plugin-iris-questions.js", "outbox.js")
+RUNNER_SCRIPTS = ("vendor/jspsych/index.browser.min.js",
+                  *(f"vendor/jspsych-plugins/plugin-{name}/dist/index.browser.min.js" for name in JSPSYCH_PLUGINS),
+                  *(f"iris/{name}" for name in IRIS_SCRIPTS))
 
 
 @never_cache
@@ -122,6 +131,7 @@ def participant_page(request: HttpRequest, participant) -> HttpResponse:
                                                          "debrief": _debrief(participant)})
     answered, total = selectors.trial_counts(participant=participant)
     context["runner_config"] = runner_config(participant, answered=answered, total=total)
+    context["scripts"] = RUNNER_SCRIPTS
     return render(request, "participant/runner.html", context)
 
 
