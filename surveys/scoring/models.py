@@ -15,6 +15,22 @@ from surveys.trials.models import Participant
 _SHARE = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
 
+# The values the models' choice fields below take.
+class DecisionSource(models.TextChoices):
+    RULES = "rules"
+    OVERRIDE = "override"
+
+
+class ProlificStudyStatus(models.TextChoices):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
+class ProlificVerdict(models.TextChoices):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
 class ExclusionRules(models.Model):
     """What makes a completed participant's data unusable in one study; an empty field is no rule."""
 
@@ -38,16 +54,10 @@ class ExclusionRules(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "exclusion rules"
-        verbose_name_plural = "exclusion rules"
+        verbose_name = verbose_name_plural = "exclusion rules"  # "rules" either way
 
     def __str__(self) -> str:
         return f"Exclusion rules of {self.study}"
-
-
-class DecisionSource(models.TextChoices):
-    RULES = "rules"
-    OVERRIDE = "override"
 
 
 class ExclusionDecision(models.Model):
@@ -87,11 +97,6 @@ class ProlificAccount(models.Model):
         return f"Prolific token of {self.owner}"
 
 
-class ProlificStudyStatus(models.TextChoices):
-    DRAFT = "draft"
-    PUBLISHED = "published"
-
-
 class ProlificStudy(models.Model):
     """The Prolific study made from an IRIS study, and what IRIS asked for."""
 
@@ -109,11 +114,6 @@ class ProlificStudy(models.Model):
 
     def __str__(self) -> str:
         return f"Prolific {self.prolific_id} ({self.status}) of {self.study}"
-
-
-class ProlificVerdict(models.TextChoices):
-    APPROVED = "approved"
-    REJECTED = "rejected"
 
 
 class ProlificReview(models.Model):
