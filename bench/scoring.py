@@ -31,10 +31,9 @@ def _django_setup() -> None:
 
 
 def _copy_value(value) -> str:
+    """One value as COPY text: \\N is NULL; a bool's True or False is what PostgreSQL reads as one."""
     if value is None:
         return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
     if isinstance(value, dict | list):
         value = json.dumps(value)
     return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")

@@ -12,7 +12,10 @@ var IrisScreen = (function (jspsych) {
   "use strict";
   const P = jspsych.ParameterType;
 
-  /** The image-loading parameters every IRIS plugin takes (spread into its `parameters`). */
+  /** Data fields of one type: fields(P.FLOAT, "onset_ms", "offset_ms") declares both as floats. */
+  const fields = (type, ...names) => Object.fromEntries(names.map((name) => [name, { type }]));
+
+  /** The image-loading parameters every IRIS image plugin takes (imagePluginInfo adds them). */
   const IMAGE_PARAMETERS = {
     /** Further tries of an image that failed to load or decode. */
     image_retries: { type: P.INT, default: 2 },
@@ -25,12 +28,10 @@ var IrisScreen = (function (jspsych) {
     frame_ms: { type: P.FLOAT, default: null },
   };
 
-  /** The data every IRIS plugin records, besides its answer. Times are performance.now() milliseconds. */
+  /** The data every IRIS image plugin records, besides its answer (imagePluginInfo adds them). Times are
+   * performance.now() milliseconds. */
   const RESPONSE_DATA = {
-    rt: { type: P.FLOAT },
-    onset_ms: { type: P.FLOAT },
-    offset_ms: { type: P.FLOAT },
-    response_ms: { type: P.FLOAT },
+    ...fields(P.FLOAT, "rt", "onset_ms", "offset_ms", "response_ms"),
     response_source: { type: P.STRING },
     /** True when an image never loaded: the trial was not shown and holds no answer. */
     unavailable: { type: P.BOOL },
@@ -41,6 +42,12 @@ var IrisScreen = (function (jspsych) {
      * null when the refresh period is unknown. */
     dropped_frames: { type: P.INT },
   };
+
+  /** A plugin's `info` as jsPsych reads it: the plugin's own parameters and data, then those every
+   * IRIS image plugin shares (IMAGE_PARAMETERS, RESPONSE_DATA). */
+  function imagePluginInfo({ parameters, data, ...named }) {
+    return { ...named, parameters: { ...parameters, ...IMAGE_PARAMETERS }, data: { ...data, ...RESPONSE_DATA } };
+  }
 
   /** A new element: el("button", { class: "iris-option", "data-choice": 0 }, image, "text", ...).
    * Children are nodes or strings; strings become text nodes, never markup. */
@@ -93,10 +100,38 @@ var IrisScreen = (function (jspsych) {
     return data;
   }
 
-  /** Put `screen` up and take one answer from `buttons` ([element, value] pairs, by pointer) or `keys`
-   * (keys[i] answers keyValue(i)). The onset is the first frame painted with the screen; until then a
-   * key or touch cannot be an answer to it and is ignored. `data-shown` marks that frame for the page
-   * and the browser tests. The offset is the first frame painted without it. */
+  /** Take one answer from `buttons` ([element, value] pairs, by pointer) or `keys` (keys[i] answers
+   * keyValue(i)), once `ready()`: then the screen is cleared and `answered(value, when, source)` called,
+   * `when` on the performance clock. Later answers are ignored. */
+  function listenOnce(jsPsych, display, { buttons, keys, keyValue, ready = () => true, answered }) {
+    let done = false;
+    const finish = (value, when, source) => {
+      if (done || !ready()) return;
+      done = true;
+      jsPsych.pluginAPI.cancelAllKeyboardResponses();
+      display.replaceChildren();
+      answered(value, when, source);
+    };
+    for (const [button, value] of buttons) {
+      button.addEventListener("pointerup", (event) => finish(value, event.timeStamp, event.pointerType || "mouse"));
+    }
+    // jsPsych times keys from when listening starts (performance clock); this puts them on that clock.
+    const listening = performance.now();
+    jsPsych.pluginAPI.getKeyboardResponse({
+      callback_function: (info) => {
+        const index = keys.findIndex((key) => jsPsych.pluginAPI.compareKeys(key, info.key));
+        if (index >= 0) finish(keyValue(index), listening + info.rt, "key");
+      },
+      valid_responses: keys,
+      rt_method: "performance",
+      persist: true,
+      allow_held_key: false,
+    });
+  }
+
+  /** Put `screen` up and take one answer (listenOnce). The onset is the first frame painted with the
+   * screen; until then a key or touch cannot be an answer to it and is ignored. `data-shown` marks that
+   * frame for the page and the browser tests. The offset is the first frame painted without it. */
   function answerOnce(jsPsych, display, screen, { buttons, keys, keyValue, toData, frameMs }) {
     let onset = null;
     let done = false;
@@ -116,33 +151,30 @@ var IrisScreen = (function (jspsych) {
       imagePx = image ? image.getBoundingClientRect().width : null;
       if (dropped) countFrames(t);
     });
-    const finish = (value, when, source) => {
-      if (done || onset === null) return;
-      done = true;
-      jsPsych.pluginAPI.cancelAllKeyboardResponses();
-      display.replaceChildren();
-      requestAnimationFrame((offset) => jsPsych.finishTrial({
-        ...toData(value), rt: Math.max(0, when - onset), onset_ms: onset, offset_ms: offset,
-        response_ms: when, response_source: source, unavailable: false, failed_images: [],
-        image_px: imagePx, dropped_frames: dropped ? dropped.count : null,
-      }));
-    };
-    for (const [button, value] of buttons) {
-      button.addEventListener("pointerup", (event) => finish(value, event.timeStamp, event.pointerType || "mouse"));
-    }
-    // jsPsych times keys from when listening starts (performance clock); this puts them on that clock.
-    const listening = performance.now();
-    jsPsych.pluginAPI.getKeyboardResponse({
-      callback_function: (info) => {
-        const index = keys.findIndex((key) => jsPsych.pluginAPI.compareKeys(key, info.key));
-        if (index >= 0) finish(keyValue(index), listening + info.rt, "key");
+    listenOnce(jsPsych, display, {
+      buttons, keys, keyValue,
+      ready: () => onset !== null,
+      answered: (value, when, source) => {
+        done = true;
+        requestAnimationFrame((offset) => jsPsych.finishTrial({
+          ...toData(value), rt: Math.max(0, when - onset), onset_ms: onset, offset_ms: offset,
+          response_ms: when, response_source: source, unavailable: false, failed_images: [],
+          image_px: imagePx, dropped_frames: dropped ? dropped.count : null,
+        }));
       },
-      valid_responses: keys,
-      rt_method: "performance",
-      persist: true,
-      allow_held_key: false,
     });
   }
 
-  return { IMAGE_PARAMETERS, RESPONSE_DATA, el, imagesLoad, unavailableData, answerOnce };
+  /** One image trial: once every image at `urls` has decoded, `build(images)` makes the screen and says
+   * how it is answered ({ root, buttons, keys, keyValue }, as answerOnce takes them), and the answer is
+   * recorded as `field`. If an image never loads, the trial ends unshown (unavailableData). */
+  function imageTrial(jsPsych, display, trial, { urls, field, build }) {
+    imagesLoad(urls, trial).then((images) => {
+      const { root, ...answering } = build(images);
+      answerOnce(jsPsych, display, root,
+        { ...answering, toData: (value) => ({ [field]: value }), frameMs: trial.frame_ms });
+    }, (failed) => jsPsych.finishTrial(unavailableData(failed, [field])));
+  }
+
+  return { fields, imagePluginInfo, el, imagesLoad, unavailableData, listenOnce, imageTrial };
 })(jsPsychModule);

@@ -10,7 +10,7 @@ var IrisChoicePlugin = (function (jspsych) {
   const P = jspsych.ParameterType;
   const { el } = IrisScreen;
 
-  const info = {
+  const info = IrisScreen.imagePluginInfo({
     name: "iris-choice",
     version: "3.0.0",
     parameters: {
@@ -22,14 +22,12 @@ var IrisChoicePlugin = (function (jspsych) {
       prompt: { type: P.STRING, default: "" },
       /** The key for each option; null: F and J for two options, 1..N for more. */
       keys: { type: P.KEYS, default: null },
-      ...IrisScreen.IMAGE_PARAMETERS,
     },
     data: {
       /** The index of the chosen option (0 = left). */
       choice: { type: P.INT },
-      ...IrisScreen.RESPONSE_DATA,
     },
-  };
+  });
 
   function defaultKeys(count) {
     return count === 2 ? ["f", "j"] : Array.from({ length: count }, (_, i) => String(i + 1));
@@ -53,17 +51,13 @@ var IrisChoicePlugin = (function (jspsych) {
     trial(display_element, trial) {
       const keys = trial.keys || defaultKeys(trial.options.length);
       const urls = trial.query ? [trial.query, ...trial.options] : trial.options;
-      IrisScreen.imagesLoad(urls, trial).then((images) => {
-        const query = trial.query ? images.shift() : null;
-        const { root, buttons } = screen(trial, query, images, keys);
-        IrisScreen.answerOnce(this.jsPsych, display_element, root, {
-          buttons: buttons.map((button, i) => [button, i]),
-          keys: keys.slice(0, trial.options.length),
-          keyValue: (index) => index,
-          toData: (choice) => ({ choice }),
-          frameMs: trial.frame_ms,
-        });
-      }, (failed) => this.jsPsych.finishTrial(IrisScreen.unavailableData(failed, ["choice"])));
+      IrisScreen.imageTrial(this.jsPsych, display_element, trial, { urls, field: "choice",
+        build: (images) => {
+          const query = trial.query ? images.shift() : null;
+          const { root, buttons } = screen(trial, query, images, keys);
+          return { root, buttons: buttons.map((button, i) => [button, i]), keys: keys.slice(0, trial.options.length),
+            keyValue: (i) => i };
+        } });
     }
   }
   IrisChoicePlugin.info = info;

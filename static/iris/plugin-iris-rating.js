@@ -9,7 +9,7 @@ var IrisRatingPlugin = (function (jspsych) {
   const { el } = IrisScreen;
   const POINTS = 7;
 
-  const info = {
+  const info = IrisScreen.imagePluginInfo({
     name: "iris-rating",
     version: "1.0.0",
     parameters: {
@@ -19,14 +19,12 @@ var IrisRatingPlugin = (function (jspsych) {
       prompt: { type: P.STRING, default: "" },
       /** What the two ends of the scale mean: [1, 7]. */
       scale_labels: { type: P.STRING, array: true, default: ["very different", "identical"] },
-      ...IrisScreen.IMAGE_PARAMETERS,
     },
     data: {
       /** 1 (very different) to 7 (identical). */
       rating: { type: P.INT },
-      ...IrisScreen.RESPONSE_DATA,
     },
-  };
+  });
   const KEYS = Array.from({ length: POINTS }, (_, i) => String(i + 1));
 
   function screen(trial, images) {
@@ -46,16 +44,11 @@ var IrisRatingPlugin = (function (jspsych) {
     }
 
     trial(display_element, trial) {
-      IrisScreen.imagesLoad(trial.images, trial).then((images) => {
-        const { root, buttons } = screen(trial, images);
-        IrisScreen.answerOnce(this.jsPsych, display_element, root, {
-          buttons: buttons.map((button, i) => [button, i + 1]),
-          keys: KEYS,
-          keyValue: (index) => index + 1,
-          toData: (rating) => ({ rating }),
-          frameMs: trial.frame_ms,
-        });
-      }, (failed) => this.jsPsych.finishTrial(IrisScreen.unavailableData(failed, ["rating"])));
+      IrisScreen.imageTrial(this.jsPsych, display_element, trial, { urls: trial.images, field: "rating",
+        build: (images) => {
+          const { root, buttons } = screen(trial, images);
+          return { root, buttons: buttons.map((button, i) => [button, i + 1]), keys: KEYS, keyValue: (i) => i + 1 };
+        } });
     }
   }
   IrisRatingPlugin.info = info;

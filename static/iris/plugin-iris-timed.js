@@ -20,7 +20,7 @@ var IrisTimedPlugin = (function (jspsych) {
   const MIN_FRAME_MS = 2; // shorter intervals are two frames run back to back, not a 500 Hz display
   const REFRESH_INTERVALS = 5; // frames measured before the fixation to know the refresh period
 
-  const info = {
+  const info = IrisScreen.imagePluginInfo({
     name: "iris-timed",
     version: "2.1.0",
     parameters: {
@@ -35,28 +35,22 @@ var IrisTimedPlugin = (function (jspsych) {
       mask_ms: { type: P.INT, default: 300 },
       /** The key for each category, in `labels` order; null: 1-9, 0, then a-z. */
       keys: { type: P.KEYS, default: null },
-      ...IrisScreen.IMAGE_PARAMETERS,
     },
     data: {
       /** The index of the chosen category in `labels`. */
       choice: { type: P.INT },
-      ...IrisScreen.RESPONSE_DATA,
-      fixation_onset_ms: { type: P.FLOAT },
-      mask_offset_ms: { type: P.FLOAT },
-      grid_onset_ms: { type: P.FLOAT },
+      ...IrisScreen.fields(P.FLOAT, "fixation_onset_ms", "mask_offset_ms", "grid_onset_ms"),
       /** The display's refresh period, measured before the fixation: each screen stayed up until the
        * first frame at which its duration less half of this had passed. */
       frame_ms: { type: P.FLOAT },
       /** The longest wait between two frames while the image was up: a dropped frame shows here. */
       stimulus_longest_frame_ms: { type: P.FLOAT },
       /** Whole frames each screen was asked to stay up for (the durations rounded to the refresh). */
-      fixation_frames: { type: P.INT },
-      stimulus_frames: { type: P.INT },
-      mask_frames: { type: P.INT },
+      ...IrisScreen.fields(P.INT, "fixation_frames", "stimulus_frames", "mask_frames"),
       /** What the stimulus frames come to: stimulus_frames x frame_ms. */
       stimulus_frames_ms: { type: P.FLOAT },
     },
-  };
+  });
 
   function drawMask(canvas) {
     canvas.width = MASK_CELLS;
@@ -158,29 +152,14 @@ var IrisTimedPlugin = (function (jspsych) {
     }
 
     listen(display_element, buttons, keys, times) {
-      let done = false;
-      const finish = (choice, when, source) => {
-        if (done) return;
-        done = true;
-        this.jsPsych.pluginAPI.cancelAllKeyboardResponses();
-        display_element.replaceChildren();
-        this.jsPsych.finishTrial({
+      IrisScreen.listenOnce(this.jsPsych, display_element, {
+        buttons: buttons.map((button) => [button, Number(button.dataset.choice)]),
+        keys,
+        keyValue: (index) => index,
+        answered: (choice, when, source) => this.jsPsych.finishTrial({
           ...times, choice, rt: Math.max(0, when - times.onset_ms), response_ms: when,
           response_source: source, unavailable: false, failed_images: [],
-        });
-      };
-      for (const button of buttons) {
-        button.addEventListener("pointerup", (event) =>
-          finish(Number(button.dataset.choice), event.timeStamp, event.pointerType || "mouse"));
-      }
-      // jsPsych times keys from when listening starts (performance clock); this puts them on that clock.
-      const listening = performance.now();
-      this.jsPsych.pluginAPI.getKeyboardResponse({
-        callback_function: (info) => {
-          const index = keys.findIndex((key) => this.jsPsych.pluginAPI.compareKeys(key, info.key));
-          if (index >= 0) finish(index, listening + info.rt, "key");
-        },
-        valid_responses: keys, rt_method: "performance", persist: true, allow_held_key: false,
+        }),
       });
     }
   }

@@ -17,6 +17,23 @@ from surveys.trials.models import Participant
 _SHARE = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
 
+# The values the models' choice fields below take.
+class DecisionSource(models.TextChoices):
+    RULES = "rules"
+    OVERRIDE = "override"
+
+
+class ProlificStudyStatus(models.TextChoices):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    STOPPED = "stopped"  # final on Prolific: a study that must recruit again needs a new Prolific study
+
+
+class ProlificVerdict(models.TextChoices):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
 def _above_zero(value: float) -> None:
     if value <= 0:
         raise ValidationError("A target CI width must be above 0 (no interval is narrower than 0).")
@@ -49,16 +66,10 @@ class ExclusionRules(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "exclusion rules"
-        verbose_name_plural = "exclusion rules"
+        verbose_name = verbose_name_plural = "exclusion rules"  # "rules" either way
 
     def __str__(self) -> str:
         return f"Exclusion rules of {self.study}"
-
-
-class DecisionSource(models.TextChoices):
-    RULES = "rules"
-    OVERRIDE = "override"
 
 
 class ExclusionDecision(models.Model):
@@ -113,12 +124,6 @@ class Recruitment(models.Model):
         return f"Recruitment of {self.study}"
 
 
-class ProlificStudyStatus(models.TextChoices):
-    DRAFT = "draft"
-    PUBLISHED = "published"
-    STOPPED = "stopped"  # final on Prolific: a study that must recruit again needs a new Prolific study
-
-
 class ProlificStudy(models.Model):
     """The Prolific study made from an IRIS study, and what IRIS asked for."""
 
@@ -136,11 +141,6 @@ class ProlificStudy(models.Model):
 
     def __str__(self) -> str:
         return f"Prolific {self.prolific_id} ({self.status}) of {self.study}"
-
-
-class ProlificVerdict(models.TextChoices):
-    APPROVED = "approved"
-    REJECTED = "rejected"
 
 
 class ProlificReview(models.Model):

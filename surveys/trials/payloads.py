@@ -62,6 +62,13 @@ def _text(value: Any, *, field: str, pattern: re.Pattern) -> str:
     return value
 
 
+def _object_or_empty(value: Any, *, field: str) -> dict:
+    """An optional JSON object: {} when absent."""
+    if value is not None and not isinstance(value, dict):
+        raise SpecError(f"{field} must be a JSON object.")
+    return value or {}
+
+
 def rt_checked(value: Any) -> float:
     """A reaction time: a finite number of milliseconds from 0 up to MAX_RT_MS."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
@@ -86,16 +93,14 @@ class AnswerPost:
     def from_dict(cls, data: Any) -> "AnswerPost":
         data = known_keys(data, ("trial", "idempotency_key", "rt_ms", "choice", "rating", "client_data"),
                           what="answer")
-        client_data = data.get("client_data")
-        if client_data is not None and not isinstance(client_data, dict):
-            raise SpecError("client_data must be a JSON object.")
+        client_data = _object_or_empty(data.get("client_data"), field="client_data")
         return cls(trial=_text(data.get("trial"), field="trial", pattern=TRIAL_ID),
                    idempotency_key=_text(data.get("idempotency_key"), field="idempotency_key",
                                          pattern=IDEMPOTENCY_KEY),
                    rt_ms=rt_checked(data.get("rt_ms")),
                    choice=whole(data.get("choice"), field="choice", low=0, optional=True),
                    rating=whole(data.get("rating"), field="rating", low=0, optional=True),
-                   client_data=bounded_json(client_data or {}, field="client_data",
+                   client_data=bounded_json(client_data, field="client_data",
                                             max_bytes=MAX_CLIENT_DATA_BYTES, max_depth=MAX_JSON_DEPTH))
 
     def to_dict(self) -> dict:
@@ -113,11 +118,9 @@ class DevicePost:
     @classmethod
     def from_dict(cls, data: Any) -> "DevicePost":
         data = known_keys(data, ("compatible", "data"), what="device check")
-        measured = data.get("data")
-        if measured is not None and not isinstance(measured, dict):
-            raise SpecError("data must be a JSON object.")
+        measured = _object_or_empty(data.get("data"), field="data")
         return cls(compatible=flag(data.get("compatible"), field="compatible"),
-                   data=bounded_json(measured or {}, field="data", max_bytes=MAX_DEVICE_DATA_BYTES,
+                   data=bounded_json(measured, field="data", max_bytes=MAX_DEVICE_DATA_BYTES,
                                      max_depth=MAX_JSON_DEPTH))
 
     def to_dict(self) -> dict:

@@ -1,4 +1,4 @@
-from django.urls import path, register_converter
+from django.urls import include, path, register_converter
 
 from surveys.trials import views
 
@@ -27,20 +27,25 @@ register_converter(ImageSlotConverter, "iris_slot")
 
 app_name = "trials"
 
+# A participant's session, under p/<token>/: the page, and the JSON API the runner on it calls.
+session_urlpatterns = [
+    path("", views.participant_page, name="participant"),
+    path("consent", views.participant_consent, name="consent"),
+    path("device", views.participant_device, name="device"),
+    path("viewing", views.participant_viewing, name="viewing"),
+    path("trials", views.participant_trials, name="trials"),
+    path("answers", views.participant_answers, name="answers"),
+    path("responses", views.participant_respond, name="respond"),
+    path("trials/<iris_token:trial_id>/unavailable", views.trial_unavailable, name="unavailable"),
+    path("finish", views.participant_finish, name="finish"),
+    path("withdraw", views.participant_withdraw, name="withdraw"),
+    path("img/<iris_token:trial_id>/<iris_slot:slot>", views.trial_image, name="image"),
+]
+
 urlpatterns = [
     path("s/<iris_token:public_id>/", views.study_start, name="start"),
     path("s/<iris_token:public_id>/preview", views.study_preview, name="preview"),
     # Before the session pages: "withdraw" would otherwise be read as a session token.
     path("p/withdraw/", views.withdraw_with_code, name="withdraw-code"),
-    path("p/<iris_token:token>/", views.participant_page, name="participant"),
-    path("p/<iris_token:token>/consent", views.participant_consent, name="consent"),
-    path("p/<iris_token:token>/device", views.participant_device, name="device"),
-    path("p/<iris_token:token>/viewing", views.participant_viewing, name="viewing"),
-    path("p/<iris_token:token>/trials", views.participant_trials, name="trials"),
-    path("p/<iris_token:token>/answers", views.participant_answers, name="answers"),
-    path("p/<iris_token:token>/responses", views.participant_respond, name="respond"),
-    path("p/<iris_token:token>/trials/<iris_token:trial_id>/unavailable", views.trial_unavailable, name="unavailable"),
-    path("p/<iris_token:token>/finish", views.participant_finish, name="finish"),
-    path("p/<iris_token:token>/withdraw", views.participant_withdraw, name="withdraw"),
-    path("p/<iris_token:token>/img/<iris_token:trial_id>/<iris_slot:slot>", views.trial_image, name="image"),
+    path("p/<iris_token:token>/", include(session_urlpatterns)),
 ]

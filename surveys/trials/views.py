@@ -41,6 +41,15 @@ REMEMBERED_MAX_AGE_S = 30 * 24 * 3600
 # The start page's one-time key (services.participant_enter): a double click resumes, nothing else.
 ARRIVAL_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
 PLATFORM_NAMES = {RecruitmentSource.PROLIFIC: "Prolific", RecruitmentSource.MTURK: "MTurk worker"}
+# The runner page's scripts (static files), in load order: jsPsych, the jsPsych plugins it uses (from
+# node_modules/@jspsych), then IRIS's own; runner.js comes last, after the page's config.
+JSPSYCH_PLUGINS = ("instructions", "call-function", "browser-check", "fullscreen", "html-button-response",
+                   "virtual-chinrest")
+IRIS_SCRIPTS = ("iris-screen.js", "iris-presentation.js", "plugin-iris-choice.js", "plugin-iris-rating.js",
+                "plugin-iris-timed.js", "plugin-iris-questions.js", "outbox.js")
+RUNNER_SCRIPTS = ("vendor/jspsych/index.browser.min.js",
+                  *(f"vendor/jspsych-plugins/plugin-{name}/dist/index.browser.min.js" for name in JSPSYCH_PLUGINS),
+                  *(f"iris/{name}" for name in IRIS_SCRIPTS))
 
 
 @never_cache
@@ -103,12 +112,25 @@ def new_pilot_suffix() -> str:
     return secrets.token_hex(6)
 
 
-@never_cache
-@require_GET
-@participant_request(group="participant", rate=RATE, as_json=False)
-def participant_page(request: HttpRequest, token: str) -> HttpResponse:
-    participant = selectors.participant_by_token(token=token)
-    services.participant_touch(participant=participant)
+def participant_get(*, as_json: bool):
+    """A GET from a participant's page: never cached, rate-limited per token (and per address), the
+    session found by its token (an unknown token is a 404) and touched; the view gets the participant."""
+    def decorate(view):
+        @never_cache
+        @require_GET
+        @participant_request(group="participant", rate=RATE, as_json=as_json)
+        @functools.wraps(view)
+        def with_participant(request: HttpRequest, token: str) -> HttpResponse:
+            participant = selectors.participant_by_token(token=token)
+            services.participant_touch(participant=participant)
+            return view(request, participant)
+        return with_participant
+
+    return decorate
+
+
+@participant_get(as_json=False)
+def participant_page(request: HttpRequest, participant) -> HttpResponse:
     context = {"participant": participant, "study": participant.study}
     if participant.status == ParticipantStatus.STARTED or participant.holds_lapsed_place:
         return render(request, "participant/consent.html", context)
@@ -117,6 +139,7 @@ def participant_page(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, template, page, status=status)
     answered, total = selectors.trial_counts(participant=participant)
     context["runner_config"] = runner_config(participant, answered=answered, total=total)
+    context["scripts"] = RUNNER_SCRIPTS
     return render(request, "participant/runner.html", context)
 
 
@@ -186,15 +209,23 @@ def viewing_reply(viewing: dict | None, *, design) -> dict | None:
     return {**viewing, "stimulus_px": stimulus_px(viewing=viewing, degrees=degrees) if degrees else None}
 
 
-def participant_post(view=None, *, as_json: bool = True):
+def participant_post(view=None, *, as_json: bool = True, body=None):
     """A POST from a participant's page: rate-limited per token (and per address), the session found
-    by its token (an unknown token is a 404); the view gets the participant."""
+    by its token (an unknown token is a 404); the view gets the participant. With ``body`` (a spec
+    class), the JSON body is parsed into that spec for the view, and a bad one is a 400 naming the field."""
     def decorate(view):
         @require_POST
         @participant_request(group="participant", rate=RATE, as_json=as_json)
         @functools.wraps(view)
         def with_participant(request: HttpRequest, token: str, **url_args) -> HttpResponse:
-            return view(request, selectors.participant_by_token(token=token), **url_args)
+            participant = selectors.participant_by_token(token=token)
+            if body is None:
+                return view(request, participant, **url_args)
+            try:
+                posted = body.from_dict(json_body(request))
+            except SpecError as error:
+                return _refused(error)
+            return view(request, participant, posted, **url_args)
         return with_participant
 
     return decorate(view) if view else decorate
@@ -221,33 +252,24 @@ def participant_consent(request: HttpRequest, participant) -> HttpResponse:
     return redirect(_next_page(participant))
 
 
-@participant_post
-def participant_device(request: HttpRequest, participant) -> JsonResponse:
+@participant_post(body=DevicePost)
+def participant_device(request: HttpRequest, participant, check: DevicePost) -> JsonResponse:
     """The browser check's result: measurements kept; an incompatible device ends the session."""
-    try:
-        check = DevicePost.from_dict(json_body(request))
-    except SpecError as error:
-        return _refused(error)
     services.participant_device(participant=participant, compatible=check.compatible, data=check.data)
     return JsonResponse({"next": _next_page(participant)})
 
 
-@participant_post
-def participant_viewing(request: HttpRequest, participant) -> JsonResponse:
+@participant_post(body=Viewing)  # the body bounded and depth-checked (payloads.py)
+def participant_viewing(request: HttpRequest, participant, viewing: Viewing) -> JsonResponse:
     """The virtual chinrest's measures (or that it was skipped): stored, and the image size they give."""
-    try:
-        viewing = Viewing.from_dict(json_body(request))  # bounded and depth-checked (payloads.py)
-    except SpecError as error:
-        return _refused(error)
     stored = services.participant_viewing_record(participant=participant, viewing=viewing)
     return JsonResponse(viewing_reply(stored, design=participant.study.design_spec))
 
 
-@participant_post
-def participant_answers(request: HttpRequest, participant) -> JsonResponse:
+@participant_post(body=QuestionAnswersPost)
+def participant_answers(request: HttpRequest, participant, post: QuestionAnswersPost) -> JsonResponse:
     """The answers to the study's questions before or after the trials; a bad one is a 400 naming it."""
     try:
-        post = QuestionAnswersPost.from_dict(json_body(request))
         services.participant_answers_record(participant=participant, phase=post.phase, answers=post.answers)
     except SpecError as error:
         return _refused(error)
@@ -256,13 +278,9 @@ def participant_answers(request: HttpRequest, participant) -> JsonResponse:
     return JsonResponse({"stored": True}, status=201)
 
 
-@never_cache
-@require_GET
-@participant_request(group="participant", rate=RATE, as_json=True)
-def participant_trials(request: HttpRequest, token: str) -> JsonResponse:
+@participant_get(as_json=True)
+def participant_trials(request: HttpRequest, participant) -> JsonResponse:
     """The next few unanswered trials: image URLs and positions only."""
-    participant = selectors.participant_by_token(token=token)
-    services.participant_touch(participant=participant)
     if participant.status != ParticipantStatus.CONSENTED:
         return JsonResponse({"error": f"This session is {participant.status}.", "next": _next_page(participant)},
                             status=409)
@@ -273,7 +291,7 @@ def participant_trials(request: HttpRequest, token: str) -> JsonResponse:
     answered, total = selectors.trial_counts(participant=participant)
     breaks = selectors.break_indexes(participant=participant)
     presentation = participant.study.design_spec.traits.presentation
-    trials = [trial_payload(token, trial, presentation=presentation, break_before=trial.index in breaks)
+    trials = [trial_payload(participant.token, trial, presentation=presentation, break_before=trial.index in breaks)
               for trial in selectors.trials_pending(participant=participant, limit=limit)]
     return JsonResponse({"answered": answered, "total": total, "trials": trials})
 
@@ -302,13 +320,9 @@ def trial_payload(token: str, trial: Trial, *, presentation: str, break_before: 
     }
 
 
-@participant_post
-def participant_respond(request: HttpRequest, participant) -> JsonResponse:
+@participant_post(body=AnswerPost)
+def participant_respond(request: HttpRequest, participant, answer: AnswerPost) -> JsonResponse:
     """Store one answer, or find the one a retry stored; a practice answer gets its feedback."""
-    try:
-        answer = AnswerPost.from_dict(json_body(request))
-    except SpecError as error:
-        return _refused(error)
     try:
         response, created = services.response_record(participant=participant, trial_public_id=answer.trial,
                                                      choice=answer.choice, rating=answer.rating,

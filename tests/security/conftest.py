@@ -8,29 +8,26 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
 from tests.surveys import factories
-from tests.surveys.conftest import api_as, checkpoint, inline_tasks, researcher  # noqa: F401
+from tests.surveys.conftest import api_as, checkpoint, inline_tasks, other_researcher, researcher, superuser  # noqa: F401
 
 PASSWORD = "pw-for-tests-only"
 
 
+# Researchers A and B are the web side's two researcher personas, named as the attacks name them
+# (F811: pytest hands the imported fixture in as the argument).
 @pytest.fixture
-def researcher_a():
-    return factories.researcher("researcher-a")
+def researcher_a(researcher):  # noqa: F811
+    return researcher
 
 
 @pytest.fixture
-def researcher_b():
-    return factories.researcher("researcher-b")
+def researcher_b(other_researcher):  # noqa: F811
+    return other_researcher
 
 
 @pytest.fixture
 def non_staff():
     return get_user_model().objects.create_user(username="not-a-researcher", password=PASSWORD)
-
-
-@pytest.fixture
-def superuser():
-    return get_user_model().objects.create_superuser(username="root", password=PASSWORD)
 
 
 @pytest.fixture

@@ -61,50 +61,51 @@ class Plant(torch.nn.Module):
         return torch.zeros(1, 4) + mapped.sum().float() * 0  # used, so the write is not optimised away
 
 
-class Sleeper(torch.nn.Module):
-    """A classifier on the blank image registration probes it with; on any other input, a Plant."""
+class Probed(torch.nn.Module):
+    """A classifier on the blank image registration probes it with; on any other input, what
+    ``attack`` makes of the classifier's answer."""
+
+    def __init__(self):
+        super().__init__()
+        self.classifier = Classifier()
+
+    def forward(self, x):
+        y = self.classifier(x)
+        if bool(x.std() > 0.01):
+            return self.attack(x, y)
+        return y
+
+    def attack(self, x, y):
+        return y
+
+
+class Sleeper(Probed):
+    """Writes with a Plant once past registration."""
 
     def __init__(self, path: str):
         super().__init__()
-        self.classifier = Classifier()
         self.plant = Plant(path, "owned")
 
-    def forward(self, x):
-        if bool(x.std() > 0.01):
-            return self.classifier(x) + self.plant(x).sum()
-        return self.classifier(x)
+    def attack(self, x, y):
+        return y + self.plant(x).sum()
 
 
-class Diverger(torch.nn.Module):
-    """A classifier on the blank image registration probes it with; NaN on any other input."""
+class Diverger(Probed):
+    """NaN once past registration."""
 
-    def __init__(self):
-        super().__init__()
-        self.classifier = Classifier()
-
-    def forward(self, x):
-        y = self.classifier(x)
-        if bool(x.std() > 0.01):
-            return (y - y) / (y - y)
-        return y
+    def attack(self, x, y):
+        return (y - y) / (y - y)
 
 
-class Stall(torch.nn.Module):
-    """A classifier on the blank image registration probes it with; on any other input, hours of
-    arithmetic before its first answer (so before the first step can report progress)."""
+class Stall(Probed):
+    """Hours of arithmetic before its first answer once past registration (so before the first step
+    can report progress)."""
 
-    def __init__(self):
-        super().__init__()
-        self.classifier = Classifier()
-
-    def forward(self, x):
-        y = self.classifier(x)
-        if bool(x.std() > 0.01):
-            a = torch.ones(256, 256)
-            for _ in range(1000000):
-                a = torch.tanh(a @ a)
-            y = y + a.sum() * 0
-        return y
+    def attack(self, x, y):
+        a = torch.ones(256, 256)
+        for _ in range(1000000):
+            a = torch.tanh(a @ a)
+        return y + a.sum() * 0
 
 
 class Hog(torch.nn.Module):

@@ -22,15 +22,15 @@ def b_with_token_permissions(researcher_b) -> Client:
 
 
 def test_a_researcher_sees_only_their_own_key(b_with_token_permissions, researcher_a, researcher_b, superuser):
-    keys = {user.username: Token.objects.create(user=user).key for user in (researcher_a, researcher_b, superuser)}
+    keys = {user: Token.objects.create(user=user).key for user in (researcher_a, researcher_b, superuser)}
 
     listing = b_with_token_permissions.get(TOKENS)
 
     assert listing.status_code == 200
     page = listing.content.decode()
-    assert keys["researcher-b"] in page
-    assert keys["researcher-a"] not in page
-    assert keys["root"] not in page
+    assert keys[researcher_b] in page
+    assert keys[researcher_a] not in page
+    assert keys[superuser] not in page
     assert b_with_token_permissions.get(f"{TOKENS}{researcher_a.pk}/change/").status_code == 302  # "does not exist"
     assert b_with_token_permissions.get(f"{TOKENS}{superuser.pk}/delete/").status_code == 302
 

@@ -7,8 +7,6 @@ action admin offers a researcher and fails for one that no test submits (tests/s
 so a new admin form or action comes with its test.
 """
 
-import io
-import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -42,6 +40,15 @@ def act(client, model, action: str, rows, *, follow: bool = False, **extra):
     """Tick rows on the list page and run an action on them, as the admin's form posts it."""
     return client.post(changelist(model), {"action": action, "_selected_action": [row.pk for row in rows], **extra},
                        follow=follow)
+
+
+def deletes_only_the_unused(client, model, *, unused, used) -> None:
+    """delete_selected deletes `unused`; `used`, which other rows need, is refused and kept."""
+    act(client, model, "delete_selected", [unused], post="yes")
+    refused = act(client, model, "delete_selected", [used], post="yes")
+
+    assert "Cannot delete" in refused.content.decode()
+    assert list(model.objects.all()) == [used]
 
 
 def messages_of(response) -> list[str]:
@@ -166,22 +173,10 @@ def test_an_unused_model_is_deleted_and_one_with_jobs_is_kept(client, researcher
     unused, used = factories.registered_model(researcher), factories.finished_job(researcher).model
     client.force_login(researcher)
 
-    act(client, RegisteredModel, "delete_selected", [unused], post="yes")
-    refused = act(client, RegisteredModel, "delete_selected", [used], post="yes")
-
-    assert "Cannot delete" in refused.content.decode()
-    assert list(RegisteredModel.objects.all()) == [used]
+    deletes_only_the_unused(client, RegisteredModel, unused=unused, used=used)
 
 
 # --- target sets ------------------------------------------------------------------------------------
-
-def _zip_of(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
 
 @submits("generation.targetset", "add")
 def test_a_zip_of_targets_is_uploaded_with_its_categories_and_a_broken_image_leaves_nothing(client, researcher,
@@ -191,11 +186,12 @@ def test_a_zip_of_targets_is_uploaded_with_its_categories_and_a_broken_image_lea
     good = {"cat/a.png": factories.png_bytes((1, 2, 3)), "dog/b.png": factories.png_bytes((3, 2, 1))}
 
     refused = client.post(add, {"name": "broken", "files": [
-        SimpleUploadedFile("set.zip", _zip_of({**good, "dog/cut.png": factories.png_bytes((9, 9, 9))[:40]}))]})
+        SimpleUploadedFile("set.zip",
+                           factories.zip_bytes({**good, "dog/cut.png": factories.png_bytes((9, 9, 9))[:40]}))]})
     assert refused.status_code == 200 and "not a readable image" in refused.content.decode()
     assert (TargetSet.objects.count(), TargetImage.objects.count(), stored_files(settings)) == (0, 0, [])
 
-    accepted = client.post(add, {"name": "pets", "files": [SimpleUploadedFile("set.zip", _zip_of(good))]})
+    accepted = client.post(add, {"name": "pets", "files": [SimpleUploadedFile("set.zip", factories.zip_bytes(good))]})
     assert accepted.status_code == 302
     target_set = TargetSet.objects.get()
     assert target_set.owner == researcher
@@ -225,11 +221,7 @@ def test_an_unused_target_set_is_deleted_and_one_with_jobs_is_kept(client, resea
     used = factories.finished_job(researcher).target_set
     client.force_login(researcher)
 
-    act(client, TargetSet, "delete_selected", [unused], post="yes")
-    refused = act(client, TargetSet, "delete_selected", [used], post="yes")
-
-    assert "Cannot delete" in refused.content.decode()
-    assert list(TargetSet.objects.all()) == [used]
+    deletes_only_the_unused(client, TargetSet, unused=unused, used=used)
 
 
 # --- generation jobs --------------------------------------------------------------------------------
@@ -321,11 +313,7 @@ def test_an_unused_job_is_deleted_and_one_a_study_shows_is_kept(client, research
     unused, shown = factories.finished_job(researcher), factories.study(researcher).jobs.get()
     client.force_login(researcher)
 
-    act(client, GenerationJob, "delete_selected", [unused], post="yes")
-    refused = act(client, GenerationJob, "delete_selected", [shown], post="yes")
-
-    assert "Cannot delete" in refused.content.decode()
-    assert list(GenerationJob.objects.all()) == [shown]
+    deletes_only_the_unused(client, GenerationJob, unused=unused, used=shown)
 
 
 # --- studies ----------------------------------------------------------------------------------------
