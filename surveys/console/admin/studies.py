@@ -13,9 +13,8 @@ from surveys.console.forms import DESIGN_FIELDS, PRESENTATION_DESIGN_FIELDS, Stu
 from surveys.console.links import participant_link, results_link
 from surveys.scoring.selectors import study_scores
 from surveys.studies import services
-from surveys.studies.models import Condition, Study, StudyStatus
+from surveys.studies.models import STUDY_TEXTS, Condition, Study, StudyStatus, StudyVersion
 from surveys.studies.selectors import study_iri_verdicts
-from surveys.studies.services import STUDY_TEXTS
 from surveys.trials.selectors import study_participation, study_progress, study_viewing
 
 ROW = "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"
@@ -41,6 +40,24 @@ class ConditionInline(ReadOnlyInline):
         return obj.iris
 
 
+class StudyVersionInline(ReadOnlyInline):
+    """Every version of the study, newest first, each with what its participants read and the design
+    they took; versions are on record and never change."""
+
+    model = StudyVersion
+    template = "admin/edit_inline/stacked.html"  # one block per version: the texts are long
+    fields = ["number", "created_at", "created_by", "participant_count", *STUDY_TEXTS, "design"]
+    readonly_fields = fields
+    verbose_name = "version"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("created_by").annotate(shown=Count("participants"))
+
+    @admin.display(description="participants shown it")
+    def participant_count(self, obj):
+        return obj.shown
+
+
 @admin.register(Study)
 class StudyAdmin(ProlificStudyActions, ServiceCreateAdmin):
     create_form = StudyCreateForm
@@ -49,7 +66,7 @@ class StudyAdmin(ProlificStudyActions, ServiceCreateAdmin):
     list_filter = ["status", "paradigm"]
     readonly_fields = ["paradigm", "status", "link", "preview", "participation", "progress", "viewing", "iri_verdicts", "includes_failing_iris", "scores", "results",
                        "design_state"]
-    inlines = [ConditionInline]
+    inlines = [ConditionInline, StudyVersionInline]
     actions = ["close_studies", "open_studies", *ProlificStudyActions.prolific_actions]
 
     def get_fieldsets(self, request, obj=None):
@@ -72,10 +89,12 @@ class StudyAdmin(ProlificStudyActions, ServiceCreateAdmin):
     def design_state(self, obj):
         since = services.study_frozen_since(study=obj)
         if since is None:
-            return (f"Version {obj.design_version}. The design and the texts below can be changed until the first "
-                    "participant (not a pilot) starts.")
-        return (f"Version {obj.design_version}, frozen since {since:%Y-%m-%d %H:%M} UTC, when the first participant "
-                "started: everyone who counts sees the same study. To change it, make a new study from the same jobs.")
+            return (f"Version {obj.design_version}. The design can be changed until the first participant (not a "
+                    "pilot) starts; each change to it or to the texts below is saved as a new version.")
+        return (f"Version {obj.design_version}. The design is frozen since {since:%Y-%m-%d %H:%M} UTC, when the "
+                "first participant started: everyone who counts takes the same study. The texts below can still "
+                "change: each change is a new version, which new participants are shown, while everyone before "
+                "keeps the one they saw (Versions, below). For another design, make a new study from the same jobs.")
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.readonly_fields
@@ -147,3 +166,4 @@ class StudyAdmin(ProlificStudyActions, ServiceCreateAdmin):
     def open_studies(self, request, queryset):
         for study in queryset:
             services.study_set_status(study=study, status=StudyStatus.OPEN)
+
