@@ -1,5 +1,5 @@
-"""The REST API's study side: studies made from finished jobs (paradigm and design), opened, closed,
-with their versions; their participants and responses (read); exclusion rules, decisions
+"""The REST API's study side: studies made from finished jobs (paradigm and design), opened, closed
+and cloned, with their versions; their participants and responses (read); exclusion rules, decisions
 and overrides. Scores, the report and the CSV exports are in surveys/console/api.py. Views parse,
 call one service or selector, render; a researcher reaches only their own studies (404 for anyone
 else's)."""
@@ -111,6 +111,16 @@ class StudyStatusApi(APIView):
     def post(self, request: Request, study_id: int, status_to: str) -> Response:
         study = studies.study_set_status(study=owned_study(request, study_id), status=StudyStatus(status_to))
         return Response(StudyOutput(study).data)
+
+
+class StudyCloneApi(APIView):
+    """A new draft of the owner's study: design, texts, questions, debrief, conditions and exclusion
+    rules; no participants. It starts closed, at version 1."""
+
+    @extend_schema(request=None, responses={201: StudyOutput})
+    def post(self, request: Request, study_id: int) -> Response:
+        copy = scoring.study_clone(study=owned_study(request, study_id), owner=request.user)
+        return Response(StudyOutput(copy).data, status=status.HTTP_201_CREATED)
 
 
 class StudyVersionOutput(serializers.ModelSerializer):

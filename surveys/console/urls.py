@@ -37,6 +37,7 @@ api_urlpatterns = [
              name="api-study-open"),
         path("studies/<int:study_id>/close/", api_studies.StudyStatusApi.as_view(), {"status_to": "closed"},
              name="api-study-close"),
+        path("studies/<int:study_id>/clone/", api_studies.StudyCloneApi.as_view(), name="api-study-clone"),
         path("studies/<int:study_id>/versions/", api_studies.StudyVersionsApi.as_view(), name="api-study-versions"),
         path("studies/<int:study_id>/participants/", api_studies.ParticipantListApi.as_view(),
              name="api-study-participants"),

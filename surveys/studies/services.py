@@ -162,5 +162,33 @@ def _refuse_if_frozen(*, study: Study) -> None:
     if since is not None:
         raise StudyFrozen(f"The design of {study.name} is frozen: a participant started on {since:%Y-%m-%d %H:%M} "
                           "UTC, and everyone who counts must take the same study. Its texts can still change (as a "
-                          "new version); for another design, make a new study from the same jobs.")
+                          "new version); for another design, clone it into a new draft.")
 
+
+# What a clone does not take from its original: its owner and identity, whether it admits anyone (a
+# clone starts closed, a draft), its version count, and the completion codes, which tell a recruitment
+# platform which study a session finished. Every other field of Study is copied, whenever it was added.
+NOT_CLONED = ("id", "owner", "public_id", "status", "design_version", "created_at", "completion_code",
+              "code_no_consent", "code_failed_gate", "code_incompatible")
+
+
+def study_copy(*, study: Study, owner) -> Study:
+    """A new draft of the owner's study: everything the researcher configured on it (design, questions,
+    texts, completion URL, jobs, conditions and the very IRIs it surveys) and none of its participants
+    or responses. Closed, so nobody is admitted before the researcher opens it (they can pilot it), at
+    version 1 by ``owner``. Only the study's owner may copy it. Call it inside a transaction;
+    researchers clone through surveys.scoring.services.study_clone, which copies the exclusion rules."""
+    if study.owner_id != owner.pk:
+        raise ValidationError("You can only clone your own studies.")
+    copied = {field.attname: getattr(study, field.attname) for field in Study._meta.concrete_fields
+              if field.name not in NOT_CLONED}
+    copied["name"] = f"{study.name[:193]} (copy)"  # a name is at most 200 characters
+    copy = Study.objects.create(**copied, owner=owner, status=StudyStatus.CLOSED)
+    copy.jobs.set(study.jobs.all())
+    for condition in study.conditions.order_by("pk"):
+        twin = Condition.objects.create(study=copy, job_id=condition.job_id, layer=condition.layer,
+                                        label=condition.label)
+        StudyItem.objects.bulk_create(StudyItem(study=copy, condition=twin, stimulus_id=stimulus_id) for stimulus_id
+                                      in condition.items.order_by("pk").values_list("stimulus_id", flat=True))
+    _version_record(study=copy, author=owner)
+    return copy

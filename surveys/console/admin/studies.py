@@ -1,7 +1,8 @@
 """Studies in admin: create one from jobs (paradigm and design), the participant link, a pilot
 preview, live progress, scores, open/close."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -11,6 +12,7 @@ from surveys.console.admin.base import ReadOnlyInline, ServiceCreateAdmin
 from surveys.console.admin.prolific import ProlificStudyActions
 from surveys.console.forms import DESIGN_FIELDS, PRESENTATION_DESIGN_FIELDS, StudyCreateForm, StudyEditForm
 from surveys.console.links import participant_link, results_link
+from surveys.scoring import services as scoring
 from surveys.scoring.selectors import study_scores
 from surveys.studies import services
 from surveys.studies.models import STUDY_TEXTS, Condition, Study, StudyStatus, StudyVersion
@@ -67,7 +69,7 @@ class StudyAdmin(ProlificStudyActions, ServiceCreateAdmin):
     readonly_fields = ["paradigm", "status", "link", "preview", "participation", "progress", "viewing", "iri_verdicts", "includes_failing_iris", "scores", "results",
                        "design_state"]
     inlines = [ConditionInline, StudyVersionInline]
-    actions = ["close_studies", "open_studies", *ProlificStudyActions.prolific_actions]
+    actions = ["close_studies", "open_studies", "clone_studies", *ProlificStudyActions.prolific_actions]
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -94,7 +96,7 @@ class StudyAdmin(ProlificStudyActions, ServiceCreateAdmin):
         return (f"Version {obj.design_version}. The design is frozen since {since:%Y-%m-%d %H:%M} UTC, when the "
                 "first participant started: everyone who counts takes the same study. The texts below can still "
                 "change: each change is a new version, which new participants are shown, while everyone before "
-                "keeps the one they saw (Versions, below). For another design, make a new study from the same jobs.")
+                "keeps the one they saw (Versions, below). For another design, clone the study into a new draft.")
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.readonly_fields
@@ -167,3 +169,17 @@ class StudyAdmin(ProlificStudyActions, ServiceCreateAdmin):
         for study in queryset:
             services.study_set_status(study=study, status=StudyStatus.OPEN)
 
+    @admin.action(description="Clone into a new draft")
+    def clone_studies(self, request, queryset):
+        """Each selected study copied, with its design, texts and rules, into a closed draft of the
+        researcher's; participants and responses stay with the original."""
+        for study in queryset.order_by("pk"):
+            try:
+                copy = scoring.study_clone(study=study, owner=request.user)
+            except ValidationError as error:
+                self.message_user(request, f"{study}: {' '.join(error.messages)}", messages.ERROR)
+                continue
+            url = reverse("admin:studies_study_change", args=[copy.pk])
+            self.message_user(request, format_html(
+                '{} cloned into <a href="{}">{}</a>: closed until you open it, and editable until its first '
+                "participant starts.", study, url, copy), messages.SUCCESS)
