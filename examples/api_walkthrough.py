@@ -16,7 +16,9 @@ are needed. The script:
     participant page's runner (static/iris/runner.js) speaks: start, consent, device check, fetch
     trials, post each answer with an idempotency key, finish;
  7. closes the study and reads the participants, each one's exclusion decision, the scores and the
-    responses CSV.
+    responses CSV;
+ 8. clones the study into a new draft for a follow-up (same design, texts and rules, no participants)
+    and reads the versions of the original that its participants were shown.
 
 Each step prints what it made and how long it took. Exit status 0 means the journey went through;
 anything refused stops it with the server's message.
@@ -283,6 +285,15 @@ def read_results(api: Api, study: dict) -> None:
     print(f"   responses.csv: {len(csv.splitlines()) - 1} rows; header {csv.splitlines()[0][:100]}…")
 
 
+def clone_study(api: Api, study: dict) -> dict:
+    draft = api.post(f"studies/{study['id']}/clone/")
+    print(f"   study {draft['id']} ({draft['status']}, {len(draft['conditions'])} condition(s)): "
+          f"a draft of study {study['id']}, to open when ready")
+    for version in api.get(f"studies/{study['id']}/versions/"):
+        print(f"   study {study['id']} version {version['number']}: {version['participants']} participant(s) shown it")
+    return draft
+
+
 def main(argv: list[str] | None = None) -> int:
     args = arguments().parse_args(argv)
     api = Api(args.base_url, args.token)
@@ -293,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     study = step("Create a 2AFC study and open it")(lambda: make_study(api, args, job))
     step(f"Take it as {args.participants} participants")(lambda: take_part(args, study))
     step("Close it and read the results")(lambda: read_results(api, study))
+    step("Clone it into a new draft")(lambda: clone_study(api, study))
     print("The walkthrough went through.")
     return 0
 

@@ -242,8 +242,9 @@ class StudyExclusionOverrideApi(APIView):
 
 class StudyDesignSerializer(serializers.Serializer):
     design_version = serializers.IntegerField(read_only=True)
-    frozen = serializers.BooleanField(read_only=True, help_text="A participant (not a pilot) has started: "
-                                                                "nothing here can change any more.")
+    frozen = serializers.BooleanField(read_only=True, help_text="A participant (not a pilot) has started: the "
+                                                                "design cannot change any more; the texts can, each "
+                                                                "change a new version.")
     design = serializers.JSONField(required=False, help_text="StudyDesign's options (docs/method.md §2); those "
                                                              "left out take their defaults.")
     consent_text = serializers.CharField(required=False)
@@ -264,7 +265,8 @@ def _design_state(study) -> dict:
 
 
 class StudyDesignApi(APIView):
-    """A study's design and texts: changed until the first non-pilot participant starts, then 409."""
+    """A study's design and texts; each change is a new version. The design changes until the first
+    non-pilot participant starts (then 409), the texts at any time."""
 
     @extend_schema(responses=StudyDesignSerializer)
     def get(self, request: Request, study_id: int) -> Response:
@@ -276,5 +278,5 @@ class StudyDesignApi(APIView):
         data = StudyDesignSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         changes = dict(data.validated_data)
-        study = studies.study_update(study=study, design=changes.pop("design", None), **changes)
+        study = studies.study_update(study=study, editor=request.user, design=changes.pop("design", None), **changes)
         return Response(_design_state(study))

@@ -1,8 +1,8 @@
-"""The REST API's study side: studies made from finished jobs (paradigm and design), opened and
-closed; their participants and responses (read), a participant erased on request and the record of
-erasures; exclusion rules, decisions and overrides. Scores,
-the report and the CSV exports are in surveys/console/api.py. Views parse, call one service or
-selector, render; a researcher reaches only their own studies (404 for anyone else's)."""
+"""The REST API's study side: studies made from finished jobs (paradigm and design), opened, closed
+and cloned, with their versions; their participants and responses (read), a participant erased on
+request and the record of erasures; exclusion rules, decisions and overrides. Scores, the report and
+the CSV exports are in surveys/console/api.py. Views parse, call one service or selector, render; a
+researcher reaches only their own studies (404 for anyone else's)."""
 
 from django.db.models import Count
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -29,8 +29,9 @@ from surveys.scoring.selectors import (
     studies_visible_to,
     study_exclusions,
 )
+from surveys.studies import selectors as studies_selectors
 from surveys.studies import services as studies
-from surveys.studies.models import Condition, Study, StudyStatus
+from surveys.studies.models import STUDY_TEXTS, Condition, Study, StudyStatus, StudyVersion
 from surveys.studies.paradigms import Paradigm
 from surveys.trials import selectors as trials
 from surveys.trials import withdrawal
@@ -145,16 +146,46 @@ class StudyStatusApi(APIView):
         return Response(StudyOutput(study).data)
 
 
+class StudyCloneApi(APIView):
+    """A new draft of the owner's study: design, texts, questions, debrief, conditions and exclusion
+    rules; no participants. It starts closed, at version 1."""
+
+    @extend_schema(request=None, responses={201: StudyOutput})
+    def post(self, request: Request, study_id: int) -> Response:
+        copy = scoring.study_clone(study=owned_study(request, study_id), owner=request.user)
+        return Response(StudyOutput(copy).data, status=status.HTTP_201_CREATED)
+
+
+class StudyVersionOutput(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.get_username", allow_null=True, default=None)
+    participants = serializers.IntegerField(source="participant_count", read_only=True)
+
+    class Meta:
+        model = StudyVersion
+        fields = ["number", "created_at", "created_by", "participants", *STUDY_TEXTS, "design"]
+
+
+class StudyVersionsApi(APIView):
+    @extend_schema(responses=StudyVersionOutput(many=True),
+                   description="Every version of the study, newest first: what its participants read and the "
+                               "design they took, as recorded; a version never changes.")
+    def get(self, request: Request, study_id: int) -> Response:
+        versions = studies_selectors.study_versions(study=owned_study(request, study_id))
+        return Response(StudyVersionOutput(versions, many=True).data)
+
+
 # --- participants and their responses (read only) ------------------------------------------------
 
 class ParticipantOutput(serializers.ModelSerializer):
     trials = serializers.IntegerField(source="trial_count", read_only=True)
     answered = serializers.IntegerField(read_only=True)
+    study_version = serializers.IntegerField(source="study_version.number", allow_null=True, default=None,
+                                             read_only=True, help_text="The version of the study they were shown.")
 
     class Meta:
         model = Participant
-        fields = ["id", "recruitment_id", "source", "status", "is_pilot", "design_row", "trials", "answered",
-                  "created_at", "consented_at", "completed_at"]
+        fields = ["id", "recruitment_id", "source", "status", "is_pilot", "study_version", "design_row", "trials",
+                  "answered", "created_at", "consented_at", "completed_at"]
 
 
 class AnswerOutput(serializers.ModelSerializer):

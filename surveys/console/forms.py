@@ -17,9 +17,9 @@ from surveys.generation.models import (
 from surveys.scoring.services import study_create
 from surveys.studies import services as studies
 from surveys.studies.design import FOILS, StudyDesign
-from surveys.studies.models import Study
+from surveys.studies.models import STUDY_TEXTS, Study
 from surveys.studies.paradigms import PARADIGMS, Paradigm
-from surveys.studies.services import STUDY_SETTINGS, STUDY_TEXTS
+from surveys.studies.services import STUDY_SETTINGS
 
 
 class ServiceForm:
@@ -331,7 +331,8 @@ class StudyCreateForm(ServiceForm, StudyDesignFields, PresentationFields, forms.
 
 class StudyEditForm(ServiceForm, StudyDesignFields, PresentationFields, forms.ModelForm):
     """A study's change page: its design and what participants read change through
-    studies.services.study_update, which refuses them once a non-pilot participant has started."""
+    studies.services.study_update, each change a new version; the design is refused once a non-pilot
+    participant has started, the texts never are."""
 
     class Meta:
         model = Study
@@ -345,10 +346,10 @@ class StudyEditForm(ServiceForm, StudyDesignFields, PresentationFields, forms.Mo
         if self.frozen_since is not None:
             # Shown disabled; a browser never posts a disabled field, so one that comes back was on a
             # page loaded before the design froze, and study_update refuses it if it changed anything.
-            for key in (*DESIGN_FIELDS, *PRESENTATION_DESIGN_FIELDS, *STUDY_TEXTS):
+            for key in (*DESIGN_FIELDS, *PRESENTATION_DESIGN_FIELDS):
                 self.fields[key].disabled = not (self.is_bound and key in self.data)
 
     def create(self, data: dict) -> Study:
         fields = {key: data[key] for key in ("name", *STUDY_TEXTS, *STUDY_SETTINGS)}
-        return studies.study_update(study=self.instance, design=design_options(data, paradigm=self.instance.paradigm),
-                                    **fields)
+        return studies.study_update(study=self.instance, editor=self.owner,
+                                    design=design_options(data, paradigm=self.instance.paradigm), **fields)

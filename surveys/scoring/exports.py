@@ -1,7 +1,8 @@
 """Tidy CSV exports: one row per response, and a manifest of the study's stimuli.
 
-Every participant who answered appears (pilot and unfinished sessions too, flagged), so others can
-reanalyse with their own rules; the `scored` column marks the rows the reported scores use with
+Every participant who answered appears (pilot and unfinished sessions too, flagged), with the number
+of the study version they were shown (`study_version`: its consent, instructions and design), so
+others can reanalyse with their own rules; the `scored` column marks the rows the reported scores use with
 exclusions applied (main trials of completed, non-pilot, included participants: never practice, gate
 or catch trials), `excluded`/`exclusion_reason` say why a completed participant was left out.
 Classification rows name the category chosen (`chosen_category`) beside the button's index (`choice`).
@@ -24,9 +25,9 @@ PRESENTATION_COLUMNS = ["focus_lost", "paused_ms", "frame_ms", "stimulus_frames"
                         "dropped_frames", "image_px", "px_per_deg", "size_fallback"]
 RESPONSE_COLUMNS = [
     "response_id", "participant_id", "recruitment_id", "source", "session", "participant_status", "is_pilot",
-    "trial_id", "trial_index", "kind", "condition_id", "condition_label", "item_id", "stimulus_id", "target",
-    "choice", "chosen_category", "chose_target", "correct", "rating", "rt_ms", "timings", "responded_at", "excluded",
-    "exclusion_reason", "exclusion_source", "scored", *PRESENTATION_COLUMNS,
+    "study_version", "trial_id", "trial_index", "kind", "condition_id", "condition_label", "item_id", "stimulus_id",
+    "target", "choice", "chosen_category", "chose_target", "correct", "rating", "rt_ms", "timings", "responded_at",
+    "excluded", "exclusion_reason", "exclusion_source", "scored", *PRESENTATION_COLUMNS,
 ]
 STIMULUS_COLUMNS = [
     "item_id", "condition_id", "condition_label", "stimulus_id", "job_id", "model", "layer", "loss", "seed_type",
@@ -36,10 +37,10 @@ STIMULUS_COLUMNS = [
 _RESPONSE_FIELDS = [
     "pk", "trial__participant_id", "trial__participant__recruitment_id", "trial__participant__source",
     "trial__participant__recruitment_data", "trial__participant__status", "trial__participant__is_pilot",
-    "trial__public_id", "trial__index", "trial__kind", "trial__condition_id", "trial__condition__label",
-    "trial__item_id", "trial__item__stimulus__public_id", "trial__item__stimulus__target__name", "choice",
-    "chose_target", "correct", "rating", "rt_ms", "client_data", "created_at", "trial__layout",
-    "trial__participant__answers",
+    "trial__participant__study_version__number", "trial__public_id", "trial__index", "trial__kind",
+    "trial__condition_id", "trial__condition__label", "trial__item_id", "trial__item__stimulus__public_id",
+    "trial__item__stimulus__target__name", "choice", "chose_target", "correct", "rating", "rt_ms", "client_data",
+    "created_at", "trial__layout", "trial__participant__answers",
 ]
 CHUNK_ROWS = 5000
 
@@ -88,7 +89,8 @@ def _response_row(values: tuple, decisions: dict) -> list:
     scored = counted and not excluded and row["trial__kind"] == TrialKind.MAIN
     return [row["pk"], row["trial__participant_id"], row["trial__participant__recruitment_id"],
             row["trial__participant__source"], session, row["trial__participant__status"],
-            row["trial__participant__is_pilot"], row["trial__public_id"], row["trial__index"], row["trial__kind"],
+            row["trial__participant__is_pilot"], row["trial__participant__study_version__number"],
+            row["trial__public_id"], row["trial__index"], row["trial__kind"],
             row["trial__condition_id"], row["trial__condition__label"], row["trial__item_id"],
             row["trial__item__stimulus__public_id"], row["trial__item__stimulus__target__name"], row["choice"],
             _chosen_category(row["trial__layout"], row["choice"]), row["chose_target"], row["correct"], row["rating"], row["rt_ms"], row["client_data"],

@@ -9,10 +9,10 @@ from django.db import transaction
 from surveys.generation.models import GenerationJob
 from surveys.scoring.models import DecisionSource, ExclusionDecision, ExclusionRules
 from surveys.scoring.recruitment_services import recruitment_recheck
-from surveys.scoring.selectors import study_exclusions
+from surveys.scoring.selectors import exclusion_rules_of, study_exclusions
 from surveys.studies.models import Study
 from surveys.studies.paradigms import PARADIGMS, Paradigm
-from surveys.studies.services import study_build
+from surveys.studies.services import study_build, study_copy
 from surveys.trials.models import Participant, ParticipantStatus
 
 # The rule every new study starts with (docs/method.md §3): a participant who gets fewer than this share
@@ -64,6 +64,18 @@ def study_create(*, owner, jobs: Sequence[GenerationJob], paradigm: str = Paradi
         exclusion_rules_set(study=study, catch_min_accuracy=DEFAULT_CATCH_MIN_ACCURACY,
                             qualification_min_correct=gate.pass_mark if gate else None)
     return study
+
+
+def study_clone(*, study: Study, owner) -> Study:
+    """A new draft of the owner's study with everything its researcher configured, its exclusion rules
+    included, and none of its participants or responses (studies.services.study_copy: closed until
+    opened, at version 1). Only the owner may clone a study; a refusal saves nothing."""
+    with transaction.atomic():
+        copy = study_copy(study=study, owner=owner)
+        rules = exclusion_rules_of(study=study)
+        if rules is not None:
+            exclusion_rules_set(study=copy, **{name: getattr(rules, name) for name in RULE_FIELDS})
+    return copy
 
 
 def _latest_rule_rows(*, study: Study) -> dict[int, ExclusionDecision]:

@@ -37,7 +37,29 @@ class StudyStatus(models.TextChoices):
     CLOSED = "closed"
 
 
-class Study(models.Model):
+# What participants read besides the design: a study's working copy and each of its versions have them.
+STUDY_TEXTS = ("consent_text", "instructions_html", "prompt", "scale_low_label", "scale_high_label", "debrief_text")
+
+
+class StudyTexts(models.Model):
+    """What participants read, written for the paradigm when the study is made (study_create), then the
+    researcher's to edit: plain text, Markdown-compatible."""
+
+    consent_text = models.TextField(help_text="Shown before anything else; plain text.")
+    instructions_html = models.TextField(
+        verbose_name="instructions", help_text="Shown once, before the first trial; plain text (Markdown-compatible).")
+    prompt = models.CharField(max_length=300, help_text="The question on every trial screen.")
+    scale_low_label = models.CharField(max_length=60, blank=True, help_text="Similarity: what a rating of 1 means.")
+    scale_high_label = models.CharField(max_length=60, blank=True, help_text="Similarity: what a rating of 7 means.")
+    debrief_text = models.TextField(
+        verbose_name="debrief", blank=True,
+        help_text="Shown on the last page, before the participant is sent back; Markdown. Empty: none.")
+
+    class Meta:
+        abstract = True
+
+
+class Study(StudyTexts):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="studies")
     name = models.CharField(max_length=200)
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
@@ -54,19 +76,9 @@ class Study(models.Model):
     # The researcher chose to survey IRIs that fail their job's criterion (or were never judged) too;
     # by default a study holds only those that pass (docs/engine/option-criterion.md).
     includes_failing_iris = models.BooleanField(default=False)
-    # What participants read, written for the paradigm when the study is made (study_create), then the
-    # researcher's to edit until the design freezes: plain text, Markdown-compatible.
-    consent_text = models.TextField(help_text="Shown before anything else; plain text.")
-    instructions_html = models.TextField(
-        verbose_name="instructions", help_text="Shown once, before the first trial; plain text (Markdown-compatible).")
-    prompt = models.CharField(max_length=300, help_text="The question on every trial screen.")
-    scale_low_label = models.CharField(max_length=60, blank=True, help_text="Similarity: what a rating of 1 means.")
-    scale_high_label = models.CharField(max_length=60, blank=True, help_text="Similarity: what a rating of 7 means.")
-    debrief_text = models.TextField(
-        verbose_name="debrief", blank=True,
-        help_text="Shown on the last page, before the participant is sent back; Markdown. Empty: none.")
-    # Bumped by every change to the design or to what participants read; each participant records the
-    # version they saw (Participant.design_version). Frozen once a non-pilot participant has started.
+    # The number of the current StudyVersion: bumped by every change to the design or to what
+    # participants read, each of which records the next version. The design is frozen once a
+    # non-pilot participant has started; the texts may still change, as a new version.
     design_version = models.PositiveIntegerField(default=1, editable=False)
     completion_code = models.CharField(max_length=32, default=new_completion_code)
     # One code per way a session can end, so the recruitment platform can pay (or not) accordingly.
@@ -93,6 +105,39 @@ class Study(models.Model):
     @property
     def design_spec(self) -> StudyDesign:
         return StudyDesign.from_dict(self.design, paradigm=self.paradigm)
+
+
+class StudyVersionQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("A study version is never changed; an edit to the study records the next one.")
+
+
+class StudyVersion(StudyTexts):
+    """One version of a study: its texts and design as they stood when it was recorded, which is what
+    the participants who point at it (Participant.study_version) were shown. Written once, never
+    changed: ``save`` refuses an existing row and ``update`` every row, so that what a participant
+    saw stays on record whatever the study says later. It goes only with its study."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    design = models.JSONField(help_text="StudyDesign.to_dict() as it stood, questions included.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+
+    objects = StudyVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["study", "-number"]
+        constraints = [models.UniqueConstraint(fields=["study", "number"], name="unique_study_version")]
+
+    def __str__(self) -> str:
+        return f"{self.study} v{self.number}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError(f"{self} is on record and never changed; an edit to the study records the next version.")
+        super().save(*args, **kwargs)
 
 
 class Condition(models.Model):

@@ -1,8 +1,10 @@
 """Reads for studies."""
 
+from django.db.models import Count, QuerySet
+
 from surveys.generation.models import Stimulus
 from surveys.generation.selectors import VERDICT_COUNTS, stimulus_verdict_counts
-from surveys.studies.models import Study
+from surveys.studies.models import Study, StudyVersion
 
 
 def study_iri_verdicts(*, study: Study) -> list[dict]:
@@ -18,3 +20,14 @@ def study_iri_verdicts(*, study: Study) -> list[dict]:
                      "model": labels.model, "layer": labels.layer,
                      **counts.get((condition.job_id, condition.layer), none), "surveyed": condition.items.count()})
     return rows
+
+
+def study_version_current(*, study: Study) -> StudyVersion:
+    """The version of the study a participant arriving now is shown."""
+    return study.versions.get(number=study.design_version)
+
+
+def study_versions(*, study: Study) -> QuerySet[StudyVersion]:
+    """The study's versions, newest first, each with how many participants were shown it."""
+    return (study.versions.select_related("created_by").annotate(participant_count=Count("participants"))
+            .order_by("-number"))

@@ -9,11 +9,17 @@ from django.utils import timezone
 
 from surveys.generation.models import GenerationJob, JobStatus, Stimulus
 from surveys.studies.design import StudyDesign
-from surveys.studies.models import CONSENT_TEMPLATE, Condition, Study, StudyItem, StudyStatus
+from surveys.studies.models import (
+    CONSENT_TEMPLATE,
+    STUDY_TEXTS,
+    Condition,
+    Study,
+    StudyItem,
+    StudyStatus,
+    StudyVersion,
+)
 from surveys.studies.paradigms import PARADIGMS, Paradigm
 
-# What participants see besides the design; study_update may change these until the design freezes.
-STUDY_TEXTS = ("consent_text", "instructions_html", "prompt", "scale_low_label", "scale_high_label", "debrief_text")
 # What may change at any time: how the study is named, how participants are sent back to the platform,
 # and how long their recruitment ids are kept.
 STUDY_SETTINGS = ("name", "completion_url", "completion_code", "code_no_consent", "code_failed_gate",
@@ -52,7 +58,14 @@ def study_build(*, owner, name: str, jobs: Sequence[GenerationJob], paradigm: st
         if not study.items.exists():
             raise ValidationError(_no_items_reason(jobs))
         study_check_feasible(study=study)
+        _version_record(study=study, author=owner)
     return study
+
+
+def _version_record(*, study: Study, author) -> StudyVersion:
+    """The study's design and texts as they stand, on record as its version ``design_version``."""
+    return StudyVersion.objects.create(study=study, number=study.design_version, design=study.design,
+                                       created_by=author, **{name: getattr(study, name) for name in STUDY_TEXTS})
 
 
 def _surveyed(stimuli: QuerySet[Stimulus], *, include_failing: bool) -> QuerySet[Stimulus]:
@@ -117,11 +130,14 @@ def study_frozen_since(*, study: Study):
     return first.first()
 
 
-def study_update(*, study: Study, design: dict | None = None, **fields: str | int | None) -> Study:
-    """Change a study: its design and what its participants read (STUDY_TEXTS) bump its design version
-    and are refused with StudyFrozen once a non-pilot participant has started, so that everyone who
-    counts saw the same study; STUDY_SETTINGS change at any time. Checked under the study's lock,
-    which participant_enter also takes. A refusal changes nothing."""
+def study_update(*, study: Study, editor, design: dict | None = None, **fields: str | int | None) -> Study:
+    """Change a study. A change to its design or to what its participants read (STUDY_TEXTS) records
+    the next StudyVersion (by ``editor``); the versions before it are never rewritten, and each
+    participant keeps pointing at the one they were shown. The design is refused with StudyFrozen once
+    a non-pilot participant has started, so that everyone who counts takes the same study; the texts
+    may still change (a corrected consent, clearer instructions), and new participants get them.
+    STUDY_SETTINGS change at any time. Checked under the study's lock, which participant_enter also
+    takes. A refusal changes nothing."""
     unknown = sorted(set(fields) - {*STUDY_TEXTS, *STUDY_SETTINGS})
     if unknown:
         raise ValidationError(f"These cannot be edited: {', '.join(unknown)}.")
@@ -132,18 +148,22 @@ def study_update(*, study: Study, design: dict | None = None, **fields: str | in
         # A browser sends a textarea's line breaks as CRLF; the same text must not count as a change.
         fields = {key: value.replace("\r\n", "\n") if isinstance(value, str) else value
                   for key, value in fields.items()}
-        texts = {key: value for key, value in fields.items() if key in STUDY_TEXTS}
         # Compared in full: a design stored before an option existed lacks it, yet means its default.
         stored = StudyDesign.from_dict(locked.design, paradigm=locked.paradigm).to_dict()
-        if (design is not None and design != stored) or any(getattr(locked, k) != v for k, v in texts.items()):
+        redesigned = design is not None and design != stored
+        if redesigned:
             _refuse_if_frozen(study=locked)
-            locked.design = locked.design if design is None else design
+            locked.design = design
+        new_version = redesigned or any(getattr(locked, k) != v for k, v in fields.items() if k in STUDY_TEXTS)
+        if new_version:
             locked.design_version += 1
         for name, value in fields.items():
             setattr(locked, name, value)
         locked.full_clean(exclude=["owner", "jobs", "public_id"])
         study_check_feasible(study=locked)
         locked.save()
+        if new_version:
+            _version_record(study=locked, author=editor)
     return locked
 
 
@@ -151,5 +171,35 @@ def _refuse_if_frozen(*, study: Study) -> None:
     since = study_frozen_since(study=study)
     if since is not None:
         raise StudyFrozen(f"The design of {study.name} is frozen: a participant started on {since:%Y-%m-%d %H:%M} "
-                          "UTC, and everyone who counts must see the same study. To change it, make a new study "
-                          "from the same jobs.")
+                          "UTC, and everyone who counts must take the same study. Its texts can still change (as a "
+                          "new version); for another design, clone it into a new draft.")
+
+
+# What a clone does not take from its original: its owner and identity, whether it admits anyone (a
+# clone starts closed, a draft), its version count, and the completion codes, which tell a recruitment
+# platform which study a session finished. Every other field of Study is copied, whenever it was added.
+NOT_CLONED = ("id", "owner", "public_id", "status", "closed_reason", "closed_at", "design_version", "created_at",
+              "completion_code",
+              "code_no_consent", "code_failed_gate", "code_incompatible")
+
+
+def study_copy(*, study: Study, owner) -> Study:
+    """A new draft of the owner's study: everything the researcher configured on it (design, questions,
+    texts, completion URL, jobs, conditions and the very IRIs it surveys) and none of its participants
+    or responses. Closed, so nobody is admitted before the researcher opens it (they can pilot it), at
+    version 1 by ``owner``. Only the study's owner may copy it. Call it inside a transaction;
+    researchers clone through surveys.scoring.services.study_clone, which copies the exclusion rules."""
+    if study.owner_id != owner.pk:
+        raise ValidationError("You can only clone your own studies.")
+    copied = {field.attname: getattr(study, field.attname) for field in Study._meta.concrete_fields
+              if field.name not in NOT_CLONED}
+    copied["name"] = f"{study.name[:193]} (copy)"  # a name is at most 200 characters
+    copy = Study.objects.create(**copied, owner=owner, status=StudyStatus.CLOSED)
+    copy.jobs.set(study.jobs.all())
+    for condition in study.conditions.order_by("pk"):
+        twin = Condition.objects.create(study=copy, job_id=condition.job_id, layer=condition.layer,
+                                        label=condition.label)
+        StudyItem.objects.bulk_create(StudyItem(study=copy, condition=twin, stimulus_id=stimulus_id) for stimulus_id
+                                      in condition.items.order_by("pk").values_list("stimulus_id", flat=True))
+    _version_record(study=copy, author=owner)
+    return copy

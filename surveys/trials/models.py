@@ -6,7 +6,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 
-from surveys.studies.models import Condition, Study, StudyItem
+from surveys.studies.models import Condition, Study, StudyItem, StudyVersion
 from surveys.trials.layout import TrialLayout
 
 
@@ -84,8 +84,11 @@ class Participant(models.Model):
     excluded = models.BooleanField(default=False, editable=False)
     # The Latin-square row this participant was given: which condition each target is seen in.
     design_row = models.PositiveIntegerField(null=True, blank=True)
-    # The study's design version this participant was shown (Study.design_version when they entered).
-    design_version = models.PositiveIntegerField(null=True, blank=True)
+    # The version of the study this participant was shown, current when they arrived: the consent they
+    # agreed to, the instructions and the design their trial list was drawn from. None only for a pilot
+    # session older than version records whose study changed since (migration trials 0007).
+    study_version = models.ForeignKey(StudyVersion, on_delete=models.RESTRICT, null=True, blank=True,
+                                      related_name="participants")
     # Bumped by every request of the session; a consented session silent for too long frees its place.
     last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
     client_info = models.JSONField(default=dict, blank=True)

@@ -7,7 +7,7 @@ import numpy as np
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from surveys.studies.models import Study
+from surveys.studies.models import Study, StudyTexts
 from surveys.trials.assignment import capped_places, square_rows
 from surveys.trials.models import (
     ACTIVE_STATUSES,
@@ -26,7 +26,13 @@ MIN_TRIALS_FOR_BREAKS = 40
 
 
 def participant_by_token(*, token: str) -> Participant:
-    return get_object_or_404(Participant.objects.select_related("study"), token=token)
+    return get_object_or_404(Participant.objects.select_related("study", "study_version"), token=token)
+
+
+def participant_texts(*, participant: Participant) -> StudyTexts:
+    """What this participant reads: the texts of the version they were shown, whatever the study says
+    now (the study's own only for a pilot session older than version records)."""
+    return participant.study_version or participant.study
 
 
 # Trials still to be answered: neither answered nor found unshowable (an image never loaded).
@@ -107,8 +113,8 @@ def study_places(*, study: Study) -> int | None:
 
 def participants_of(*, study: Study) -> QuerySet[Participant]:
     """A study's participants (pilots too, flagged), with their trial and answer counts."""
-    return (study.participants.annotate(trial_count=Count("trials"), answered=Count("trials__response"))
-            .order_by("pk"))
+    return (study.participants.select_related("study_version")
+            .annotate(trial_count=Count("trials"), answered=Count("trials__response")).order_by("pk"))
 
 
 def erasures_of(*, study: Study) -> QuerySet[DataErasure]:

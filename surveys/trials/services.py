@@ -16,6 +16,7 @@ from surveys.studies.models import Study, StudyStatus
 from surveys.studies.notifications import study_notify
 from surveys.studies.paradigms import RATING_MAX, RATING_MIN
 from surveys.studies.questions import answers_check
+from surveys.studies.selectors import study_version_current
 from surveys.trials.assignment import (
     StudyPieces,
     capped_places,
@@ -88,7 +89,7 @@ def participant_enter(*, study: Study, source: str, recruitment_id: str, recruit
             row = design_row_assign(study=locked, rows=pieces.rows, is_pilot=is_pilot)
             participant = Participant.objects.create(study=locked, source=source, recruitment_id=recruitment_id,
                                                      recruitment_data=recruitment_data, is_pilot=is_pilot,
-                                                     design_row=row, design_version=locked.design_version,
+                                                     design_row=row, study_version=study_version_current(study=locked),
                                                      last_seen_at=timezone.now(), arrival_key=arrival)
             design_freeze(participant=participant, pieces=pieces)
     except IntegrityError:  # the same arrival twice at once, e.g. a double click on the start button

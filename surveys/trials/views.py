@@ -131,7 +131,8 @@ def participant_get(*, as_json: bool):
 
 @participant_get(as_json=False)
 def participant_page(request: HttpRequest, participant) -> HttpResponse:
-    context = {"participant": participant, "study": participant.study}
+    context = {"participant": participant, "study": participant.study,
+               "texts": selectors.participant_texts(participant=participant)}
     if participant.status == ParticipantStatus.STARTED or participant.holds_lapsed_place:
         return render(request, "participant/consent.html", context)
     if participant.status != ParticipantStatus.CONSENTED:
@@ -162,14 +163,15 @@ def _withdrawal_offer(participant) -> dict:
 
 def _debrief(participant) -> str:
     """The researcher's debrief (Markdown, sanitised) for those who took part; "" for none."""
-    if participant.consented_at is None or not participant.study.debrief_text.strip():
+    debrief = selectors.participant_texts(participant=participant).debrief_text
+    if participant.consented_at is None or not debrief.strip():
         return ""
-    return rich_text_render(text=participant.study.debrief_text)
+    return rich_text_render(text=debrief)
 
 
 def runner_config(participant, *, answered: int, total: int) -> dict:
     study, token = participant.study, participant.token
-    design = study.design_spec
+    design, texts = study.design_spec, selectors.participant_texts(participant=participant)
     return {
         "trialsUrl": reverse("trials:trials", args=[token]),
         "respondUrl": reverse("trials:respond", args=[token]),
@@ -179,9 +181,9 @@ def runner_config(participant, *, answered: int, total: int) -> dict:
         "answered": answered,
         "total": total,
         "paradigm": study.paradigm,
-        "instructionsHtml": rich_text_render(text=study.instructions_html),  # sanitised: never raw HTML
-        "prompt": study.prompt,
-        "scaleLabels": [study.scale_low_label, study.scale_high_label],
+        "instructionsHtml": rich_text_render(text=texts.instructions_html),  # sanitised: never raw HTML
+        "prompt": texts.prompt,
+        "scaleLabels": [texts.scale_low_label, texts.scale_high_label],
         "timing": design.timing.to_dict() if design.timing else {},
         "fullscreen": design.fullscreen,
         "minWidth": design.min_width,

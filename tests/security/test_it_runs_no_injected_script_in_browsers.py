@@ -8,6 +8,7 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from surveys.generation.models import TargetImage
+from surveys.studies.services import study_update
 from surveys.trials.models import Trial
 from tests.security.conftest import PASSWORD
 from tests.surveys import factories
@@ -44,8 +45,8 @@ def open_instructions(page, base_url: str, study) -> None:
 
 def test_instructions_cannot_make_their_author_superuser(live_server, researcher_a, superuser):
     study = factories.study(researcher_a, n_items=4)
-    study.instructions_html = INSTRUCTIONS.format(js=ESCALATE.format(pk=researcher_a.pk))
-    study.save()
+    study = study_update(study=study, editor=researcher_a,
+                         instructions_html=INSTRUCTIONS.format(js=ESCALATE.format(pk=researcher_a.pk)))
     admin_requests = []
 
     with chromium() as browser:

@@ -2,6 +2,7 @@
 preview, live progress, scores, how it recruits (the stopping rule), open/close."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -11,12 +12,12 @@ from surveys.console.admin.base import ReadOnlyInline, ServiceCreateAdmin
 from surveys.console.admin.prolific import ProlificStudyActions
 from surveys.console.forms import DESIGN_FIELDS, PRESENTATION_DESIGN_FIELDS, StudyCreateForm, StudyEditForm
 from surveys.console.links import participant_link, results_link
+from surveys.scoring import services as scoring
 from surveys.scoring.recruitment_services import recruitment_check, study_close
 from surveys.scoring.selectors import exclusion_rules_of, recruitment_of, study_scores
 from surveys.studies import services
-from surveys.studies.models import Condition, Study, StudyStatus
+from surveys.studies.models import STUDY_TEXTS, Condition, Study, StudyStatus, StudyVersion
 from surveys.studies.selectors import study_iri_verdicts
-from surveys.studies.services import STUDY_TEXTS
 from surveys.trials.selectors import study_participation, study_places, study_progress, study_viewing
 
 ROW = "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"
@@ -42,6 +43,24 @@ class ConditionInline(ReadOnlyInline):
         return obj.iris
 
 
+class StudyVersionInline(ReadOnlyInline):
+    """Every version of the study, newest first, each with what its participants read and the design
+    they took; versions are on record and never change."""
+
+    model = StudyVersion
+    template = "admin/edit_inline/stacked.html"  # one block per version: the texts are long
+    fields = ["number", "created_at", "created_by", "participant_count", *STUDY_TEXTS, "design"]
+    readonly_fields = fields
+    verbose_name = "version"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("created_by").annotate(shown=Count("participants"))
+
+    @admin.display(description="participants shown it")
+    def participant_count(self, obj):
+        return obj.shown
+
+
 @admin.register(Study)
 class StudyAdmin(ProlificStudyActions, ServiceCreateAdmin):
     create_form = StudyCreateForm
@@ -50,8 +69,9 @@ class StudyAdmin(ProlificStudyActions, ServiceCreateAdmin):
     list_filter = ["status", "paradigm"]
     readonly_fields = ["paradigm", "status", "link", "preview", "participation", "progress", "viewing", "iri_verdicts", "includes_failing_iris", "scores", "results",
                        "design_state", "closed_reason", "closed_at", "stopping_rule"]
-    inlines = [ConditionInline]
-    actions = ["close_studies", "open_studies", "check_recruitment", *ProlificStudyActions.prolific_actions]
+    inlines = [ConditionInline, StudyVersionInline]
+    actions = ["close_studies", "open_studies", "check_recruitment", "clone_studies",
+               *ProlificStudyActions.prolific_actions]
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -76,10 +96,12 @@ class StudyAdmin(ProlificStudyActions, ServiceCreateAdmin):
     def design_state(self, obj):
         since = services.study_frozen_since(study=obj)
         if since is None:
-            return (f"Version {obj.design_version}. The design and the texts below can be changed until the first "
-                    "participant (not a pilot) starts.")
-        return (f"Version {obj.design_version}, frozen since {since:%Y-%m-%d %H:%M} UTC, when the first participant "
-                "started: everyone who counts sees the same study. To change it, make a new study from the same jobs.")
+            return (f"Version {obj.design_version}. The design can be changed until the first participant (not a "
+                    "pilot) starts; each change to it or to the texts below is saved as a new version.")
+        return (f"Version {obj.design_version}. The design is frozen since {since:%Y-%m-%d %H:%M} UTC, when the "
+                "first participant started: everyone who counts takes the same study. The texts below can still "
+                "change: each change is a new version, which new participants are shown, while everyone before "
+                "keeps the one they saw (Versions, below). For another design, clone the study into a new draft.")
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.readonly_fields
@@ -176,3 +198,18 @@ class StudyAdmin(ProlificStudyActions, ServiceCreateAdmin):
     def check_recruitment(self, request, queryset):
         for study in queryset:
             self.message_user(request, f"{study}: {recruitment_check(study=study).verdict}", messages.INFO)
+
+    @admin.action(description="Clone into a new draft")
+    def clone_studies(self, request, queryset):
+        """Each selected study copied, with its design, texts and rules, into a closed draft of the
+        researcher's; participants and responses stay with the original."""
+        for study in queryset.order_by("pk"):
+            try:
+                copy = scoring.study_clone(study=study, owner=request.user)
+            except ValidationError as error:
+                self.message_user(request, f"{study}: {' '.join(error.messages)}", messages.ERROR)
+                continue
+            url = reverse("admin:studies_study_change", args=[copy.pk])
+            self.message_user(request, format_html(
+                '{} cloned into <a href="{}">{}</a>: closed until you open it, and editable until its first '
+                "participant starts.", study, url, copy), messages.SUCCESS)

@@ -24,8 +24,9 @@ class ErasureReasonForm(forms.Form):
 @admin.register(Participant)
 class ParticipantAdmin(ReadOnlyOwnedAdmin):
     owner_path = "study__owner"
-    list_display = ["recruitment_id", "study", "source", "status", "is_pilot", "design_version", "created_at",
+    list_display = ["recruitment_id", "study", "source", "status", "is_pilot", "version", "created_at",
                     "completed_at"]
+    list_select_related = ["study", "study_version"]
     # Only the studies among the researcher's own participants: a plain filter would list everyone's.
     list_filter = ["status", "source", "is_pilot", ("study", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["recruitment_id"]
@@ -71,6 +72,11 @@ class ParticipantAdmin(ReadOnlyOwnedAdmin):
             return
         self.message_user(request, f"Erased a participant of {participant.study} with {entry.responses} answers; "
                                    f"recorded as {entry.reference}.", messages.SUCCESS)
+
+    @admin.display(description="study version", ordering="study_version__number")
+    def version(self, obj):
+        """The version they were shown (its texts are on the study's page, under Versions)."""
+        return "-" if obj.study_version is None else obj.study_version.number
 
 
 @admin.register(Response)

@@ -24,6 +24,7 @@ from surveys.studies.services import study_build
 from surveys.trials import services as trials
 from tests.surveys import factories
 from tests.surveys.admin_coverage import marked_submissions, submits
+from tests.surveys.admin_forms import form_as_shown
 
 pytestmark = pytest.mark.django_db
 
@@ -53,29 +54,6 @@ def deletes_only_the_unused(client, model, *, unused, used) -> None:
 
 def messages_of(response) -> list[str]:
     return [str(message) for message in response.context["messages"]] if response.context else []
-
-
-def _shown_values(form) -> dict:
-    data = {}
-    for name, field in form.fields.items():
-        value = form[name].value()
-        if field.disabled or value is None or value is False:
-            continue
-        data[form.add_prefix(name)] = "on" if value is True else value
-    return data
-
-
-def _form_as_shown(client, url: str) -> dict:
-    """What the researcher's browser would post back untouched: each field's shown value, and the
-    management form of each inline table on the page."""
-    context = client.get(url).context
-    data = _shown_values(context["adminform"].form)
-    for inline in context.get("inline_admin_formsets") or []:
-        formset = inline.formset
-        data |= _shown_values(formset.management_form)
-        for form in formset.forms:
-            data |= _shown_values(form)
-    return data
 
 
 # --- the list of what admin offers -----------------------------------------------------------------
@@ -157,7 +135,7 @@ def test_a_model_is_renamed_and_an_empty_name_is_refused(client, researcher):
     model = factories.registered_model(researcher)
     client.force_login(researcher)
     change = reverse("admin:generation_registeredmodel_change", args=[model.pk])
-    shown = _form_as_shown(client, change)
+    shown = form_as_shown(client, change)
 
     refused = client.post(change, {**shown, "name": ""})
     accepted = client.post(change, {**shown, "name": "renamed"})
@@ -205,7 +183,7 @@ def test_a_target_set_is_renamed_and_an_empty_name_is_refused(client, researcher
     TargetImage.objects.create(target_set=target_set, name="a.png", sha256="0" * 64, category="red")
     client.force_login(researcher)
     change = reverse("admin:generation_targetset_change", args=[target_set.pk])
-    shown = _form_as_shown(client, change)
+    shown = form_as_shown(client, change)
 
     refused = client.post(change, {**shown, "name": ""})
     accepted = client.post(change, {**shown, "name": "hues"})
@@ -323,7 +301,7 @@ def test_a_study_made_with_the_forms_defaults_has_practice_a_gate_catch_trials_a
     job = factories.finished_job(researcher, n_items=4)
     client.force_login(researcher)
     add = reverse("admin:studies_study_add")
-    shown = _form_as_shown(client, add)
+    shown = form_as_shown(client, add)
 
     refused = client.post(add, {**shown, "name": "bad gate", "jobs": [job.pk], "paradigm": "similarity",
                                 "gate_trials": 3, "gate_pass": 5})
@@ -347,7 +325,7 @@ def test_the_design_and_texts_change_until_a_participant_starts_then_the_page_sa
     study = factories.study(researcher, n_items=4)
     client.force_login(researcher)
     change = reverse("admin:studies_study_change", args=[study.pk])
-    shown = _form_as_shown(client, change)
+    shown = form_as_shown(client, change)
 
     refused = client.post(change, {**shown, "catch_every": -1})
     assert refused.status_code == 200 and Study.objects.get().design_version == 1
@@ -359,15 +337,15 @@ def test_the_design_and_texts_change_until_a_participant_starts_then_the_page_sa
         10, "Pick the **closer** one.", 2)
     pilot = trials.participant_enter(study=study, source="plain", recruitment_id="me", recruitment_data={},
                                      is_pilot=True)
-    assert (pilot.design_version, client.post(change, {**_form_as_shown(client, change), "catch_every": 5}).status_code
-            ) == (2, 302)  # a pilot freezes nothing
+    assert (pilot.study_version.number, client.post(change, {**form_as_shown(client, change), "catch_every": 5}
+                                                     ).status_code) == (2, 302)  # a pilot freezes nothing
 
     participant = trials.participant_enter(study=study, source="plain", recruitment_id="p1", recruitment_data={})
     page = client.get(change).content.decode()
-    assert participant.design_version == 3 and "frozen since" in page
+    assert participant.study_version.number == 3 and "frozen since" in page
     stale = client.post(change, {**shown, "catch_every": 7, "instructions_html": "Changed."})  # loaded before
     assert stale.status_code == 200 and "is frozen: a participant started on" in stale.content.decode()
-    kept = client.post(change, {**_form_as_shown(client, change), "name": "renamed"})
+    kept = client.post(change, {**form_as_shown(client, change), "name": "renamed"})
     study.refresh_from_db()
     assert kept.status_code == 302 and study.name == "renamed"
     assert (study.design["catch_every"], study.instructions_html, study.design_version) == (
@@ -379,7 +357,7 @@ def test_a_studys_retention_period_is_set_after_it_froze_and_zero_days_is_refuse
     trials.participant_enter(study=study, source="plain", recruitment_id="p1", recruitment_data={})  # frozen
     client.force_login(researcher)
     change = reverse("admin:studies_study_change", args=[study.pk])
-    shown = _form_as_shown(client, change)
+    shown = form_as_shown(client, change)
 
     refused = client.post(change, {**shown, "retention_days": 0})
     accepted = client.post(change, {**shown, "retention_days": 90})
@@ -388,7 +366,7 @@ def test_a_studys_retention_period_is_set_after_it_froze_and_zero_days_is_refuse
     assert accepted.status_code == 302
     study.refresh_from_db()
     assert study.retention_days == 90
-    client.post(change, {**_form_as_shown(client, change), "retention_days": ""})
+    client.post(change, {**form_as_shown(client, change), "retention_days": ""})
     assert Study.objects.get().retention_days is None  # empty: kept
 
 

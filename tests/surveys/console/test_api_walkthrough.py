@@ -52,3 +52,6 @@ def test_the_api_walkthrough_goes_from_a_weights_file_to_scores(live_server, res
     assert score.participants == PARTICIPANTS
     assert "responses.csv: " in run.stdout
     assert re.search(r"model \d+: inspecting \(HTTP 202\)\n", run.stdout)  # then polled it until ready
+    draft = Study.objects.get(owner=researcher, name="ci-study (copy)")
+    assert (draft.status, draft.items.count(), draft.participants.count()) == (StudyStatus.CLOSED, TARGETS, 0)
+    assert f"version 1: {PARTICIPANTS} participant(s) shown it" in run.stdout

@@ -26,4 +26,4 @@ def test_the_owner_changes_the_design_until_a_participant_starts_then_gets_409(a
     assert frozen.status_code == 409 and "frozen" in frozen.json()["detail"][0]
     state = owner.get(url).json()
     assert (state["frozen"], state["design"]["catch_every"], state["scale_low_label"]) == (True, 3, "not alike")
-    assert participant.design_version == state["design_version"] == 2
+    assert participant.study_version.number == state["design_version"] == 2

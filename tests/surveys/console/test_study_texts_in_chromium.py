@@ -11,8 +11,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 def test_a_similarity_participant_reads_the_question_and_scale_the_researcher_wrote(live_server):
-    study = factories.study(factories.researcher(), n_items=2, paradigm="similarity")
-    study_update(study=study, prompt="Are these the same picture?", scale_low_label="not at all",
+    researcher = factories.researcher()
+    study = factories.study(researcher, n_items=2, paradigm="similarity")
+    study_update(study=study, editor=researcher, prompt="Are these the same picture?", scale_low_label="not at all",
                  scale_high_label="the very same", instructions_html="Rate each pair of pictures.")
 
     with chromium() as browser:

@@ -12,6 +12,7 @@ from django.urls import reverse
 from surveys.common.specs import SpecError
 from surveys.studies.design import StudyDesign
 from surveys.studies.questions import questions_from_list
+from surveys.studies.services import study_update
 from surveys.trials.models import Participant, ParticipantStatus
 from tests.surveys import factories
 
@@ -29,10 +30,7 @@ AFTER = [{"id": "difficulty", "kind": "scale", "prompt": "How hard?", "points": 
 def questioned_study(**fields):
     study = factories.study(factories.researcher(), n_items=2,
                             design={"questions_before": BEFORE, "questions_after": AFTER})
-    for name, value in fields.items():
-        setattr(study, name, value)
-    study.save()
-    return study
+    return study_update(study=study, editor=study.owner, **fields) if fields else study
 
 
 def enter(client, study) -> Participant:

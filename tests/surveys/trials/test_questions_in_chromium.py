@@ -6,6 +6,7 @@ import io
 import pandas as pd
 import pytest
 
+from surveys.studies.services import study_update
 from surveys.trials.models import Participant, ParticipantStatus
 from tests.surveys import factories
 from tests.surveys.browser import chromium
@@ -25,8 +26,7 @@ DESIGN = {
 def test_a_participant_answers_before_and_after_the_trials_and_reads_the_debrief(live_server, api_as):
     study = factories.study(factories.researcher(), n_items=2, design=DESIGN,
                             completion_url="https://example.org/done?cc={code}")
-    study.debrief_text = "**The images** were made by a *network*."
-    study.save()
+    study = study_update(study=study, editor=study.owner, debrief_text="**The images** were made by a *network*.")
     script = Script(decide=lambda trial: 0)
     with chromium() as browser:
         page = browser.new_page()
