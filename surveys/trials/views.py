@@ -8,6 +8,8 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -27,6 +29,7 @@ from surveys.trials.recruitment import (
     outcome_for,
     recruitment_from_params,
 )
+from surveys.trials.runner_text import runner_text
 from surveys.trials.viewing import Viewing, stimulus_px
 
 RATE = "IRIS_PARTICIPANT_RATE"  # the settings holding the per-token rates (read at each request)
@@ -36,7 +39,17 @@ MAX_TRIALS_AHEAD = 5
 _SESSION_KEY = "iris_participants"
 # The start page's one-time key (services.participant_enter): a double click resumes, nothing else.
 ARRIVAL_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
-PLATFORM_NAMES = {RecruitmentSource.PROLIFIC: "Prolific", RecruitmentSource.MTURK: "MTurk worker"}
+# Translators: each completes "This study was started with ... in another browser"; German needs the dative.
+ID_NAMES = {RecruitmentSource.PROLIFIC: gettext_lazy("your Prolific ID"),
+            RecruitmentSource.MTURK: gettext_lazy("your MTurk worker ID")}
+PLAIN_ID_NAME = gettext_lazy("your participant ID")
+
+
+def _page(request: HttpRequest, study: Study, template: str, context: dict | None = None, *,
+          status: int = 200) -> HttpResponse:
+    """A participant page in the study's language, whatever the browser asks for."""
+    with translation.override(study.language):
+        return render(request, template, {"study": study, **(context or {})}, status=status)
 
 
 @never_cache
@@ -51,10 +64,10 @@ def study_start(request: HttpRequest, public_id: str) -> HttpResponse:
     if remembered and not link_params(params):
         return redirect("trials:participant", token=remembered)
     if is_mturk_preview(params):  # a worker previewing the HIT: describe it, start nothing
-        return render(request, "participant/start.html", {"study": study, "preview": True})
+        return _page(request, study, "participant/start.html", {"preview": True})
     if request.method == "GET":
-        return render(request, "participant/start.html", {"study": study, "params": link_params(params),
-                                                          "arrival": secrets.token_urlsafe(16)})
+        return _page(request, study, "participant/start.html", {"params": link_params(params),
+                                                               "arrival": secrets.token_urlsafe(16)})
     return _study_enter(request, study=study, params=params, remembered=remembered)
 
 
@@ -67,12 +80,12 @@ def _study_enter(request: HttpRequest, *, study: Study, params, remembered: str)
                                                  recruitment_data=recruitment.data, resume_token=remembered,
                                                  arrival=arrival if ARRIVAL_KEY.fullmatch(arrival) else "")
     except services.SessionElsewhere as elsewhere:
-        return render(request, "participant/elsewhere.html",
-                      {"study": study, "platform": PLATFORM_NAMES.get(elsewhere.source, "participant")},
-                      status=409)
+        return _page(request, study, "participant/elsewhere.html",
+                     {"id_name": ID_NAMES.get(elsewhere.source, PLAIN_ID_NAME),
+                      "prolific": elsewhere.source == RecruitmentSource.PROLIFIC}, status=409)
     except services.StudyClosed as closed:
         full = isinstance(closed, services.StudyFull)
-        return render(request, "participant/closed.html", {"study": study, "full": full}, status=410)
+        return _page(request, study, "participant/closed.html", {"full": full}, status=410)
     request.session.setdefault(_SESSION_KEY, {})[study.public_id] = participant.token
     request.session.modified = True
     return redirect("trials:participant", token=participant.token)
@@ -99,6 +112,12 @@ def new_pilot_suffix() -> str:
 def participant_page(request: HttpRequest, token: str) -> HttpResponse:
     participant = selectors.participant_by_token(token=token)
     services.participant_touch(participant=participant)
+    with translation.override(participant.study.language):  # the outcome and the runner's words too
+        return _participant_screen(request, participant)
+
+
+def _participant_screen(request: HttpRequest, participant) -> HttpResponse:
+    """The page for where the session stands: consent, the runner, or how it ended."""
     context = {"participant": participant, "study": participant.study}
     if participant.status == ParticipantStatus.STARTED or participant.holds_lapsed_place:
         return render(request, "participant/consent.html", context)
@@ -146,6 +165,7 @@ def runner_config(participant, *, answered: int, total: int) -> dict:
         # Each phase's questions until its answers are stored (a reload does not ask twice).
         "questionsBefore": _unanswered(participant, "before", design.questions_before),
         "questionsAfter": _unanswered(participant, "after", design.questions_after),
+        "text": runner_text(),  # the runner's own words, in the active (the study's) language
     }
 
 
@@ -192,7 +212,7 @@ def participant_consent(request: HttpRequest, participant) -> HttpResponse:
         services.participant_consent(participant=participant, agreed=request.POST.get("agree") == "yes",
                                      client_info=client_info)
     except services.StudyFull:  # the place lapsed unconsented and the study filled up meanwhile
-        return render(request, "participant/closed.html", {"study": participant.study, "full": True}, status=410)
+        return _page(request, participant.study, "participant/closed.html", {"full": True}, status=410)
     return redirect(_next_page(participant))
 
 
@@ -220,10 +240,12 @@ def participant_viewing(request: HttpRequest, participant) -> JsonResponse:
 
 @participant_post
 def participant_answers(request: HttpRequest, participant) -> JsonResponse:
-    """The answers to the study's questions before or after the trials; a bad one is a 400 naming it."""
+    """The answers to the study's questions before or after the trials; a bad one is a 400 naming it,
+    in the study's language (the page shows it above the questions)."""
     try:
         post = QuestionAnswersPost.from_dict(json_body(request))
-        services.participant_answers_record(participant=participant, phase=post.phase, answers=post.answers)
+        with translation.override(participant.study.language):
+            services.participant_answers_record(participant=participant, phase=post.phase, answers=post.answers)
     except SpecError as error:
         return _refused(error)
     except services.ResponseRejected as rejected:
