@@ -43,7 +43,7 @@ def test_a_researcher_makes_a_german_study_whose_texts_are_written_in_german(cli
     assert study.language == "de"
     assert (study.prompt, study.scale_low_label, study.scale_high_label) == (
         "Wie ähnlich sind sich diese beiden Bilder?", "sehr verschieden", "identisch")
-    assert "Sie werden viele Male bewerten, wie ähnlich sich zwei Bilder sehen." in study.consent_text
+    assert "Sie werden viele Male bewerten, wie ähnlich sich zwei Bilder sind." in study.consent_text
 
 
 def test_the_form_sets_the_presentation_options_and_refuses_bad_ones(client, researcher):

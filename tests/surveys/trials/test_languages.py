@@ -87,6 +87,21 @@ def test_the_end_page_and_the_closed_page_of_a_german_study_are_german():
     assert closed.status_code == 410 and "<h1>Diese Studie ist geschlossen</h1>" in closed.content.decode()
 
 
+def test_a_participant_back_on_another_device_is_told_in_german_where_to_continue():
+    study = factories.study(factories.researcher(), n_items=2, language="de")
+    url = reverse("trials:start", args=[study.public_id])
+    first = Client()
+    token = first.post(url, {"PROLIFIC_PID": "wieder-da"})["Location"].rstrip("/").split("/")[-1]
+    first.post(reverse("trials:consent", args=[token]), {"agree": "yes"})
+
+    elsewhere = Client(**ENGLISH_BROWSER).post(url, {"PROLIFIC_PID": "wieder-da"})
+
+    text = elsewhere.content.decode()
+    assert elsewhere.status_code == 409 and "<h1>Sie haben diese Studie bereits begonnen</h1>" in text
+    assert "Diese Studie wurde mit Ihrer Prolific-ID in einem anderen Browser" in text
+    assert "über die Nachrichten von Prolific an die Forschenden" in text
+
+
 def test_a_refused_answer_is_explained_in_the_studys_language():
     study = factories.study(factories.researcher(), n_items=2, language="de", design=AGE)
     client = Client(**ENGLISH_BROWSER)
