@@ -9,7 +9,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) DJANGO_SECRET_KEY=tests-only-not-secret
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-all bench loadtest docs-figures lint clean deploy-check
+.PHONY: install demo test test-all bench loadtest docs-figures lint clean deploy-check messages
 
 $(VENV)/.installed: pyproject.toml package.json package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,13 @@ loadtest: install
 # The pictures on docs/engine's pages (about 10 minutes on 2 CPU cores).
 docs-figures: install
 	$(PY) docs/engine/gallery.py
+
+# The participant pages' German (docs/architecture.md, "Languages"): gather the strings marked in the web
+# app and its templates into the .po (then translate the new ones there), and compile the .mo, which is
+# committed, so that no host needs gettext's tools to serve it. Needs GNU gettext (apt: gettext).
+messages: install
+	$(PY) manage.py makemessages -l de --no-obsolete $(addprefix --ignore=,node_modules static tests docs bench examples docker iri_engine var media)
+	cd surveys && ../$(PY) ../manage.py compilemessages -l de
 
 lint: install
 	$(VENV)/bin/ruff check surveys iri_engine tests bench docs docker examples

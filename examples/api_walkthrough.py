@@ -253,10 +253,12 @@ def make_study(api: Api, args, job: dict) -> dict:
     design = {"practice": True, "practice_trials": 2, "gate": {"trials": 2, "pass": 2}, "catch_every": 4}
     # A walkthrough's job is a few steps long, too short to meet the IRI criterion (docs/engine/
     # option-criterion.md); a real study leaves include_failing out and surveys only passing IRIs.
+    # "language": the participant pages' ("en" or "de"); the study's first texts are written in it.
     study = api.post("studies/", json={"name": f"{args.name}-study", "jobs": [job["id"]], "paradigm": "2afc",
-                                       "design": design, "include_failing": True})
+                                       "design": design, "include_failing": True, "language": "en"})
     study = api.post(f"studies/{study['id']}/open/", expect=200)
-    print(f"   study {study['id']} ({study['paradigm']}, {study['status']}): {study['participant_link']}")
+    print(f"   study {study['id']} ({study['paradigm']}, {study['language']}, {study['status']}): "
+          f"{study['participant_link']}")
     return study
 
 

@@ -110,6 +110,11 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
+# The languages a study's participant pages can be in (Study.language). The researcher's pages stay
+# in LANGUAGE_CODE: no middleware follows a browser's Accept-Language. The catalogues, .po and the
+# compiled .mo, are committed under surveys/locale (docs/architecture.md, "Languages").
+LANGUAGES = [("en", "English"), ("de", "German")]
+LOCALE_PATHS = [BASE_DIR / "surveys" / "locale"]
 USE_TZ = True
 
 STATIC_URL = "/static/"

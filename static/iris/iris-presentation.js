@@ -2,7 +2,7 @@
  * display's measured refresh, which devices a study turns away, images sized in degrees of visual
  * angle, and whether the participant was looking (focus, tab and full screen).
  *
- * Nothing here writes markup: the pause screen is built from elements and fixed text. */
+ * Nothing here writes markup: the pause screen is built from elements and the words it is given. */
 var IrisPresentation = (function () {
   "use strict";
   const MIN_FRAME_MS = 2; // shorter intervals are two frames run back to back, not a 500 Hz display
@@ -50,10 +50,12 @@ var IrisPresentation = (function () {
 
   /** Watches focus, the tab and (when the study runs in it) full screen. Every trial learns whether
    * the participant was away during it; with `pauseOnLeave`, leaving also pauses the study behind a
-   * screen that only a click on its button lifts (which also re-enters full screen). */
+   * screen that only a click on its button lifts (which also re-enters full screen). `text` holds the
+   * pause screen's words (the runner's catalogue: paused_left, paused_fullscreen, resume_fullscreen,
+   * continue). */
   class Attention {
-    constructor({ pauseOnLeave, fullscreen, jsPsych }) {
-      Object.assign(this, { pauseOnLeave, fullscreen, jsPsych });
+    constructor({ pauseOnLeave, fullscreen, jsPsych, text }) {
+      Object.assign(this, { pauseOnLeave, fullscreen, jsPsych, text });
       this.lost = false; // away at some point since the trial began
       this.reasons = [];
       this.pausedMs = 0;
@@ -85,12 +87,10 @@ var IrisPresentation = (function () {
       const button = document.createElement("button");
       button.type = "button";
       button.className = "iris-button";
-      button.textContent = this.fullscreen ? "Return to full screen and continue" : "Continue";
+      button.textContent = this.fullscreen ? this.text.resume_fullscreen : this.text.continue;
       button.addEventListener("click", () => this.resume());
       const text = document.createElement("p");
-      text.textContent = reason === "fullscreen_exit"
-        ? "The study is paused because it left full screen."
-        : "The study is paused because you left its page.";
+      text.textContent = reason === "fullscreen_exit" ? this.text.paused_fullscreen : this.text.paused_left;
       this.overlay = document.createElement("div");
       this.overlay.className = "iris-pause";
       this.overlay.setAttribute("role", "alertdialog");

@@ -22,6 +22,8 @@ var IrisChoicePlugin = (function (jspsych) {
       prompt: { type: P.STRING, default: "" },
       /** The key for each option; null: F and J for two options, 1..N for more. */
       keys: { type: P.KEYS, default: null },
+      /** What a screen reader says for each option (text); {n} is its number, 1 = left. */
+      option_label: { type: P.STRING, default: "Option {n}" },
     },
     data: {
       /** The index of the chosen option (0 = left). */
@@ -35,7 +37,7 @@ var IrisChoicePlugin = (function (jspsych) {
 
   function screen(trial, query, options, keys) {
     const buttons = options.map((image, i) => el("button",
-      { type: "button", class: "iris-option", "data-choice": i, "aria-label": `Option ${i + 1}` },
+      { type: "button", class: "iris-option", "data-choice": i, "aria-label": trial.option_label.replace("{n}", i + 1) },
       image, el("span", { class: "iris-key" }, keys[i].toUpperCase())));
     const optionsBox = el("div", { class: trial.options.length > 2 ? "iris-options many" : "iris-options" }, ...buttons);
     const parts = [el("p", { class: "iris-prompt" }, trial.prompt), optionsBox];

@@ -19,6 +19,8 @@ var IrisQuestionsPlugin = (function (jspsych) {
       /** A line above the form (text), e.g. the server's refusal of the last try. */
       error: { type: P.STRING, default: "" },
       button_label: { type: P.STRING, default: "Continue" },
+      /** After the prompt of a question that may be left unanswered (text). */
+      optional_label: { type: P.STRING, default: "(optional)" },
     },
     data: {
       /** {question id: answer}; an unanswered optional question is left out. */
@@ -67,7 +69,7 @@ var IrisQuestionsPlugin = (function (jspsych) {
       const form = el("form", { class: "iris-questions" },
         ...(trial.error ? [el("p", { class: "iris-questions-error", role: "alert" }, trial.error)] : []),
         ...trial.questions.map((question) => el("fieldset", { class: "iris-question", "data-question": question.id },
-          el("legend", {}, question.prompt + (question.required ? "" : " (optional)")), ...field(question))),
+          el("legend", {}, question.prompt + (question.required ? "" : ` ${trial.optional_label}`)), ...field(question))),
         el("button", { type: "submit", class: "iris-button", id: "iris-questions-submit" }, trial.button_label));
       form.addEventListener("submit", (event) => {
         event.preventDefault();

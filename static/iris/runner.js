@@ -10,6 +10,11 @@
 (function () {
   "use strict";
   const config = JSON.parse(document.getElementById("iris-config").textContent);
+  // Every word shown, in the study's language (surveys/trials/runner_text.py): plain text, escaped
+  // where jsPsych's plugins take HTML.
+  const text = config.text;
+  const escapeHtml = (plain) => String(plain).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const para = (plain) => `<p>${escapeHtml(plain)}</p>`;
   const csrfToken = document.querySelector("[name=csrfmiddlewaretoken]").value;
   const FEEDBACK_MS = 1200;
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -20,8 +25,7 @@
   }
 
   const waitMessage = (response) => setStatus(response && (response.status === 429 || response.status === 503)
-    ? "The server is busy. Your answers are kept and will be sent shortly…"
-    : "Connection lost. Your answers are kept and will be sent when it returns…");
+    ? text.busy : text.offline);
 
   const outbox = new IrisOutbox.Outbox({
     storageKey: config.storageKey,
@@ -52,11 +56,11 @@
     display_element: "iris-runner",
     show_progress_bar: true,
     auto_update_progress_bar: false,
-    message_progress_bar: "Progress",
+    message_progress_bar: escapeHtml(text.progress),
     on_interaction_data_update: (event) => session.interactions.push(event),
   });
   const attention = new IrisPresentation.Attention({
-    pauseOnLeave: presentation.pause_on_leave, fullscreen: config.fullscreen, jsPsych,
+    pauseOnLeave: presentation.pause_on_leave, fullscreen: config.fullscreen, jsPsych, text,
   });
 
   function preload(trial) {
@@ -161,7 +165,7 @@
     trial.tries = (trial.tries || 0) + 1;
     const later = await imageLaterMs(data.failed_images[0], trial.tries - 1);
     if (later !== null) {
-      setStatus("Loading the next images…");
+      setStatus(text.loading);
       await sleep(later);
       setStatus("");
       trial.break_before = false; // the break was already taken
@@ -176,7 +180,7 @@
   const afterTrial = (data) => (data.unavailable ? notShown(data) : record(data));
 
   async function finishStudy() {
-    setStatus("Saving your answers…");
+    setStatus(text.saving);
     await outbox.flush();
     const response = await send(config.finishUrl, { method: "POST", headers: { "X-CSRFToken": csrfToken } });
     const body = await response.json();
@@ -198,22 +202,20 @@
     return compatible;
   }
 
-  // The messages below are fixed text of this file: the only markup handed to jsPsych's own plugins,
-  // besides the researcher's instructions (Markdown sanitised by the server: surveys/studies/richtext.py).
+  // The markup below is fixed text of this file around escaped words of the catalogue: the only markup
+  // handed to jsPsych's own plugins, besides the researcher's instructions (Markdown sanitised by the
+  // server: surveys/studies/richtext.py). Button labels are escaped too (jsPsych writes them as HTML).
   const message = (html, button, extra) => ({
-    type: jsPsychHtmlButtonResponse, stimulus: `<div class="iris-message">${html}</div>`, choices: [button], ...extra,
+    type: jsPsychHtmlButtonResponse, stimulus: `<div class="iris-message">${html}</div>`,
+    choices: [escapeHtml(button)], ...extra,
   });
-  const REFUSED = {
-    window: "Sorry, this window is too small for the study.",
-    phone: "Sorry, this study cannot be done on a phone or tablet. Please use a computer.",
-    slow_refresh: "Sorry, this screen refreshes too slowly for the study's brief images.",
-    irregular_refresh: "Sorry, this screen does not refresh regularly enough for the study's brief images.",
-  };
   const FEEDBACK = {
-    true: '<p class="iris-feedback good">Correct!</p>',
-    false: '<p class="iris-feedback bad">Not quite.</p>',
-    null: '<p class="iris-feedback">Thank you.</p>',
+    true: `<p class="iris-feedback good">${escapeHtml(text.right)}</p>`,
+    false: `<p class="iris-feedback bad">${escapeHtml(text.wrong)}</p>`,
+    null: `<p class="iris-feedback">${escapeHtml(text.thanks)}</p>`,
   };
+  /** `plain` escaped, each {name} in it replaced by the markup fills[name]. */
+  const fill = (plain, fills) => escapeHtml(plain).replace(/\{(\w+)\}/g, (whole, name) => fills[name] ?? whole);
 
   const browserCheck = {
     type: jsPsychBrowserCheck,
@@ -221,11 +223,14 @@
     vsync_frame_count: 30,
     minimum_width: config.minWidth,
     minimum_height: config.minHeight,
-    window_resize_message: `<p>Please make this window larger, at least <span id="browser-check-min-width"></span> ` +
-      `by <span id="browser-check-min-height"></span> pixels (now <span id="browser-check-actual-width"></span> ` +
-      `by <span id="browser-check-actual-height"></span>).</p>`,
+    // jsPsych fills these spans with the sizes.
+    window_resize_message: `<p>${fill(text.window_small, {
+      min_width: '<span id="browser-check-min-width"></span>', min_height: '<span id="browser-check-min-height"></span>',
+      width: '<span id="browser-check-actual-width"></span>', height: '<span id="browser-check-actual-height"></span>',
+    })}</p>`,
+    resize_fail_button_text: escapeHtml(text.window_cannot_grow),
     inclusion_function: (data) => refusalOf(data) === null,
-    exclusion_message: (data) => `<p>${REFUSED[refusalOf(data)]}</p>`,
+    exclusion_message: (data) => para(text.refusals[refusalOf(data)]),
     on_finish: (data) => { session.check = data; reportDevice(data); },
   };
   const measureDisplay = {
@@ -233,16 +238,20 @@
     func: (done) => IrisPresentation.measureRefresh(60).then((display) => { session.display = display; done(); }),
   };
   const calibration = viewingSteps();
-  const fullscreen = { type: jsPsychFullscreen, fullscreen_mode: true, message: "<p>The study runs in full screen.</p>", button_label: "Full screen" };
+  const fullscreen = {
+    type: jsPsychFullscreen, fullscreen_mode: true, message: para(text.fullscreen),
+    button_label: escapeHtml(text.fullscreen_button),
+  };
   const instructions = {
     type: jsPsychInstructions,
     pages: [`<div class="iris-instructions">${config.instructionsHtml}</div>`],
     show_clickable_nav: true,
-    button_label_next: "Start",
+    button_label_next: escapeHtml(text.start),
+    button_label_previous: escapeHtml(text.previous),
   };
   const fetchNext = { type: jsPsychCallFunction, async: true, func: (done) => { nextTrial().then(() => done()); } };
-  const breakScreen = message("<p>Time for a short break.</p><p>Continue when you are ready.</p>", "Continue");
-  const phaseNotice = message("<p>The practice is over. The study begins now; there is no feedback from here on.</p>", "Continue");
+  const breakScreen = message(para(text.break) + para(text.break_ready), text.continue);
+  const phaseNotice = message(para(text.practice_over), text.continue);
   /** The virtual chinrest, when the study calibrates and this participant has not yet: a card at
    * hand or not, then card size and blind-spot distance; the server stores them and answers with the
    * images' width. Without calibration images keep their window-based size (and responses say so). */
@@ -259,11 +268,18 @@
       type: jsPsychCallFunction, async: true, func: (done) => { store(viewing()).then(() => done()); },
     });
     let chinrest = null;
-    const hasCard = message("<p>Next we measure your screen and how far you sit from it. You need a card " +
-      "the size of a bank card (an ID or loyalty card will do).</p>", "I have a card",
-    { choices: ["I have a card", "I have no card"] });
+    const hasCard = message(para(text.card_needed), text.card_yes,
+      { choices: [text.card_yes, text.card_no].map(escapeHtml) });
+    const steps = [text.blindspot_hand, text.blindspot_eye, text.blindspot_focus, text.blindspot_ball];
     const measure = {
       type: jsPsychVirtualChinrest, blindspot_reps: 3, resize_units: "none", viewing_distance_report: "none",
+      adjustment_prompt: [text.card_resize, text.card_any, text.card_ruler].map(para).join(""),
+      adjustment_button_prompt: escapeHtml(text.card_done),
+      blindspot_prompt: para(text.blindspot_intro) +
+        `<ol class="iris-steps">${steps.map((step) => `<li>${escapeHtml(step)}</li>`).join("")}</ol>` +
+        para(text.blindspot_ready),
+      blindspot_measurements_prompt: `${escapeHtml(text.blindspot_remaining)} `,
+      blindspot_done_prompt: escapeHtml(text.blindspot_yes),
       on_finish: (data) => { chinrest = data; },
     };
     const hadCard = () => jsPsych.data.getLastTrialData().values()[0].response === 0;
@@ -281,7 +297,10 @@
   const current = () => session.current;
   // One plugin per screen kind; the server says which kind each trial is.
   const screens = {
-    choice: { type: IrisChoicePlugin, query: () => current().query, options: () => current().options, frame_ms: frameMs },
+    choice: {
+      type: IrisChoicePlugin, query: () => current().query, options: () => current().options, frame_ms: frameMs,
+      option_label: text.option,
+    },
     rating: { type: IrisRatingPlugin, images: () => current().options, scale_labels: config.scaleLabels, frame_ms: frameMs },
     timed: {
       type: IrisTimedPlugin, stimulus: () => current().query, labels: () => current().labels, frame_ms: frameMs,
@@ -329,6 +348,7 @@
     const state = { error: "", stored: false, answers: {} };
     const ask = {
       type: IrisQuestionsPlugin, questions: questions, error: () => state.error,
+      button_label: text.continue, optional_label: text.optional,
       on_finish: (data) => { state.answers = data.answers; },
     };
     const store = {

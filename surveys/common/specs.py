@@ -49,9 +49,14 @@ def one_of(value: Any, *, field: str, choices: Collection[str], optional: bool =
     return value
 
 
-def text(value: Any, *, field: str, limit: int, blank: bool = True) -> str:
+def is_text(value: Any, *, limit: int, blank: bool = True) -> bool:
     """A string of at most ``limit`` characters that PostgreSQL can store (non-blank unless ``blank``)."""
-    if not isinstance(value, str) or len(value) > limit or not storable_text(value) or (not blank and not value.strip()):
+    return isinstance(value, str) and len(value) <= limit and storable_text(value) and (blank or bool(value.strip()))
+
+
+def text(value: Any, *, field: str, limit: int, blank: bool = True) -> str:
+    """``value`` when it is_text, else a SpecError naming ``field``."""
+    if not is_text(value, limit=limit, blank=blank):
         raise SpecError(f"{field} must be {'' if blank else 'non-empty '}text of at most {limit} characters.")
     return value
 

@@ -1,6 +1,7 @@
 """The REST API: models, generation jobs and a study's scores. Views parse, call one service or
 selector, render; a researcher reaches only their own rows (404 for anyone else's)."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -247,6 +248,8 @@ class StudyDesignSerializer(serializers.Serializer):
                                                                 "change a new version.")
     design = serializers.JSONField(required=False, help_text="StudyDesign's options (docs/method.md §2); those "
                                                              "left out take their defaults.")
+    language = serializers.ChoiceField(required=False, choices=settings.LANGUAGES,
+                                       help_text="The participant pages' language (the texts are not rewritten).")
     consent_text = serializers.CharField(required=False)
     instructions = serializers.CharField(required=False, source="instructions_html",
                                          help_text="Plain text, Markdown-compatible.")
@@ -259,7 +262,8 @@ class StudyDesignSerializer(serializers.Serializer):
 
 def _design_state(study) -> dict:
     return {"design_version": study.design_version, "frozen": studies.study_frozen_since(study=study) is not None,
-            "design": study.design, "consent_text": study.consent_text, "instructions": study.instructions_html,
+            "design": study.design, "language": study.language, "consent_text": study.consent_text,
+            "instructions": study.instructions_html,
             "prompt": study.prompt, "scale_low_label": study.scale_low_label,
             "scale_high_label": study.scale_high_label, "debrief": study.debrief_text}
 

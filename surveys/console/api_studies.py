@@ -4,6 +4,7 @@ request and the record of erasures; exclusion rules, decisions and overrides. Sc
 the CSV exports are in surveys/console/api.py. Views parse, call one service or selector, render; a
 researcher reaches only their own studies (404 for anyone else's)."""
 
+from django.conf import settings
 from django.db.models import Count
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -31,7 +32,7 @@ from surveys.scoring.selectors import (
 )
 from surveys.studies import selectors as studies_selectors
 from surveys.studies import services as studies
-from surveys.studies.models import STUDY_TEXTS, Condition, Study, StudyStatus, StudyVersion
+from surveys.studies.models import DEFAULT_LANGUAGE, STUDY_TEXTS, Condition, Study, StudyStatus, StudyVersion
 from surveys.studies.paradigms import Paradigm
 from surveys.trials import selectors as trials
 from surveys.trials import withdrawal
@@ -40,10 +41,10 @@ from surveys.trials.models import Response as Answer
 
 
 def study_create(*, owner, name: str, jobs: list[GenerationJob], paradigm: str, design: dict,
-                 completion_url: str, include_failing: bool) -> Study:
+                 completion_url: str, include_failing: bool, language: str) -> Study:
     """The one place the API makes a study: the same service as admin's study form."""
     return scoring.study_create(owner=owner, name=name, jobs=jobs, paradigm=paradigm, design=design,
-                                completion_url=completion_url, include_failing=include_failing)
+                                completion_url=completion_url, include_failing=include_failing, language=language)
 
 
 # --- studies -------------------------------------------------------------------------------------
@@ -74,8 +75,8 @@ class StudyOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Study
-        fields = ["id", "name", "public_id", "paradigm", "status", "closed_reason", "closed_at", "recruitment",
-                  "design", "jobs", "measure", "participant_link", "completion_code", "completion_url",
+        fields = ["id", "name", "public_id", "paradigm", "language", "status", "closed_reason", "closed_at",
+                  "recruitment", "design", "jobs", "measure", "participant_link", "completion_code", "completion_url",
                   "includes_failing_iris", "retention_days", "conditions", "created_at"]
 
     def get_measure(self, study: Study) -> str:
@@ -108,6 +109,9 @@ class StudyInput(Strict, serializers.Serializer):
     completion_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
     include_failing = serializers.BooleanField(
         default=False, help_text="Survey IRIs that fail their job's criterion too (recorded on the study).")
+    language = serializers.ChoiceField(
+        choices=settings.LANGUAGES, default=DEFAULT_LANGUAGE,
+        help_text="The participant pages' language; the study's first texts are written in it.")
 
 
 class StudyListApi(APIView):
@@ -122,7 +126,8 @@ class StudyListApi(APIView):
         given = data.validated_data
         study = study_create(owner=request.user, name=given["name"], paradigm=given["paradigm"],
                              jobs=jobs_by_id(user=request.user, ids=given["jobs"]), design=given["design"],
-                             completion_url=given["completion_url"], include_failing=given["include_failing"])
+                             completion_url=given["completion_url"], include_failing=given["include_failing"],
+                             language=given["language"])
         return Response(StudyOutput(study).data, status=status.HTTP_201_CREATED)
 
 

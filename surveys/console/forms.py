@@ -1,6 +1,7 @@
 """The researcher's forms. Each parses its input and calls one service; a refusal shows on the form."""
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from iri_engine import spec as engine_spec
@@ -17,7 +18,7 @@ from surveys.generation.models import (
 from surveys.scoring.services import study_create
 from surveys.studies import services as studies
 from surveys.studies.design import FOILS, StudyDesign
-from surveys.studies.models import STUDY_TEXTS, Study
+from surveys.studies.models import DEFAULT_LANGUAGE, STUDY_TEXTS, Study
 from surveys.studies.paradigms import PARADIGMS, Paradigm
 from surveys.studies.services import STUDY_SETTINGS
 
@@ -307,6 +308,10 @@ class StudyCreateForm(ServiceForm, StudyDesignFields, PresentationFields, forms.
     completion_url = forms.URLField(required=False, assume_scheme="https", max_length=500,
                                     help_text="Where participants go at the end; {code} is replaced by the code "
                                               "for how they finished (e.g. Prolific's ...complete?cc={code}).")
+    language = forms.ChoiceField(
+        choices=settings.LANGUAGES, initial=DEFAULT_LANGUAGE, required=False,
+        help_text="The language of the participant pages; the study's first texts (consent, instructions, "
+                  "the question) are written in it.")
     include_failing_iris = forms.BooleanField(
         required=False, label="Include IRIs that fail their criterion",
         help_text="By default only images that pass their job's IRI criterion are surveyed; failing and "
@@ -314,7 +319,7 @@ class StudyCreateForm(ServiceForm, StudyDesignFields, PresentationFields, forms.
 
     class Meta:
         model = Study
-        fields = ["name", "paradigm", "completion_url"]
+        fields = ["name", "paradigm", "language", "completion_url"]
 
     def __init__(self, *args, owner, **kwargs):
         super().__init__(*args, owner=owner, **kwargs)
@@ -326,7 +331,8 @@ class StudyCreateForm(ServiceForm, StudyDesignFields, PresentationFields, forms.
         return study_create(owner=self.owner, name=data["name"], jobs=list(data["jobs"]), paradigm=data["paradigm"],
                             design=design_options(data, paradigm=data["paradigm"]),
                             completion_url=data.get("completion_url", ""),
-                            include_failing=data.get("include_failing_iris", False))
+                            include_failing=data.get("include_failing_iris", False),
+                            language=data.get("language") or DEFAULT_LANGUAGE)
 
 
 class StudyEditForm(ServiceForm, StudyDesignFields, PresentationFields, forms.ModelForm):

@@ -10,7 +10,7 @@ from surveys.generation.models import GenerationJob
 from surveys.scoring.models import DecisionSource, ExclusionDecision, ExclusionRules
 from surveys.scoring.recruitment_services import recruitment_recheck
 from surveys.scoring.selectors import exclusion_rules_of, study_exclusions
-from surveys.studies.models import Study
+from surveys.studies.models import DEFAULT_LANGUAGE, Study
 from surveys.studies.paradigms import PARADIGMS, Paradigm
 from surveys.studies.services import study_build, study_copy
 from surveys.trials.models import Participant, ParticipantStatus
@@ -45,21 +45,22 @@ def exclusion_rules_delete(*, study: Study) -> None:
 
 def study_create(*, owner, jobs: Sequence[GenerationJob], paradigm: str = Paradigm.TWO_AFC,
                  design: dict | None = None, name: str = "", completion_url: str = "",
-                 include_failing: bool = False) -> Study:
+                 include_failing: bool = False, language: str = DEFAULT_LANGUAGE) -> Study:
     """A researcher's study: the one path for the admin form, the admin's actions, the API and the demo.
 
     ``design`` holds the options the researcher set (StudyDesign; the rest take its defaults:
     practice, a gate and catch trials); the study starts with its paradigm's texts and with exclusion
     rules: catch accuracy below DEFAULT_CATCH_MIN_ACCURACY, and the gate's pass mark when it has one.
     ``name`` empty: named after its paradigm and jobs. Only IRIs that pass their job's criterion
-    become items unless ``include_failing`` (studies.services.study_build). A refusal saves nothing.
+    become items unless ``include_failing`` (studies.services.study_build). Its participant pages and
+    its first texts are in ``language`` (settings.LANGUAGES). A refusal saves nothing.
     """
     if not name.strip():
         title = PARADIGMS[paradigm].title if paradigm in PARADIGMS else paradigm
         name = f"{title} study of job(s) {', '.join(str(job.pk) for job in jobs)}"
     with transaction.atomic():
         study = study_build(owner=owner, name=name, jobs=jobs, paradigm=paradigm, design=design,
-                            completion_url=completion_url, include_failing=include_failing)
+                            completion_url=completion_url, include_failing=include_failing, language=language)
         gate = study.design_spec.gate
         exclusion_rules_set(study=study, catch_min_accuracy=DEFAULT_CATCH_MIN_ACCURACY,
                             qualification_min_correct=gate.pass_mark if gate else None)

@@ -5,6 +5,7 @@ import secrets
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_noop
 
 from surveys.generation.models import GenerationJob, Stimulus
 from surveys.studies.design import StudyDesign
@@ -19,12 +20,15 @@ def new_completion_code() -> str:
     return secrets.token_hex(4).upper()
 
 
-# The consent a new study starts from; {task} is its paradigm's task (paradigms.py). Editable per study.
-CONSENT_TEMPLATE = (
+# The consent a new study starts from, in the study's language; {task} is its paradigm's task
+# (paradigms.py). Editable per study.
+CONSENT_TEMPLATE = gettext_noop(
     "You are invited to take part in a short study on how people see images. You will {task}, many times. "
     "It takes about 5 minutes. Your answers are stored without your name. You may stop at any time by "
     "closing this page."
 )
+# A new study's language (settings.LANGUAGES): English, the language of every text's source.
+DEFAULT_LANGUAGE = "en"
 
 
 def default_design() -> dict:
@@ -38,7 +42,9 @@ class StudyStatus(models.TextChoices):
 
 
 # What participants read besides the design: a study's working copy and each of its versions have them.
-STUDY_TEXTS = ("consent_text", "instructions_html", "prompt", "scale_low_label", "scale_high_label", "debrief_text")
+# The language too: the pages' own words in it are part of what participants read.
+STUDY_TEXTS = ("language", "consent_text", "instructions_html", "prompt", "scale_low_label", "scale_high_label",
+               "debrief_text")
 
 
 class StudyTexts(models.Model):
@@ -54,6 +60,12 @@ class StudyTexts(models.Model):
     debrief_text = models.TextField(
         verbose_name="debrief", blank=True,
         help_text="Shown on the last page, before the participant is sent back; Markdown. Empty: none.")
+    # The participant pages' language, whatever the browser asks for (surveys/trials/views.py). The
+    # texts are written in it when the study is made (study_build), and are the researcher's after.
+    language = models.CharField(
+        max_length=8, choices=settings.LANGUAGES, default=DEFAULT_LANGUAGE,
+        help_text="The language of the participant pages (buttons, messages, the end page). A new study's "
+                  "texts are written in it; after that they are yours: change them too when you change it.")
 
     class Meta:
         abstract = True

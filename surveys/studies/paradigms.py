@@ -8,6 +8,7 @@ question on it, what a response is scored by, what the score is called and its c
 from dataclasses import dataclass, field
 
 from django.db import models
+from django.utils.translation import gettext_noop
 
 # The similarity scale (docs/method.md §2); its midpoint is the rating paradigm's "chance".
 RATING_MIN, RATING_MAX = 1, 7
@@ -46,6 +47,8 @@ class ParadigmTraits:
     options: dict = field(default_factory=dict)
     # What a new study of this paradigm tells its participants (the researcher may edit each; plain,
     # Markdown-compatible text): the instructions before the first trial, and the task in the consent.
+    # These, the prompt and the scale labels are English, marked for translation: study_build writes
+    # them in the study's language.
     instructions: str = ""
     task: str = ""
     # The rating scale's two ends, (1, 7); only a rated paradigm shows them.
@@ -55,40 +58,40 @@ class ParadigmTraits:
 PARADIGMS: dict[str, ParadigmTraits] = {
     Paradigm.TWO_AFC: ParadigmTraits(
         title="2AFC", presentation=Presentation.CHOICE, image_options=2, target_chosen=True,
-        prompt="Which of the two images below is more similar to the image on top?",
+        prompt=gettext_noop("Which of the two images below is more similar to the image on top?"),
         measure="share choosing the target", score_name="target_share", options={"foils": "seed"},
-        task="look at an image and choose which of two other images is more like it",
-        instructions=(
+        task=gettext_noop("look at an image and choose which of two other images is more like it"),
+        instructions=gettext_noop(
             "On each screen you will see one image on top and two images below it.\n\n"
             "Choose the image below that looks **more similar** to the image on top: click or tap it, "
             "or press **F** for the left one and **J** for the right one.\n\n"
             "There are no right or wrong answers; go with your first impression.")),
     Paradigm.SIMILARITY: ParadigmTraits(
         title="similarity", presentation=Presentation.RATING, image_options=2, rated=True,
-        prompt="How similar are these two images?",
+        prompt=gettext_noop("How similar are these two images?"),
         measure="mean rating (1-7)", score_name="mean_rating",
-        task="rate how similar two images look",
-        instructions=(
+        task=gettext_noop("rate how similar two images look"),
+        instructions=gettext_noop(
             "On each screen you will see two images side by side.\n\n"
             "Rate how similar they look, from **1** (very different) to **7** (identical): click or tap a "
             "number, or press the key **1** to **7**.\n\n"
             "There are no right or wrong answers; go with your first impression."),
-        scale_labels=("very different", "identical")),
+        scale_labels=(gettext_noop("very different"), gettext_noop("identical"))),
     Paradigm.MATCHING: ParadigmTraits(
         title="matching", presentation=Presentation.CHOICE, image_options=None, target_chosen=True,
-        prompt="Which of the images below does the image on top resemble most?",
+        prompt=gettext_noop("Which of the images below does the image on top resemble most?"),
         measure="accuracy (share correct)", score_name="accuracy", options={"k": 3},
-        task="look at an image and choose which of several other images it resembles most",
-        instructions=(
+        task=gettext_noop("look at an image and choose which of several other images it resembles most"),
+        instructions=gettext_noop(
             "On each screen you will see one image on top and several images below it.\n\n"
             "Choose the image below that the image on top **resembles most**: click or tap it, or press "
             "its number key (**1** for the leftmost).\n\n"
             "Go with your first impression.")),
     Paradigm.CLASSIFICATION: ParadigmTraits(
         title="classification", presentation=Presentation.TIMED, image_options=0,
-        prompt="What did you see?", measure="accuracy (share correct)", score_name="accuracy",
-        task="see an image very briefly and say what it showed",
-        instructions=(
+        prompt=gettext_noop("What did you see?"), measure="accuracy (share correct)", score_name="accuracy",
+        task=gettext_noop("see an image very briefly and say what it showed"),
+        instructions=gettext_noop(
             "On each screen a cross appears, then an image for a fraction of a second, then a pattern "
             "that covers it.\n\n"
             "Look at the cross. When the image has gone, choose the name that best says **what the image "

@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from surveys.common.specs import SpecError, flag, known_keys, one_of, text, whole
+from django.utils.translation import gettext
+
+from surveys.common.specs import SpecError, flag, is_text, known_keys, one_of, text, whole
 
 QUESTION_ID = re.compile(r"[a-z][a-z0-9_]{0,39}")
 KINDS = ("choice", "number", "text", "scale")
@@ -34,10 +36,14 @@ MAX_TEXT_ANSWER_CHARS = 5000
 MAX_SCALE_POINTS = 11
 
 
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
 def _number(value: Any, *, field: str, optional: bool = False) -> float | None:
     if value is None and optional:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not _is_number(value):
         raise SpecError(f"{field} must be a number.")
     return value
 
@@ -78,26 +84,46 @@ class Question:
         return data | own | ({"options": list(self.options)} if self.kind == "choice" else {})
 
     def answer(self, value: Any) -> Any:
-        """The answer as stored, or a SpecError naming this question."""
-        where = f"The answer to {self.id}"
+        """The answer as stored, or a SpecError naming this question. The participant reads the
+        message, so it is in the active language (the study's, in the participant views)."""
+        names = {"question": self.id, "options": ", ".join(self.options), "limit": self.max_length,
+                 "points": self.points, "low": _g(self.min), "high": _g(self.max)}
+        refusal = self._refusal(value)
+        if refusal:
+            raise SpecError(refusal % names)
+        return value
+
+    def _refusal(self, value: Any) -> str:
+        """Why ``value`` is no answer to this question (a message with %(names)s), or ""."""
         if self.kind == "choice":
-            return one_of(value, field=where, choices=self.options)
+            return "" if value in self.options else gettext("The answer to %(question)s must be one of %(options)s.")
         if self.kind == "text":
-            return text(value, field=where, limit=self.max_length, blank=not self.required)
+            if is_text(value, limit=self.max_length, blank=not self.required):
+                return ""
+            return (gettext("The answer to %(question)s must be non-empty text of at most %(limit)s characters.")
+                    if self.required else
+                    gettext("The answer to %(question)s must be text of at most %(limit)s characters."))
         if self.kind == "scale":
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= self.points:
-                raise SpecError(f"{where} must be a whole number from 1 to {self.points}.")
-            return value
-        number = _number(value, field=where)
-        if (self.min is not None and number < self.min) or (self.max is not None and number > self.max):
-            raise SpecError(f"{where} must be a number {_bounds(self.min, self.max)}.")
-        return number
+            if not isinstance(value, bool) and isinstance(value, int) and 1 <= value <= self.points:
+                return ""
+            return gettext("The answer to %(question)s must be a whole number from 1 to %(points)s.")
+        if not _is_number(value):
+            return gettext("The answer to %(question)s must be a number.")
+        if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
+            return _out_of_bounds(self.min, self.max)
+        return ""
 
 
-def _bounds(low: float | None, high: float | None) -> str:
+def _g(number: float | None) -> str:
+    return "" if number is None else f"{number:g}"
+
+
+def _out_of_bounds(low: float | None, high: float | None) -> str:
     if low is not None and high is not None:
-        return f"from {low:g} to {high:g}"
-    return f"of at least {low:g}" if low is not None else f"of at most {high:g}"
+        return gettext("The answer to %(question)s must be a number from %(low)s to %(high)s.")
+    if low is not None:
+        return gettext("The answer to %(question)s must be a number of at least %(low)s.")
+    return gettext("The answer to %(question)s must be a number of at most %(high)s.")
 
 
 def _kind_options(kind: str, full: Mapping, *, where: str) -> dict:
@@ -147,13 +173,13 @@ def answers_check(*, questions: tuple[Question, ...], answers: Any) -> dict:
     by_id = {question.id: question for question in questions}
     unknown = sorted(set(answers) - set(by_id))
     if unknown:
-        raise SpecError(f"No such question here: {', '.join(unknown)[:200]}.")
+        raise SpecError(gettext("No such question here: %(questions)s.") % {"questions": ", ".join(unknown)[:200]})
     stored = {}
     for question in questions:
         value = answers.get(question.id)
         if value is None or value == "":
             if question.required:
-                raise SpecError(f"Question {question.id} needs an answer.")
+                raise SpecError(gettext("Question %(question)s needs an answer.") % {"question": question.id})
             continue
         stored[question.id] = question.answer(value)
     return stored

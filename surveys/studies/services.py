@@ -2,15 +2,18 @@
 
 from collections.abc import Sequence
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from surveys.generation.models import GenerationJob, JobStatus, Stimulus
 from surveys.studies.design import StudyDesign
 from surveys.studies.models import (
     CONSENT_TEMPLATE,
+    DEFAULT_LANGUAGE,
     STUDY_TEXTS,
     Condition,
     Study,
@@ -31,13 +34,16 @@ class StudyFrozen(ValidationError):
 
 
 def study_build(*, owner, name: str, jobs: Sequence[GenerationJob], paradigm: str = Paradigm.TWO_AFC,
-                design: dict | None = None, completion_url: str = "", include_failing: bool = False) -> Study:
-    """A study's rows: one condition per (job, layer), one item per IRI, its paradigm's texts and the
-    design in full (StudyDesign), so it never drifts. Only IRIs that pass their job's criterion become
-    items unless ``include_failing`` (recorded on the study): a failing or never-judged image is not known
-    to be an IRI (docs/engine/option-criterion.md). Call it inside a transaction; researchers'
-    studies are made by surveys.scoring.services.study_create, which adds the exclusion rules."""
+                design: dict | None = None, completion_url: str = "", include_failing: bool = False,
+                language: str = DEFAULT_LANGUAGE) -> Study:
+    """A study's rows: one condition per (job, layer), one item per IRI, its paradigm's texts in its
+    ``language`` and the design in full (StudyDesign), so it never drifts. Only IRIs that pass their
+    job's criterion become items unless ``include_failing`` (recorded on the study): a failing or
+    never-judged image is not known to be an IRI (docs/engine/option-criterion.md). Call it inside a
+    transaction; researchers' studies are made by surveys.scoring.services.study_create, which adds
+    the exclusion rules."""
     design = StudyDesign.from_dict(design, paradigm=paradigm)
+    _check_language(language)
     if not jobs:
         raise ValidationError("Choose at least one generation job.")
     for job in jobs:
@@ -45,13 +51,11 @@ def study_build(*, owner, name: str, jobs: Sequence[GenerationJob], paradigm: st
             raise ValidationError("You can only build studies from your own jobs.")
         if job.status != JobStatus.DONE:
             raise ValidationError(f"Job {job.pk} is {job.status}; only finished jobs can be surveyed.")
-    traits = PARADIGMS[paradigm]
     with transaction.atomic():
         study = Study.objects.create(
             owner=owner, name=name, paradigm=paradigm, design=design.to_dict(), completion_url=completion_url,
-            includes_failing_iris=include_failing,
-            consent_text=CONSENT_TEMPLATE.format(task=traits.task), instructions_html=traits.instructions,
-            prompt=traits.prompt, scale_low_label=traits.scale_labels[0], scale_high_label=traits.scale_labels[1])
+            includes_failing_iris=include_failing, language=language,
+            **paradigm_texts(paradigm=paradigm, language=language))
         study.jobs.set(jobs)
         for job in jobs:
             _conditions_add(study=study, job=job, include_failing=include_failing)
@@ -66,6 +70,20 @@ def _version_record(*, study: Study, author) -> StudyVersion:
     """The study's design and texts as they stand, on record as its version ``design_version``."""
     return StudyVersion.objects.create(study=study, number=study.design_version, design=study.design,
                                        created_by=author, **{name: getattr(study, name) for name in STUDY_TEXTS})
+def paradigm_texts(*, paradigm: str, language: str) -> dict[str, str]:
+    """What a new study of ``paradigm`` tells its participants, in ``language``: Study's text fields."""
+    traits = PARADIGMS[paradigm]
+    with translation.override(language):
+        return {"consent_text": gettext(CONSENT_TEMPLATE).format(task=gettext(traits.task)),
+                "instructions_html": gettext(traits.instructions), "prompt": gettext(traits.prompt),
+                "scale_low_label": gettext(traits.scale_labels[0]) if traits.scale_labels[0] else "",
+                "scale_high_label": gettext(traits.scale_labels[1]) if traits.scale_labels[1] else ""}
+
+
+def _check_language(language: str) -> None:
+    if language not in dict(settings.LANGUAGES):
+        raise ValidationError(f"Unknown language {language!r}; choose one of "
+                              f"{', '.join(code for code, _ in settings.LANGUAGES)}.")
 
 
 def _surveyed(stimuli: QuerySet[Stimulus], *, include_failing: bool) -> QuerySet[Stimulus]:

@@ -19,6 +19,8 @@ from django.core.cache.backends.redis import RedisCache
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext_lazy
 
 # django-ratelimit's reading of a rate ("240/m") and of the client's address (IRIS_CLIENT_IP_META_KEY,
 # IPv6 by /64); the counting is ours, so that both counters cost one Redis round trip.
@@ -34,6 +36,8 @@ CACHE_OUTAGE_PAUSE_S = 10.0
 # What a participant is told to wait when the database stays unreachable after one retry.
 DATABASE_RETRY_AFTER_S = 5
 _outage = {"until": 0.0}
+BUSY_TOO_FAST = gettext_lazy("Too many requests: try again in a few seconds.")
+BUSY_AWAY = gettext_lazy("The study is briefly unavailable: try again in a few seconds.")
 
 
 class DatabaseAway(Exception):
@@ -86,15 +90,17 @@ def wait_seconds(request: HttpRequest, *, group: str, token: str | None, rate: s
 
 
 def _busy(request: HttpRequest, *, status: int, retry_after: int, as_json: bool) -> HttpResponse:
-    """429 (too fast) or 503 (the database is away), both with Retry-After: try again later."""
-    message = ("Too many requests: try again in a few seconds." if status == 429 else
-               "The study is briefly unavailable: try again in a few seconds.")
-    if as_json:
-        response = JsonResponse({"error": message, "retry_after": retry_after}, status=status)
-    else:
-        response = render(request, "participant/busy.html",
-                          {"message": message, "reload": request.method == "GET", "retry_after": retry_after},
-                          status=status)
+    """429 (too fast) or 503 (the database is away), both with Retry-After: try again later. The runner
+    shows words of its own for either; the page is in the browser's language (of settings.LANGUAGES),
+    since which study asked is not looked up: the database may be what is away."""
+    with translation.override(translation.get_language_from_request(request)):
+        message = str(BUSY_TOO_FAST if status == 429 else BUSY_AWAY)
+        if as_json:
+            response = JsonResponse({"error": message, "retry_after": retry_after}, status=status)
+        else:
+            response = render(request, "participant/busy.html",
+                              {"message": message, "reload": request.method == "GET", "retry_after": retry_after},
+                              status=status)
     response["Retry-After"] = str(retry_after)
     return response
 

@@ -3,6 +3,8 @@
 import secrets
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy
+
 from surveys.common.specs import printable
 from surveys.trials.models import RecruitmentSource
 
@@ -65,26 +67,29 @@ class Outcome:
     detail: str = ""  # why a device was turned away, in the participant's words
 
 
-# The reasons the page may give for turning a device away (it sends the key; the text is ours).
+# The reasons the page may give for turning a device away (it sends the key; the text is ours). The
+# runner shows them too (runner_text.py); both in the study's language.
 REFUSALS = {
-    "window": "The browser window is too small.",
-    "phone": "This study cannot be done on a phone or tablet; please use a computer.",
-    "slow_refresh": "This screen refreshes too slowly for the study's brief images.",
-    "irregular_refresh": "This screen does not refresh regularly enough for the study's brief images "
-                         "(closing other programs and tabs may help).",
+    "window": gettext_lazy("The browser window is too small."),
+    "phone": gettext_lazy("This study cannot be done on a phone or tablet; please use a computer."),
+    "slow_refresh": gettext_lazy("This screen refreshes too slowly for the study's brief images."),
+    "irregular_refresh": gettext_lazy("This screen does not refresh regularly enough for the study's brief images "
+                                      "(closing other programs and tabs may help)."),
 }
 
 
 OUTCOME_TEXT = {
-    "completed": ("Thank you!", "You have finished the study."),
-    "declined": ("Thank you", "You chose not to take part."),
-    "failed_gate": ("Thank you", ("Your answers to the first trials did not meet the study's criterion, "
-                                  "so the study ends here.")),
-    "incompatible": ("Sorry", "This device or window cannot show the study as it needs to be shown."),
+    "completed": (gettext_lazy("Thank you!"), gettext_lazy("You have finished the study.")),
+    "declined": (gettext_lazy("Thank you"), gettext_lazy("You chose not to take part.")),
+    "failed_gate": (gettext_lazy("Thank you"), gettext_lazy("Your answers to the first trials did not meet the "
+                                                            "study's criterion, so the study ends here.")),
+    "incompatible": (gettext_lazy("Sorry"),
+                     gettext_lazy("This device or window cannot show the study as it needs to be shown.")),
 }
 
 
 def outcome_for(participant) -> Outcome:
+    """How the session ended, its words in the active language (the participant views use the study's)."""
     study = participant.study
     code = {"completed": study.completion_code, "declined": study.code_no_consent,
             "failed_gate": study.code_failed_gate, "incompatible": study.code_incompatible}[participant.status]
@@ -95,5 +100,5 @@ def outcome_for(participant) -> Outcome:
     submit_to = participant.recruitment_data.get("turkSubmitTo", "").rstrip("/")
     mturk_url = f"{submit_to}/mturk/externalSubmit" if submit_to in MTURK_SUBMIT_HOSTS else ""
     refused = participant.client_info.get("device", {}).get("refused") if participant.status == "incompatible" else None
-    return Outcome(participant.status, title, message, code, redirect_url, mturk_url,
-                   participant.recruitment_data.get("assignmentId", ""), detail=REFUSALS.get(refused, ""))
+    return Outcome(participant.status, str(title), str(message), code, redirect_url, mturk_url,
+                   participant.recruitment_data.get("assignmentId", ""), detail=str(REFUSALS.get(refused, "")))

@@ -9,6 +9,8 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -28,6 +30,7 @@ from surveys.trials.recruitment import (
     outcome_for,
     recruitment_from_params,
 )
+from surveys.trials.runner_text import runner_text
 from surveys.trials.viewing import Viewing, stimulus_px
 
 RATE = "IRIS_PARTICIPANT_RATE"  # the settings holding the per-token rates (read at each request)
@@ -50,6 +53,17 @@ IRIS_SCRIPTS = ("iris-screen.js", "iris-presentation.js", "plugin-iris-choice.js
 RUNNER_SCRIPTS = ("vendor/jspsych/index.browser.min.js",
                   *(f"vendor/jspsych-plugins/plugin-{name}/dist/index.browser.min.js" for name in JSPSYCH_PLUGINS),
                   *(f"iris/{name}" for name in IRIS_SCRIPTS))
+# Translators: each completes "This study was started with ... in another browser": use the case it needs there.
+ID_NAMES = {RecruitmentSource.PROLIFIC: gettext_lazy("your Prolific ID"),
+            RecruitmentSource.MTURK: gettext_lazy("your MTurk worker ID")}
+PLAIN_ID_NAME = gettext_lazy("your participant ID")
+
+
+def _page(request: HttpRequest, study: Study, template: str, context: dict | None = None, *,
+          status: int = 200) -> HttpResponse:
+    """A participant page in the study's language, whatever the browser asks for."""
+    with translation.override(study.language):
+        return render(request, template, {"study": study, **(context or {})}, status=status)
 
 
 @never_cache
@@ -64,10 +78,10 @@ def study_start(request: HttpRequest, public_id: str) -> HttpResponse:
     if remembered and not link_params(params):
         return redirect("trials:participant", token=remembered)
     if is_mturk_preview(params):  # a worker previewing the HIT: describe it, start nothing
-        return render(request, "participant/start.html", {"study": study, "preview": True})
+        return _page(request, study, "participant/start.html", {"preview": True})
     if request.method == "GET":
-        return render(request, "participant/start.html", {"study": study, "params": link_params(params),
-                                                          "arrival": secrets.token_urlsafe(16)})
+        return _page(request, study, "participant/start.html", {"params": link_params(params),
+                                                               "arrival": secrets.token_urlsafe(16)})
     return _study_enter(request, study=study, params=params, remembered=remembered)
 
 
@@ -80,12 +94,12 @@ def _study_enter(request: HttpRequest, *, study: Study, params, remembered: str)
                                                  recruitment_data=recruitment.data, resume_token=remembered,
                                                  arrival=arrival if ARRIVAL_KEY.fullmatch(arrival) else "")
     except services.SessionElsewhere as elsewhere:
-        return render(request, "participant/elsewhere.html",
-                      {"study": study, "platform": PLATFORM_NAMES.get(elsewhere.source, "participant")},
-                      status=409)
+        return _page(request, study, "participant/elsewhere.html",
+                     {"id_name": ID_NAMES.get(elsewhere.source, PLAIN_ID_NAME),
+                      "prolific": elsewhere.source == RecruitmentSource.PROLIFIC}, status=409)
     except services.StudyClosed as closed:
         full = isinstance(closed, services.StudyFull)
-        return render(request, "participant/closed.html", {"study": study, "full": full}, status=410)
+        return _page(request, study, "participant/closed.html", {"full": full}, status=410)
     response = redirect("trials:participant", token=participant.token)
     response.set_signed_cookie(_remembered_cookie(study), participant.token, salt=REMEMBERED_SALT,
                                max_age=REMEMBERED_MAX_AGE_S, secure=settings.SESSION_COOKIE_SECURE, httponly=True,
@@ -131,8 +145,14 @@ def participant_get(*, as_json: bool):
 
 @participant_get(as_json=False)
 def participant_page(request: HttpRequest, participant) -> HttpResponse:
-    context = {"participant": participant, "study": participant.study,
-               "texts": selectors.participant_texts(participant=participant)}
+    texts = selectors.participant_texts(participant=participant)
+    with translation.override(texts.language):  # the outcome and the runner's words too
+        return _participant_screen(request, participant, texts=texts)
+
+
+def _participant_screen(request: HttpRequest, participant, *, texts) -> HttpResponse:
+    """The page for where the session stands: consent, the runner, or how it ended."""
+    context = {"participant": participant, "study": participant.study, "texts": texts}
     if participant.status == ParticipantStatus.STARTED or participant.holds_lapsed_place:
         return render(request, "participant/consent.html", context)
     if participant.status != ParticipantStatus.CONSENTED:
@@ -196,6 +216,7 @@ def runner_config(participant, *, answered: int, total: int) -> dict:
         # Each phase's questions until its answers are stored (a reload does not ask twice).
         "questionsBefore": _unanswered(participant, "before", design.questions_before),
         "questionsAfter": _unanswered(participant, "after", design.questions_after),
+        "text": runner_text(),  # the runner's own words, in the active (the study's) language
     }
 
 
@@ -250,7 +271,7 @@ def participant_consent(request: HttpRequest, participant) -> HttpResponse:
         services.participant_consent(participant=participant, agreed=request.POST.get("agree") == "yes",
                                      client_info=client_info)
     except services.StudyFull:  # the place lapsed unconsented and the study filled up meanwhile
-        return render(request, "participant/closed.html", {"study": participant.study, "full": True}, status=410)
+        return _page(request, participant.study, "participant/closed.html", {"full": True}, status=410)
     return redirect(_next_page(participant))
 
 
@@ -270,9 +291,11 @@ def participant_viewing(request: HttpRequest, participant, viewing: Viewing) -> 
 
 @participant_post(body=QuestionAnswersPost)
 def participant_answers(request: HttpRequest, participant, post: QuestionAnswersPost) -> JsonResponse:
-    """The answers to the study's questions before or after the trials; a bad one is a 400 naming it."""
+    """The answers to the study's questions before or after the trials; a bad one is a 400 naming it,
+    in the study's language (the page shows it above the questions)."""
     try:
-        services.participant_answers_record(participant=participant, phase=post.phase, answers=post.answers)
+        with translation.override(selectors.participant_texts(participant=participant).language):
+            services.participant_answers_record(participant=participant, phase=post.phase, answers=post.answers)
     except SpecError as error:
         return _refused(error)
     except services.ResponseRejected as rejected:

@@ -9,7 +9,9 @@ pytestmark = pytest.mark.browser
 WATCHER = """([pauseOnLeave]) => {
   window.calls = [];
   const jsPsych = { pauseExperiment: () => calls.push("pause"), resumeExperiment: () => calls.push("resume") };
-  window.attention = new IrisPresentation.Attention({ pauseOnLeave, fullscreen: false, jsPsych });
+  const text = { paused_left: "Paused: you left.", paused_fullscreen: "Paused: no full screen.", continue: "Go on",
+    resume_fullscreen: "Full screen again" };
+  window.attention = new IrisPresentation.Attention({ pauseOnLeave, fullscreen: false, jsPsych, text });
   attention.armed = true;
   window.keysSeen = [];
   document.body.addEventListener("keydown", (event) => keysSeen.push(event.key));

@@ -111,11 +111,11 @@ BARE_DESIGN = {"practice": False, "gate": None, "catch_every": 0}
 
 
 def study(owner, *, n_items: int = 4, jobs: int = 1, paradigm: str = "2afc", design: dict | None = None,
-          layers: tuple[str, ...] | None = None, size: int = 16, completion_url: str = ""):
+          layers: tuple[str, ...] | None = None, size: int = 16, completion_url: str = "", language: str = "en"):
     design = {**BARE_DESIGN, **(design or {})}
     made = [finished_job(owner, n_items=n_items, layers=layers, size=size) for _ in range(jobs)]
     return study_create(owner=owner, name=f"study-{next(_counter)}", jobs=made, paradigm=paradigm, design=design,
-                        completion_url=completion_url)
+                        completion_url=completion_url, language=language)
 
 
 def demo_model_saved(owner, checkpoint: Path) -> RegisteredModel:

@@ -75,7 +75,7 @@ class StudyAdmin(ProlificStudyActions, ServiceCreateAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return [(None, {"fields": ["name", "jobs", "paradigm", "completion_url"]}),
+            return [(None, {"fields": ["name", "jobs", "paradigm", "language", "completion_url"]}),
                     ("Design (the defaults are those of a study one would publish)", {"fields": DESIGN_FIELDS}),
                     ("Presentation", {"fields": PRESENTATION_DESIGN_FIELDS}),
                     ("IRIs", {"fields": ["include_failing_iris"]})]

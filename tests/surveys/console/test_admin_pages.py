@@ -329,12 +329,14 @@ def test_the_design_and_texts_change_until_a_participant_starts_then_the_page_sa
 
     refused = client.post(change, {**shown, "catch_every": -1})
     assert refused.status_code == 200 and Study.objects.get().design_version == 1
+    assert shown["language"] == "en"
     edited = client.post(change, {**shown, "catch_every": 10, "instructions_html": "Pick the **closer** one.",
-                                  "scale_low_label": "", "completion_url": "https://example.org/done?cc={code}"})
+                                  "scale_low_label": "", "completion_url": "https://example.org/done?cc={code}",
+                                  "language": "de"})
     assert edited.status_code == 302
     study.refresh_from_db()
-    assert (study.design["catch_every"], study.instructions_html, study.design_version) == (
-        10, "Pick the **closer** one.", 2)
+    assert (study.design["catch_every"], study.instructions_html, study.design_version, study.language) == (
+        10, "Pick the **closer** one.", 2, "de")
     pilot = trials.participant_enter(study=study, source="plain", recruitment_id="me", recruitment_data={},
                                      is_pilot=True)
     assert (pilot.study_version.number, client.post(change, {**form_as_shown(client, change), "catch_every": 5}

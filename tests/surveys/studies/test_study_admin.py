@@ -31,6 +31,21 @@ def test_a_researcher_creates_a_classification_study_from_two_jobs_with_a_gate(c
     assert (study.design["stimulus_ms"], study.design["k"], study.design["once_per_target"]) == (200, None, True)
 
 
+def test_a_researcher_makes_a_german_study_whose_texts_are_written_in_german(client, researcher):
+    job = factories.finished_job(researcher, n_items=2)
+    client.force_login(researcher)
+
+    response = client.post(reverse("admin:studies_study_add"), {
+        **FORM, "name": "auf Deutsch", "jobs": [job.pk], "paradigm": "similarity", "language": "de"})
+
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    study = Study.objects.get(name="auf Deutsch")
+    assert study.language == "de"
+    assert (study.prompt, study.scale_low_label, study.scale_high_label) == (
+        "Wie ähnlich sind sich diese beiden Bilder?", "sehr verschieden", "identisch")
+    assert "Sie werden viele Male bewerten, wie ähnlich sich zwei Bilder sind." in study.consent_text
+
+
 def test_the_form_sets_the_presentation_options_and_refuses_bad_ones(client, researcher):
     job = factories.finished_job(researcher, n_items=2)
     client.force_login(researcher)
