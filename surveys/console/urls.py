@@ -17,14 +17,16 @@ study_api_urlpatterns = [
     path("responses.csv", api.StudyExportApi.as_view(), {"export": "responses"}, name="api-study-responses"),
     path("stimuli.csv", api.StudyExportApi.as_view(), {"export": "stimuli"}, name="api-study-stimuli"),
     path("participants/", api_studies.ParticipantListApi.as_view(), name="api-study-participants"),
-    path("participants/<int:participant_id>/", api_studies.ParticipantDetailApi.as_view(),
-         name="api-study-participant"),
-    path("participants/<int:participant_id>/erase/", api_studies.ParticipantEraseApi.as_view(),
-         name="api-study-participant-erase"),
+    path("participants/<int:participant_id>/", include([
+        path("", api_studies.ParticipantDetailApi.as_view(), name="api-study-participant"),
+        path("erase/", api_studies.ParticipantEraseApi.as_view(), name="api-study-participant-erase"),
+    ])),
     path("erasures/", api_studies.StudyErasuresApi.as_view(), name="api-study-erasures"),
-    path("exclusions/", api_studies.StudyExclusionsApi.as_view(), name="api-study-exclusions"),
-    path("exclusions/rules/", api_studies.ExclusionRulesApi.as_view(), name="api-study-exclusion-rules"),
-    path("exclusions/overrides/", api_studies.StudyOverridesApi.as_view(), name="api-study-exclusion-override"),
+    path("exclusions/", include([
+        path("", api_studies.StudyExclusionsApi.as_view(), name="api-study-exclusions"),
+        path("rules/", api_studies.ExclusionRulesApi.as_view(), name="api-study-exclusion-rules"),
+        path("overrides/", api_studies.StudyOverridesApi.as_view(), name="api-study-exclusion-override"),
+    ])),
     path("prolific/", include([
         path("draft/", api_prolific.ProlificDraftApi.as_view(), name="api-prolific-draft"),
         path("publish/", api_prolific.ProlificPublishApi.as_view(), name="api-prolific-publish"),

@@ -325,14 +325,18 @@ def every_event() -> list[str]:
 
 
 class NotificationChannel(models.TextChoices):
+    """How a researcher is told: by email, or by a signed call to their webhook (docs/notifications.md)."""
+
     EMAIL = "email"
     WEBHOOK = "webhook"
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"  # given up: refused, or no success after every retry
+    """Where one channel's delivery of a notification stands, as admin's Notifications page says it."""
+
+    PENDING = "pending", "waiting to be sent"
+    SENT = "sent", "sent"
+    FAILED = "failed", "given up"  # refused, or no success after every retry
 
 
 class NotificationSettings(models.Model):
