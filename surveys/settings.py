@@ -50,7 +50,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "surveys.limits.RequestSizeLimitMiddleware",  # first: before anything reads the body
+    "surveys.shedding.QueueShedMiddleware",  # first: a request that waited too long is answered at once
+    "surveys.limits.RequestSizeLimitMiddleware",  # before anything reads the body
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -217,6 +218,9 @@ IRIS_CHECKPOINT_CACHE = Path(env_str("IRIS_CHECKPOINT_CACHE", str(Path.home() / 
 # The largest request body (and so the largest uploaded checkpoint, image or zip), refused from its
 # Content-Length (surveys/limits.py); the front server's own limit sits above it (docker/nginx.conf).
 IRIS_MAX_UPLOAD_BYTES = env_int("IRIS_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
+# A request that waited longer than this in the front server's queue is answered 503 at once
+# (surveys/shedding.py); 0 never sheds.
+IRIS_SHED_QUEUE_MS = env_int("IRIS_SHED_QUEUE_MS", 3000, minimum=0)
 # Form fields other than files are held in memory: 5 MiB of them at most. A file above
 # FILE_UPLOAD_MAX_MEMORY_SIZE is streamed to a temporary file instead of memory.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

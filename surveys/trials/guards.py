@@ -89,7 +89,7 @@ def wait_seconds(request: HttpRequest, *, group: str, token: str | None, rate: s
     return None
 
 
-def _busy(request: HttpRequest, *, status: int, retry_after: int, as_json: bool) -> HttpResponse:
+def busy_reply(request: HttpRequest, *, status: int, retry_after: int, as_json: bool) -> HttpResponse:
     """429 (too fast) or 503 (the database is away), both with Retry-After: try again later. The runner
     shows words of its own for either; the page is in the browser's language (of settings.LANGUAGES),
     since which study asked is not looked up: the database may be what is away."""
@@ -144,7 +144,7 @@ def participant_request(*, group: str, rate: str, as_json: bool):
                 return JsonResponse({"error": message}, status=400) if as_json else HttpResponseBadRequest(message)
             wait = wait_seconds(request, group=group, token=kwargs.get("token"), rate=rate)
             if wait is not None:
-                return _busy(request, status=429, retry_after=wait, as_json=as_json)
+                return busy_reply(request, status=429, retry_after=wait, as_json=as_json)
             # Participant requests skip CONN_HEALTH_CHECKS' ping (a round trip per request): a dropped
             # connection costs them a retry instead, nothing while it is fine. (Django's own flag; were
             # it renamed, the ping would simply run again.)
@@ -152,6 +152,6 @@ def participant_request(*, group: str, rate: str, as_json: bool):
             try:
                 return _with_one_retry(view, request, *args, **kwargs)
             except DatabaseAway:
-                return _busy(request, status=503, retry_after=DATABASE_RETRY_AFTER_S, as_json=as_json)
+                return busy_reply(request, status=503, retry_after=DATABASE_RETRY_AFTER_S, as_json=as_json)
         return guarded
     return decorate
