@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -407,18 +407,20 @@ def trial_image(request: HttpRequest, token: str, trial_id: str, slot: str) -> H
 @participant_request(group="participant", rate=RATE, as_json=False)
 def participant_withdraw(request: HttpRequest, token: str) -> HttpResponse:
     """The end page's withdrawal: the session and its answers are deleted, and the same page says so
-    (with the code and the way back to the platform, worked out before). A second press finds the
-    session gone and says that."""
+    (with the code and the way back to the platform, worked out before) in the participant's language.
+    A second press finds the session gone and says that, in the browser's language: no study is known."""
     try:
         participant = selectors.participant_by_token(token=token)
     except Http404:
-        return render(request, "participant/withdraw.html", {"gone": True}, status=404)
+        with translation.override(translation.get_language_from_request(request)):
+            return _withdraw_page(request, {"gone": True}, status=404)
     # Unticked (the box says what withdrawing does), or a session still running: back to its page.
     if request.POST.get("withdraw") != "yes" or not withdrawal.can_withdraw(participant):
         return redirect(_next_page(participant))
-    template, page, _ = _end_page(participant)
-    page["withdrawn"] = withdrawal.participant_withdraw(participant=participant)
-    response = render(request, template, page)
+    with translation.override(selectors.participant_texts(participant=participant).language):
+        template, page, _ = _end_page(participant)
+        page["withdrawn"] = withdrawal.participant_withdraw(participant=participant)
+        response = render(request, template, page)
     response.delete_cookie(_remembered_cookie(participant.study), samesite="Lax")  # the link starts afresh
     return response
 
@@ -429,20 +431,26 @@ def participant_withdraw(request: HttpRequest, token: str) -> HttpResponse:
 def withdraw_with_code(request: HttpRequest) -> HttpResponse:
     """/p/withdraw/: a participant enters the code from their end page to withdraw later. A code of a
     session already withdrawn says when; an unknown one says so and changes nothing. No session token
-    here, so only the per-address limit applies: a code's 60 random bits outlast any guessing at it."""
-    if request.method == "GET":
-        return render(request, "participant/withdraw.html", {})
+    here, so only the per-address limit applies: a code's 60 random bits outlast any guessing at it.
+    The page is in the browser's language (of settings.LANGUAGES, else English) until a code names a
+    study, then in the language its participant read it in."""
     code = printable(request.POST.get("code", ""), limit=64)
-    if request.POST.get("withdraw") != "yes":
-        return render(request, "participant/withdraw.html",
-                      {"code": code, "error": "Tick the box to confirm that your answers are to be deleted."},
-                      status=400)
-    try:
-        entry, now = withdrawal.withdrawal_by_code(code=code)
-    except withdrawal.UnknownWithdrawalCode as unknown:
-        return render(request, "participant/withdraw.html", {"code": code, "error": unknown.messages[0]},
-                      status=404)
-    except withdrawal.WithdrawalRefused as refused:
-        return render(request, "participant/withdraw.html", {"code": code, "error": refused.messages[0]},
-                      status=409)
-    return render(request, "participant/withdraw.html", {"withdrawn": entry, "already": not now})
+    language = withdrawal.withdrawal_language(code=code) if code else None
+    with translation.override(language or translation.get_language_from_request(request)):
+        if request.method == "GET":
+            return _withdraw_page(request, {})
+        if request.POST.get("withdraw") != "yes":
+            error = gettext("Tick the box to confirm that your answers are to be deleted.")
+            return _withdraw_page(request, {"code": code, "error": error}, status=400)
+        try:
+            entry, now = withdrawal.withdrawal_by_code(code=code)
+        except withdrawal.UnknownWithdrawalCode as unknown:
+            return _withdraw_page(request, {"code": code, "error": unknown.messages[0]}, status=404)
+        except withdrawal.WithdrawalRefused as refused:
+            return _withdraw_page(request, {"code": code, "error": refused.messages[0]}, status=409)
+        return _withdraw_page(request, {"withdrawn": entry, "already": not now})
+
+
+def _withdraw_page(request: HttpRequest, context: dict, *, status: int = 200) -> HttpResponse:
+    return render(request, "participant/withdraw.html", {"code_pattern": withdrawal.CODE_PATTERN, **context},
+                  status=status)

@@ -14,8 +14,10 @@ from datetime import datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from surveys.studies.models import Study
+from surveys.trials import selectors
 from surveys.trials.models import (
     ACTIVE_STATUSES,
     CODE_ALPHABET,
@@ -39,6 +41,8 @@ IDENTIFYING_CLIENT_INFO = ("user_agent", "timezone")
 # The platform parameters that belong to one person (the study's and the HIT's ids do not): a
 # researcher's reason for an erasure must not hold them.
 PERSONAL_PARAMS = ("PROLIFIC_PID", "SESSION_ID", "workerId", "assignmentId")
+# What the code page's field shows before anything is typed: the code's shape, in no language.
+CODE_PATTERN = "-".join(["X" * CODE_GROUP_LENGTH] * CODE_GROUPS)
 
 
 class WithdrawalRefused(ValidationError):
@@ -86,7 +90,7 @@ def participant_withdraw(*, participant: Participant) -> DataErasure:
     """The participant withdraws from their end page: their session and every answer are deleted.
     Participants are never asked why. WithdrawalRefused while the session is still running."""
     if not can_withdraw(participant):
-        raise WithdrawalRefused("This session can be withdrawn once it has ended.")
+        raise WithdrawalRefused(gettext("This session can be withdrawn once it has ended."))
     return _erase(participant=participant, actor=ErasureActor.PARTICIPANT)
 
 
@@ -95,19 +99,40 @@ def withdrawal_by_code(*, code: str) -> tuple[DataErasure, bool]:
     already withdrawn or erased gives that record and False, changing nothing. A code that is neither
     raises UnknownWithdrawalCode; one of a session still running, WithdrawalRefused."""
     normal = code_normal(code)
-    participant = Participant.objects.filter(withdrawal_code=normal).first() if normal else None
+    participant = _participant_with(normal)
     if participant is not None:
         return participant_withdraw(participant=participant), True
     return _erased_with(normal), False
 
 
+def withdrawal_language(*, code: str) -> str | None:
+    """The language the code's participant read the study in (their version's), or for a session
+    already erased with it the study's; None for a code of neither, whose page follows the browser."""
+    normal = code_normal(code)
+    participant = _participant_with(normal)
+    if participant is not None:
+        return selectors.participant_texts(participant=participant).language
+    earlier = _erasure_with(normal)
+    return earlier.study.language if earlier is not None else None
+
+
+def _participant_with(code: str) -> Participant | None:
+    """The session this code (in its stored form) belongs to."""
+    return Participant.objects.select_related("study", "study_version").filter(withdrawal_code=code).first() if code else None
+
+
+def _erasure_with(code: str) -> DataErasure | None:
+    """The record of the session erased with this code (in its stored form)."""
+    return DataErasure.objects.select_related("study").filter(code_digest=_digest(code)).first() if code else None
+
+
 def _erased_with(code: str) -> DataErasure:
     """The record of the session erased with this code; UnknownWithdrawalCode if there is none."""
-    earlier = DataErasure.objects.filter(code_digest=_digest(code)).first() if code else None
+    earlier = _erasure_with(code)
     if earlier is not None:
         return earlier
-    raise UnknownWithdrawalCode("No participation has this withdrawal code. Check it against the code you were "
-                                "shown: three groups of four letters and digits, like 7KQ2-M9XD-4TFA.")
+    raise UnknownWithdrawalCode(gettext("No participation has this withdrawal code. Check it against the code you "
+                                        "were shown: three groups of four letters and digits, like 7KQ2-M9XD-4TFA."))
 
 
 def participant_erase(*, participant: Participant, author, reason: str) -> DataErasure:

@@ -16,6 +16,8 @@ from django.core.management import call_command
 from django.template.base import Lexer, TokenType
 from django.test import override_settings
 
+from surveys.trials.views import RUNNER_SCRIPTS
+
 ROOT = Path(settings.BASE_DIR)
 GERMAN = ROOT / "surveys" / "locale" / "de" / "LC_MESSAGES"
 PARTICIPANT_TEMPLATES = sorted((ROOT / "templates" / "participant").glob("*.html"))
@@ -118,9 +120,18 @@ def test_the_participant_templates_show_no_untranslated_text():
 
 
 def _participant_scripts() -> list[Path]:
-    """The scripts of ours that the participant pages load."""
-    names = {name for path in PARTICIPANT_TEMPLATES for name in re.findall(r"static '(iris/[^']+\.js)'", path.read_text())}
-    return sorted(ROOT / "static" / name for name in names)
+    """The scripts of ours that the participant pages load: those a template names, and the runner's,
+    which its view passes to runner.html as a list (RUNNER_SCRIPTS). A static file named any other
+    way (a variable this cannot follow) fails here rather than going unread."""
+    names = set()
+    for path in PARTICIPANT_TEMPLATES:
+        for argument in re.findall(r"{%\s*static\s+(\S+)\s*%}", path.read_text()):
+            if (path.name, argument) == ("runner.html", "script"):  # {% for script in scripts %}
+                names.update(RUNNER_SCRIPTS)
+            else:
+                assert argument[0] in "'\"", f"{path.name} loads {argument}, which this test cannot read"
+                names.add(argument.strip("'\""))
+    return sorted(ROOT / "static" / name for name in names if name.startswith("iris/") and name.endswith(".js"))
 
 
 def js_strings(source: str) -> list[str]:

@@ -1,7 +1,8 @@
 """A study's language: its participant pages are in it whatever the browser asks for (a German study
 for an English browser, an English study for a German one), the runner gets its words in it, the
-questions' refusals and the end page are in it, a new study's texts are written in it, and the API
-sets and reports it. The busy page, which knows no study, follows the browser."""
+questions' refusals and the end page are in it, withdrawing is offered and done in it, a new study's
+texts are written in it, and the API sets and reports it. The busy page, and the withdrawal code page
+until a code names a study, follow the browser."""
 
 import json
 
@@ -9,17 +10,22 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from surveys.studies.models import Study
 from surveys.studies.paradigms import PARADIGMS
 from surveys.studies.services import paradigm_texts
-from surveys.trials.models import Participant
+from surveys.trials.models import DataErasure, Participant
 from tests.surveys import factories
+from tests.surveys.scoring import planting
 
 pytestmark = pytest.mark.django_db
 
 ENGLISH_BROWSER = {"HTTP_ACCEPT_LANGUAGE": "en-US,en;q=0.9"}
 GERMAN_BROWSER = {"HTTP_ACCEPT_LANGUAGE": "de-DE,de;q=0.9"}
+WITHDRAW_CODE_PAGE = "/p/withdraw/"
+GERMAN_MONTHS = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
+                 "November", "Dezember")
 AGE = {"questions_before": [{"id": "age", "kind": "number", "prompt": "Wie alt sind Sie?", "min": 18, "max": 100}]}
 
 
@@ -100,6 +106,60 @@ def test_a_participant_back_on_another_device_is_told_in_german_where_to_continu
     assert elsewhere.status_code == 409 and "<h1>Sie haben diese Studie bereits begonnen</h1>" in text
     assert "Diese Studie wurde mit Ihrer Prolific-ID in einem anderen Browser" in text
     assert "über die Nachrichten von Prolific an die Forschenden" in text
+
+
+def test_a_participant_of_a_german_study_is_offered_withdrawal_and_withdraws_in_german():
+    study = factories.study(factories.researcher(), n_items=2, language="de")
+    participant = planting.through_endpoints(study, pid="zurueck-1")
+    browser = Client(**ENGLISH_BROWSER)
+
+    end_page = page_of(browser, participant)
+    withdrawn = browser.post(reverse("trials:withdraw", args=[participant.token]), {"withdraw": "yes"}).content.decode()
+
+    assert "<h2>Falls Sie es sich anders überlegen</h2>" in end_page and ">Jetzt widerrufen</button>" in end_page
+    assert "Ich widerrufe meine Teilnahme an dieser Studie." in end_page
+    assert "If you change your mind" not in end_page and "Withdraw now" not in end_page
+    assert "<h2>Ihre Teilnahme ist widerrufen</h2>" in withdrawn and "die Vorgangsnummer" in withdrawn
+    assert "Your answers are withdrawn" not in withdrawn and "Nothing that names you" not in withdrawn
+    assert not Participant.objects.filter(pk=participant.pk).exists()
+
+
+def test_the_code_page_follows_the_browser_until_the_code_names_a_german_study():
+    study = factories.study(factories.researcher(), n_items=2, language="de")
+    participant = planting.through_endpoints(study, pid="zurueck-2")
+    english, german = Client(**ENGLISH_BROWSER), Client(**GERMAN_BROWSER)
+    _, running = start(english, study)
+    english.post(reverse("trials:consent", args=[running.token]), {"agree": "yes"})  # and still at its trials
+
+    form_en, form_de = (client.get(WITHDRAW_CODE_PAGE).content.decode() for client in (english, german))
+    unknown = english.post(WITHDRAW_CODE_PAGE, {"code": "ZZZZ-ZZZZ-ZZZZ", "withdraw": "yes"}).content.decode()
+    unknown_de = german.post(WITHDRAW_CODE_PAGE, {"code": "ZZZZ-ZZZZ-ZZZZ", "withdraw": "yes"}).content.decode()
+    unticked = english.post(WITHDRAW_CODE_PAGE, {"code": participant.withdrawal_code}).content.decode()
+    too_soon = english.post(WITHDRAW_CODE_PAGE, {"code": running.withdrawal_code, "withdraw": "yes"}).content.decode()
+    first = english.post(WITHDRAW_CODE_PAGE, {"code": participant.withdrawal_code, "withdraw": "yes"}).content.decode()
+    again = english.post(WITHDRAW_CODE_PAGE, {"code": participant.withdrawal_code, "withdraw": "yes"}).content.decode()
+
+    assert "<h1>Withdraw from a study</h1>" in form_en and "Widerrufscode" not in form_en
+    assert '<html lang="de">' in form_de and "<h1>Teilnahme an einer Studie widerrufen</h1>" in form_de
+    assert ">Widerrufen</button>" in form_de and ">Withdraw</button>" not in form_de
+    assert "No participation has this withdrawal code." in unknown
+    assert "Zu diesem Widerrufscode gibt es keine Teilnahme." in unknown_de
+    assert "Setzen Sie das Häkchen" in unticked and "Tick the box" not in unticked
+    assert "Die Teilnahme kann erst widerrufen werden, wenn die Sitzung beendet ist." in too_soon
+    assert "<h1>Ihre Teilnahme ist widerrufen</h1>" in first and "Your answers" not in first
+    withdrawn_on = timezone.localdate(DataErasure.objects.get().created_at)
+    assert "<h1>Bereits widerrufen</h1>" in again and "Already withdrawn" not in again
+    assert f"am {withdrawn_on.day}. {GERMAN_MONTHS[withdrawn_on.month - 1]} {withdrawn_on.year} widerrufen" in again
+
+
+def test_the_code_page_speaks_the_language_the_participant_read_the_study_in():
+    study = factories.study(factories.researcher(), n_items=2, language="de")
+    participant = planting.through_endpoints(study, pid="zurueck-4")
+    Study.objects.filter(pk=study.pk).update(language="en")  # later participants read English; this one read German
+
+    withdrawn = Client(**ENGLISH_BROWSER).post(WITHDRAW_CODE_PAGE, {"code": participant.withdrawal_code, "withdraw": "yes"})
+
+    assert "<h1>Ihre Teilnahme ist widerrufen</h1>" in withdrawn.content.decode()
 
 
 def test_a_refused_answer_is_explained_in_the_studys_language():
