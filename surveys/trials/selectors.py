@@ -1,5 +1,6 @@
 """Reads for the participant side, and the researcher's live count of sessions per condition."""
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -7,7 +8,7 @@ import numpy as np
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from surveys.studies.models import Study, StudyTexts
+from surveys.studies.models import Study, StudyTexts, StudyVersion
 from surveys.trials.assignment import capped_places, square_rows
 from surveys.trials.models import (
     ACTIVE_STATUSES,
@@ -26,13 +27,25 @@ MIN_TRIALS_FOR_BREAKS = 40
 
 
 def participant_by_token(*, token: str) -> Participant:
-    return get_object_or_404(Participant.objects.select_related("study", "study_version"), token=token)
+    # Not the version: only the pages read its texts (participant_texts), and every answer, trial batch
+    # and image would pay for compiling its columns into the query.
+    return get_object_or_404(Participant.objects.select_related("study"), token=token)
 
 
 def participant_texts(*, participant: Participant) -> StudyTexts:
     """What this participant reads: the texts of the version they were shown, whatever the study says
     now (the study's own only for a pilot session older than version records)."""
-    return participant.study_version or participant.study
+    if participant.study_version_id is None:
+        return participant.study
+    return _study_version(participant.study_version_id)
+
+
+# A version is never changed once recorded (StudyVersion.save and .update refuse), and its id is never
+# given to another row (PostgreSQL's sequences, SQLite's AUTOINCREMENT), so each process keeps the
+# ones its pages read: a page load then costs no query for its texts.
+@functools.lru_cache(maxsize=1024)
+def _study_version(version_id: int) -> StudyVersion:
+    return StudyVersion.objects.get(pk=version_id)
 
 
 # Trials still to be answered: neither answered nor found unshowable (an image never loaded).

@@ -360,9 +360,13 @@ def participant_finish(*, participant: Participant) -> Participant:
         raise ResponseRejected(f"This session is {participant.status}.", status=409)
     if trials_open(participant=participant).exists():
         raise ResponseRejected("Some trials are not answered yet.", status=409)
+    now = timezone.now()
     completed = Participant.objects.filter(pk=participant.pk, status=ParticipantStatus.CONSENTED).update(
-        status=ParticipantStatus.COMPLETED, completed_at=timezone.now())
-    participant.refresh_from_db()
+        status=ParticipantStatus.COMPLETED, completed_at=now)
+    if completed:
+        participant.status, participant.completed_at = ParticipantStatus.COMPLETED, now
+    else:  # another request ended it first: read how
+        participant.refresh_from_db(fields=["status", "completed_at"])
     if completed:  # this call completed it: announced once, however often the page sends finish
         participant_completed.send(sender=Participant, participant=participant)
     if completed and not participant.is_pilot:
@@ -373,10 +377,12 @@ def participant_finish(*, participant: Participant) -> Participant:
 def _filled_notify(*, study: Study) -> None:
     """Tell the researcher once as many participants completed the study as it takes."""
     wanted = study.design_spec.participants_per_condition
+    if not wanted:  # no cap: nothing to fill
+        return
     # Usable participants: those excluded by the study's rules are replaced (the stopping rule).
     done = Participant.objects.filter(study=study, is_pilot=False, excluded=False,
                                       status=ParticipantStatus.COMPLETED).count()
     # Places are at least ``wanted``: below it, the study's pieces need not be loaded to count its rows.
-    if wanted and done >= wanted and done >= capped_places(cap=wanted, rows=study_pieces(study=study).rows):
+    if done >= wanted and done >= capped_places(cap=wanted, rows=study_pieces(study=study).rows):
         study_notify(study=study, event=NotificationEvent.STUDY_FILLED,
                      detail=f"{done} participants completed it; it admits nobody else.")
