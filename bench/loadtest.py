@@ -89,11 +89,11 @@ def seed(env: dict, *, items: int) -> str:
 class Gunicorn:
     """gunicorn on a free port; stopped (and waited for) on exit."""
 
-    def __init__(self, app: str, env: dict, *, workers: int):
-        self.port = free_port()
+    def __init__(self, app: str, env: dict, *, workers: int, threads: int, ready_path: str):
+        self.port, self.ready_path = free_port(), ready_path
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
-             "--timeout", "60", "--backlog", "2048", "--log-level", "warning"],
+             "--threads", str(threads), "--timeout", "60", "--backlog", "2048", "--log-level", "error"],
             cwd=ROOT, env=env, start_new_session=True)
 
     @property
@@ -106,7 +106,7 @@ class Gunicorn:
         while time.monotonic() < deadline:
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    asyncio.run(crowd.saturate(f"{self.url}/", seconds=2, concurrency=8))
+                    asyncio.run(crowd.saturate(f"{self.url}{self.ready_path}", seconds=2, concurrency=8))
                     return
             time.sleep(0.2)
         raise SystemExit(f"gunicorn did not listen on {self.port}")
@@ -209,6 +209,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--items", type=int, default=8, help="trials per participant")
     parser.add_argument("--think-ms", type=float, default=1500, help="each participant's time per trial")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (more than 1: gthread workers)")
     parser.add_argument("--compare-seconds", type=int, default=10)
     parser.add_argument("--faults", action="store_true")
     args = parser.parse_args(argv)
@@ -221,7 +222,10 @@ def main(argv: list[str]) -> int:
     try:
         public_id = seed(env, items=args.items)
         events: list[str] = []
-        with Gunicorn("surveys.wsgi:application", env, workers=args.workers) as server:
+        gunicorn = {"workers": args.workers, "threads": args.threads}
+        print(f"gunicorn: {args.workers} workers x {args.threads} threads; {args.participants} participants, "
+              f"{args.items} trials each, {args.think_ms:.0f} ms per trial")
+        with Gunicorn("surveys.wsgi:application", env, **gunicorn, ready_path="/healthz") as server:
             async def crowd_with_faults():
                 started = time.monotonic()
                 run = asyncio.create_task(crowd.run(server.url, public_id, participants=args.participants,
@@ -231,7 +235,7 @@ def main(argv: list[str]) -> int:
                 return await run
             result = asyncio.run(crowd_with_faults())
             static = asyncio.run(crowd.saturate(f"{server.url}{result.static_paths[0]}", seconds=args.compare_seconds))
-        with Gunicorn("bench.minimal_app:application", env, workers=args.workers) as minimal:
+        with Gunicorn("bench.minimal_app:application", env, **gunicorn, ready_path="/") as minimal:
             bare = asyncio.run(crowd.saturate(f"{minimal.url}/", seconds=args.compare_seconds))
         rates = {"minimal Django view, no middleware": bare, "static file (WhiteNoise)": static,
                  "pgbench single-row inserts": pgbench_inserts(args.compare_seconds)}
