@@ -183,12 +183,14 @@ def percentiles(values: list[float]) -> tuple[float, float, float]:
 def report(result: crowd.CrowdResult, rates: dict[str, float], stored: dict[str, int], events: list[str]) -> int:
     print(f"\n{result.participants} participants, {result.seconds:.1f} s; "
           f"{len(result.acknowledged) / result.seconds:.1f} answers/s acknowledged")
-    print(f"{'endpoint':<14}{'requests':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'5xx':>6}{'429':>6}")
+    # 503 and 429 come with Retry-After (wait and send again); any other 5xx is a failure.
+    print(f"{'endpoint':<14}{'requests':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'5xx':>6}{'503':>6}{'429':>6}")
     for endpoint, latencies in result.latency_ms.items():
         p50, p95, p99 = percentiles(latencies)
         codes = result.statuses[endpoint]
-        fives = sum(count for code, count in codes.items() if code >= 500)
-        print(f"{endpoint:<14}{len(latencies):>9}{p50:>9.1f}{p95:>9.1f}{p99:>9.1f}{fives:>6}{codes.get(429, 0):>6}")
+        failures = sum(count for code, count in codes.items() if code >= 500 and code != 503)
+        print(f"{endpoint:<14}{len(latencies):>9}{p50:>9.1f}{p95:>9.1f}{p99:>9.1f}{failures:>6}{codes.get(503, 0):>6}"
+              f"{codes.get(429, 0):>6}")
     answers = len(result.acknowledged) / result.seconds
     print("\nrates at saturation in this run (requests/s); ratio = answers/s / rate")
     for name, rate in rates.items():
