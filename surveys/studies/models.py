@@ -7,13 +7,14 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_noop
 
+from surveys.common.ids import url_token
 from surveys.generation.models import GenerationJob, Stimulus
 from surveys.studies.design import StudyDesign
 from surveys.studies.paradigms import Paradigm
 
 
 def new_public_id() -> str:
-    return secrets.token_urlsafe(9)
+    return url_token(9)
 
 
 def new_completion_code() -> str:

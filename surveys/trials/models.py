@@ -6,17 +6,18 @@ import secrets
 from django.conf import settings
 from django.db import models
 
+from surveys.common.ids import url_token
 from surveys.studies.models import Condition, Study, StudyItem, StudyVersion
 from surveys.trials.layout import TrialLayout
 
 
 def new_token() -> str:
     # The participant's bearer secret in their URLs: unguessable, so nobody reaches another's session.
-    return secrets.token_urlsafe(24)
+    return url_token(24)
 
 
 def new_trial_id() -> str:
-    return secrets.token_urlsafe(12)
+    return url_token(12)
 
 
 # Crockford's base 32: no I, L, O or U, so a code copied by hand is not misread (withdrawal.code_normal
