@@ -60,7 +60,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "surveys.csp_policy.SitePolicyMiddleware",  # django-csp's, with the site-wide header built once
 ]
 
 ROOT_URLCONF = "surveys.urls"

@@ -8,6 +8,9 @@ runner. The test of the catalogue (tests/surveys/trials/test_languages.py) fails
 without a translation.
 """
 
+import functools
+
+from django.utils import translation
 from django.utils.translation import gettext_lazy
 
 from surveys.trials.recruitment import REFUSALS
@@ -74,5 +77,10 @@ RUNNER_TEXT = {
 def runner_text() -> dict:
     """The runner's words in the active language, and why a device may be turned away (its keys are
     the page's: iris-presentation.js, refusal)."""
+    return _runner_text_in(translation.get_language())
+
+
+@functools.cache  # the words per language: the catalogues are fixed for the life of a process
+def _runner_text_in(language: str) -> dict:
     return {**{key: str(text) for key, text in RUNNER_TEXT.items()},
             "refusals": {key: str(text) for key, text in REFUSALS.items()}}

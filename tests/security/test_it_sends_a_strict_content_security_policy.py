@@ -98,3 +98,20 @@ def test_the_withdrawal_page_carries_the_policy_and_no_script_at_all():
     assert page.status_code == 200
     assert_strict(page)
     assert "<script" not in page.content.decode()
+
+
+def test_the_policy_is_django_csps_own_and_follows_the_settings():
+    """The header is built once per process (surveys/csp_policy.py); it is exactly what django-csp
+    builds from the settings, and a change of the settings changes it."""
+    from csp.utils import build_policy
+    from django.test import override_settings
+
+    page = Client().get(reverse("trials:withdraw-code"))
+    assert page.headers["Content-Security-Policy"] == build_policy()
+
+    with override_settings(CONTENT_SECURITY_POLICY={"DIRECTIVES": {"default-src": ["'none'"]}}):
+        changed = Client().get(reverse("trials:withdraw-code"))
+    again = Client().get(reverse("trials:withdraw-code"))
+
+    assert changed.headers["Content-Security-Policy"] == "default-src 'none'"
+    assert again.headers["Content-Security-Policy"] == page.headers["Content-Security-Policy"]

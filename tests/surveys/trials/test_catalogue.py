@@ -125,7 +125,7 @@ def _participant_scripts() -> list[Path]:
     way (a variable this cannot follow) fails here rather than going unread."""
     names = set()
     for path in PARTICIPANT_TEMPLATES:
-        for argument in re.findall(r"{%\s*static\s+(\S+)\s*%}", path.read_text()):
+        for argument in re.findall(r"{%\s*(?:participant_)?static\s+(\S+)\s*%}", path.read_text()):
             if (path.name, argument) == ("runner.html", "script"):  # {% for script in scripts %}
                 names.update(RUNNER_SCRIPTS)
             else:
