@@ -202,11 +202,7 @@ def target_set_delete(*, target_set: TargetSet) -> None:
     if target_set.jobs.exists():
         raise ValidationError(f"Target set {target_set.name!r} is used by a generation job; "
                               "it is kept as long as that job's IRIs are.")
-    names = list(target_set.images.values_list("image", flat=True))
-    with transaction.atomic():
-        target_set.delete()
-        # Files go only once the rows are gone for good: a rolled-back delete keeps its images.
-        transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
+    target_set.delete()  # the images' files go once the rows are gone for good (stored_files.py)
 
 
 @contextlib.contextmanager

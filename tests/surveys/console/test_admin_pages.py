@@ -154,6 +154,29 @@ def test_an_unused_model_is_deleted_and_one_with_jobs_is_kept(client, researcher
     deletes_only_the_unused(client, RegisteredModel, unused=unused, used=used)
 
 
+def test_deleting_a_model_or_a_target_set_deletes_their_files_and_a_refused_delete_keeps_them(
+        client, researcher, checkpoint, settings, django_capture_on_commit_callbacks):
+    """Files go with their rows, however they are deleted (here the admin action; the weights file of a
+    model deleted while it was stuck inspecting was left behind before)."""
+    model = factories.demo_model_saved(researcher, checkpoint)
+    used = factories.finished_job(researcher)
+    unused_targets = TargetSet.objects.create(owner=researcher, name="unused")
+    image = TargetImage(target_set=unused_targets, name="a.png", sha256="1" * 64, category="a")
+    image.image.save("a.png", SimpleUploadedFile("a.png", factories.png_bytes((1, 2, 3))))
+    deleted = sorted(Path(settings.MEDIA_ROOT) / name for name in (model.weights.name, image.image.name))
+    before = stored_files(settings)
+    assert set(deleted) < set(before)
+    client.force_login(researcher)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        act(client, RegisteredModel, "delete_selected", [model], post="yes")
+        act(client, TargetSet, "delete_selected", [unused_targets], post="yes")
+        act(client, TargetSet, "delete_selected", [used.target_set], post="yes")  # a job uses it: refused
+
+    assert not RegisteredModel.objects.filter(pk=model.pk).exists()
+    assert stored_files(settings) == sorted(set(before) - set(deleted))
+
+
 # --- target sets ------------------------------------------------------------------------------------
 
 @submits("generation.targetset", "add")
