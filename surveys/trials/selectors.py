@@ -8,8 +8,10 @@ import numpy as np
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
+from surveys.generation.models import Stimulus
 from surveys.studies.models import Study, StudyTexts, StudyVersion
 from surveys.trials.assignment import capped_places, square_rows
+from surveys.trials.layout import TrialLayout
 from surveys.trials.models import (
     ACTIVE_STATUSES,
     ENDED_EARLY,
@@ -30,6 +32,24 @@ def participant_by_token(*, token: str) -> Participant:
     # Not the version: only the pages read its texts (participant_texts), and every answer, trial batch
     # and image would pay for compiling its columns into the query.
     return get_object_or_404(Participant.objects.select_related("study"), token=token)
+
+
+# A stimulus's file field for each role an image plays in a trial (Stimulus.png).
+STIMULUS_FILE_FIELDS = {"target": "target_png", "seed": "seed_png", "iri": "iri_png"}
+
+
+def trial_image_name(*, token: str, trial_public_id: str, slot: str) -> str | None:
+    """The storage name of the image in one screen slot of one trial of the session with this token;
+    None when there is no such session, trial, slot or file. Two narrow queries (the trial's layout,
+    found through the token without loading the session or its study, then one file name): every
+    trial fetches two or three images, so this is the busiest read of the participant path."""
+    layout = (Trial.objects.filter(participant__token=token, public_id=trial_public_id)
+              .values_list("layout", flat=True).first())
+    ref = TrialLayout.from_dict(layout).image(slot) if layout is not None else None
+    if ref is None:
+        return None
+    field = STIMULUS_FILE_FIELDS[ref.role]
+    return Stimulus.objects.filter(pk=ref.stimulus_id).values_list(field, flat=True).first() or None
 
 
 def participant_texts(*, participant: Participant) -> StudyTexts:

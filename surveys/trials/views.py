@@ -6,6 +6,7 @@ import secrets
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,7 +16,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from surveys.common.specs import SpecError, printable
-from surveys.generation.models import Stimulus
 from surveys.studies.models import Study
 from surveys.studies.richtext import rich_text_render
 from surveys.trials import selectors, services, withdrawal
@@ -389,13 +389,10 @@ def participant_finish(request: HttpRequest, participant) -> JsonResponse:
 def trial_image(request: HttpRequest, token: str, trial_id: str, slot: str) -> HttpResponse:
     """One image of one trial, named only by its place on screen (q = query, 0, 1, ... = options).
     The bytes go out without a file name, which would say "target" or "seed"."""
-    participant = selectors.participant_by_token(token=token)
-    trial = participant.trials.filter(public_id=trial_id).first()
-    ref = trial.layout_spec.image(slot) if trial else None
-    stimulus = Stimulus.objects.filter(pk=ref.stimulus_id).first() if ref else None
-    if stimulus is None:
+    name = selectors.trial_image_name(token=token, trial_public_id=trial_id, slot=slot)
+    if name is None:
         raise Http404("No such image.")
-    with stimulus.png(ref.role).open("rb") as stored:
+    with default_storage.open(name, "rb") as stored:
         response = HttpResponse(stored.read(), content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
     return response

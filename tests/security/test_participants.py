@@ -240,6 +240,20 @@ def test_odd_image_slots_and_trial_ids_are_not_found(attacker, study):
     assert statuses == [404] * len(urls)
 
 
+def test_an_image_is_served_only_to_the_session_whose_trial_shows_it(client, attacker, study):
+    """Trial ids travel in page URLs and logs; with someone else's trial id, a session of one's own still
+    gets no image (nor learns that the trial exists)."""
+    victim = consented(client, study)
+    trial = victim.trials.first().public_id
+    own = consented(attacker, study)
+
+    mine = client.get(f"/p/{victim.token}/img/{trial}/0")
+    theirs = attacker.get(f"/p/{own.token}/img/{trial}/0")
+
+    assert mine.status_code == 200 and mine["Content-Type"] == "image/png" and mine.content[:4] == b"\x89PNG"
+    assert theirs.status_code == 404
+
+
 def test_odd_text_in_forms_and_platform_ids_is_cleaned_not_a_500(attacker, study):
     entered = start(attacker, study, PROLIFIC_PID="nul\x00id", STUDY_ID="\x00")
     token = token_of(entered)
