@@ -1,5 +1,6 @@
 """Writes for the participant side: entering a study, consent, responses, completion."""
 
+import contextlib
 import logging
 import random
 import secrets
@@ -189,10 +190,11 @@ def response_record(*, participant: Participant, trial_public_id: str, choice: o
 
     `choice` is the index of the chosen option (or category); similarity trials send `rating` (1-7)
     instead. Correctness is decided here, from the trial's server-only layout."""
-    trial = Trial.objects.filter(public_id=trial_public_id, participant=participant).first()
+    # The trial and any answer it has, in one query (a retried post finds its answer here).
+    trial = Trial.objects.select_related("response").filter(public_id=trial_public_id, participant=participant).first()
     if trial is None:
         raise TrialNotFound(trial_public_id)
-    existing = Response.objects.filter(trial=trial).first()
+    existing = getattr(trial, "response", None)
     if existing:
         return _replayed(existing, idempotency_key=idempotency_key)
     if participant.status != ParticipantStatus.CONSENTED:
@@ -208,7 +210,9 @@ def response_record(*, participant: Participant, trial_public_id: str, choice: o
     correct = layout.is_correct(choice=choice, rating=rating)
     chose_target = correct if traits.target_chosen else None
     try:
-        with transaction.atomic():
+        # One INSERT, atomic by itself: a transaction around it would only add BEGIN and COMMIT round trips.
+        # Inside a caller's transaction, its own savepoint keeps a lost race from breaking the caller's.
+        with transaction.atomic() if transaction.get_connection().in_atomic_block else contextlib.nullcontext():
             response = Response.objects.create(trial=trial, idempotency_key=idempotency_key[:64], choice=choice,
                                                rating=rating, chose_target=chose_target, correct=correct,
                                                rt_ms=rt_ms, client_data=client_data)

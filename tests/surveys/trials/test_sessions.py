@@ -217,3 +217,38 @@ def test_a_long_main_block_pauses_at_each_quarter_and_a_short_one_never(client):
 
     assert sorted(break_indexes(participant=enter(client, long_study))) == [12, 22, 32]
     assert break_indexes(participant=enter(client.__class__(), short_study)) == set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_answer_posted_at_once_by_several_retries_is_stored_once(settings):
+    """The runner retries an answer whose reply it did not get; retries can arrive together (two
+    gunicorn workers, each in autocommit, no transaction around the INSERT). One is stored, the others
+    are told it was (200, replay), and a different answer to the same trial is refused (409)."""
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    settings.RATELIMIT_ENABLE = False
+    study = factories.study(factories.researcher(), n_items=4)
+    participant = enter(Client(), study)
+    trial = participant.trials.order_by("index").first()
+    statuses, start = [], threading.Barrier(6)
+
+    def post() -> None:
+        try:
+            start.wait()
+            statuses.append(answer(Client(), participant, trial, choice=0).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    other = answer(Client(), participant, trial, choice=1, idempotency_key="another-key")
+
+    assert sorted(statuses) == [200] * 5 + [201]
+    assert other.status_code == 409
+    assert Response.objects.filter(trial=trial).count() == 1
