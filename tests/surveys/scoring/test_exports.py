@@ -104,6 +104,19 @@ def test_it_marks_scored_only_the_main_trials_the_scores_use(api, researcher):
     assert {s["condition_id"]: s["score"] for s in report["conditions"]} == pytest.approx(expected.to_dict())
 
 
+def test_practice_gate_and_catch_rows_of_the_default_design_are_never_scored(api, researcher):
+    # The design a study gets by default (practice, a gate, catch trials), taken through the participant
+    # endpoints by someone who answers every check right, so the gate and the catch rule let them in.
+    study = services.study_create(owner=researcher, jobs=[factories.finished_job(researcher, n_items=4)])
+    who = planting.through_endpoints(study, pid="attentive", choose=lambda trial: trial.layout_spec.answer)
+
+    frame = read_csv(api, f"/api/studies/{study.pk}/responses.csv")
+
+    assert who.status == "completed" and set(frame.excluded) == {0}
+    assert set(frame.kind) == {"practice", "qualification", "catch", "main"}
+    assert frame.scored.tolist() == (frame.kind == "main").astype(int).tolist()
+
+
 def test_a_classification_row_names_the_category_the_participant_chose(api, researcher):
     study = factories.study(researcher, n_items=4, paradigm="classification")
     who = trials.participant_enter(study=study, source="plain", recruitment_id="p", recruitment_data={})
