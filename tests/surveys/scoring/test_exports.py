@@ -183,6 +183,8 @@ def test_it_scores_similarity_as_a_mean_rating_with_its_interval(api, researcher
     assert (score["score_name"], score["measure"], score["score"]) == ("mean_rating", "mean rating (1-7)",
                                                                        pytest.approx(4.0))
     assert score["ci_low"] < 4.0 < score["ci_high"]
+    frame = read_csv(api, f"/api/studies/{study.pk}/responses.csv")
+    assert frame[frame.scored == 1].rating.mean() == pytest.approx(score["score"])  # as the README says
     assert share_interval(hits, totals, resamples=50, rng=np.random.default_rng(0)).estimate == pytest.approx(4.0)
     assert score["item_majority"] is None
 
