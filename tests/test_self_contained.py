@@ -5,10 +5,12 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# What the web side, its tests, templates and top-level docs are written in.
+# Every page a reader may open: the README, docs/ with its subfolders (docs/engine), docker/certs/README.md.
+PAGES = [ROOT / "README.md", *ROOT.joinpath("docs").rglob("*.md"), *ROOT.joinpath("docker").rglob("*.md")]
+# What the web side, its tests, templates and those pages are written in.
 SOURCES = [*ROOT.joinpath("surveys").rglob("*.py"), *ROOT.joinpath("tests", "surveys").rglob("*.py"),
-           *ROOT.joinpath("templates").rglob("*.html"), *ROOT.joinpath("docs").glob("*.md"),
-           ROOT / "README.md", ROOT / "Makefile", ROOT / "pyproject.toml", Path(__file__)]
+           *ROOT.joinpath("templates").rglob("*.html"), *PAGES, ROOT / "Makefile", ROOT / "pyproject.toml",
+           Path(__file__)]
 # Documents that live outside the repository (the project's background notes and style guide), spelled
 # in pieces so that this file, which looks for them, does not itself name them.
 _SHARED = "sha" + "red"
@@ -28,14 +30,21 @@ def test_nothing_points_outside_the_repository():
     assert found == []
 
 
-def test_every_link_of_the_readme_and_the_docs_stays_inside_and_exists():
-    pages = [ROOT / "README.md", *ROOT.joinpath("docs").glob("*.md")]
-    prose = {page: re.sub(r"`[^`]*`", "", page.read_text()) for page in pages}  # code is not a link
-    links = [(page, target) for page in pages for target in re.findall(r"\]\(([^)]+)\)", prose[page])]
+def links_of(page: Path) -> list[str]:
+    """The targets of a page's Markdown links and of its HTML href and src; code is not a link."""
+    prose = re.sub(r"`[^`]*`", "", re.sub(r"```.*?```", "", page.read_text(), flags=re.S))
+    return re.findall(r"\]\(([^)\s]+)", prose) + re.findall(r"(?:href|src)=\"([^\"]+)\"", prose)
 
-    assert len(links) > 10
-    leaving = [target for _, target in links if re.match(r"[a-z]+:|/|\.\./", target)]
-    missing = [target for page, target in links if not (page.parent / target.split("#")[0]).exists()]
+
+def test_every_link_of_the_readme_and_the_docs_stays_inside_and_exists():
+    links = [(page, target) for page in PAGES for target in links_of(page)]
+
+    assert len(links) > 100 and any(page.parent.name == "engine" for page, _ in links)
+    files = {(page, target): (page.parent / target.split("#")[0]).resolve() for page, target in links}
+    # A relative link that climbs out of the repository (../ from docs/engine stays inside) leaves it too.
+    leaving = [f"{page.relative_to(ROOT)}: {target}" for (page, target), file in files.items()
+               if re.match(r"[a-z]+:|/", target) or not file.is_relative_to(ROOT)]
+    missing = [f"{page.relative_to(ROOT)}: {target}" for (page, target), file in files.items() if not file.exists()]
     assert (leaving, missing) == ([], [])
 
 

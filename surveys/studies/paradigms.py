@@ -36,7 +36,9 @@ class ParadigmTraits:
     presentation: str
     prompt: str  # the question on every trial screen
     measure: str  # what the score of a condition is called, for people
-    score_name: str  # the same for programs: the score's key in the API and its CSV column
+    # The same for programs, as the API and the report's JSON name it. The responses CSV has no column
+    # of this name: a condition's score is the mean of its scored rows' `correct`, or `rating` if rated.
+    score_name: str
     # Image options per trial; None: the design's k. Classification shows names, not images.
     image_options: int | None
     # Scored by the 1-7 rating (similarity) rather than by right or wrong.

@@ -130,8 +130,10 @@ class StudyFromJobs:
         except ValidationError as error:
             self.message_user(request, "; ".join(error.messages), level=messages.ERROR)
             return None
-        self.message_user(request, f"Created study {study.name}. Check its design and texts below; they can be "
-                                   "changed until the first participant starts.")
+        # As the change page's "editable?" says it: only the design freezes; a text change is a new version.
+        self.message_user(request, f"Created study {study.name}. Check its design and texts below: the design can "
+                                   "be changed until the first participant (not a pilot) starts, the texts at any "
+                                   "time (each change a new version).")
         return redirect("admin:studies_study_change", study.pk)
 
 

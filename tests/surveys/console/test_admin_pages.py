@@ -298,6 +298,9 @@ def test_create_a_study_makes_one_a_researcher_could_publish_and_refuses_unfinis
     accepted = act(client, GenerationJob, f"create_{paradigm}_study", finished)
     study = Study.objects.get()
     assert accepted["Location"] == reverse("admin:studies_study_change", args=[study.pk])
+    assert messages_of(client.get(accepted["Location"])) == [
+        f"Created study {study.name}. Check its design and texts below: the design can be changed until the first "
+        "participant (not a pilot) starts, the texts at any time (each change a new version)."]
     assert (study.paradigm, study.conditions.count()) == (paradigm, 2)
     design = study.design_spec
     assert (design.practice, design.gate.trials, design.gate.pass_mark, design.catch_every) == (True, 12, 7, 25)

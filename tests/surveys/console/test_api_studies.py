@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 from surveys.generation.models import GenerationJob, JobStatus
 from surveys.scoring.models import ExclusionDecision, ExclusionRules
 from surveys.studies.models import Study, StudyStatus
+from surveys.studies.paradigms import PARADIGMS
 from tests.surveys import factories
 from tests.surveys.scoring import planting
 
@@ -37,6 +38,22 @@ def test_it_makes_a_study_of_the_paradigm_and_design_asked_for(researcher, api_a
     assert [c["items"] for c in made["conditions"]] == [4, 4]
     assert made["measure"] == study.design_spec.traits.measure
     assert made["participant_link"].endswith(f"/s/{study.public_id}/")
+
+
+@pytest.mark.parametrize("paradigm", list(PARADIGMS))
+def test_a_study_made_without_a_design_has_the_defaults_and_rule_that_admin_gives_it(researcher, api_as, paradigm):
+    client = api_as(researcher)
+    job = factories.finished_job(researcher, n_items=4)
+
+    made = client.post("/api/studies/", {"name": "defaults", "jobs": [job.pk], "paradigm": paradigm}, format="json")
+
+    assert made.status_code == 201, made.content
+    study = Study.objects.get(pk=made.json()["id"])
+    design = made.json()["design"]  # as admin's form and its Create study actions make it (one service)
+    assert (design["practice"], design["gate"], design["catch_every"]) == (True, {"trials": 12, "pass": 7}, 25)
+    rules = client.get(f"/api/studies/{study.pk}/exclusions/rules/").json()
+    assert (rules["catch_min_accuracy"], rules["qualification_min_correct"]) == (0.75, 7)
+    assert (study.instructions_html, study.prompt) == (PARADIGMS[paradigm].instructions, PARADIGMS[paradigm].prompt)
 
 
 @pytest.mark.parametrize(("payload", "message"), [

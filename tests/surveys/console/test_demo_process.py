@@ -1,6 +1,7 @@
 """`make demo` as a person runs it: on the port they name, with its data under its own folder, and
-stopped by SIGTERM (what `kill`, a service manager or a closing terminal sends) with nothing left
-running: neither its web server nor its worker (they once outlived it)."""
+stopped by SIGTERM (what `kill`, a service manager or a closing terminal sends) or by Ctrl-C (SIGINT to
+the terminal's whole process group) with nothing left running: neither its web server nor its worker
+(they once outlived it)."""
 
 import os
 import signal
@@ -8,6 +9,8 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 READY_TIMEOUT_S = 300  # the demo registers its network (torch loads) before it starts its children
@@ -38,7 +41,16 @@ def port_answers(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_sigterm_to_make_demo_stops_every_process_it_started(tmp_path):
+def sigterm_to_make(make: subprocess.Popen) -> None:
+    make.send_signal(signal.SIGTERM)
+
+
+def ctrl_c(make: subprocess.Popen) -> None:
+    os.killpg(make.pid, signal.SIGINT)  # a terminal sends it to every process in the foreground group
+
+
+@pytest.mark.parametrize("stop", [sigterm_to_make, ctrl_c])
+def test_make_demo_stopped_leaves_no_process_it_started(tmp_path, stop):
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key != "MAKEFLAGS"}
     make = subprocess.Popen(["make", "-o", "install", "demo", f"PORT={port}", f"DEMO_DIR={tmp_path}"], cwd=ROOT,
@@ -55,7 +67,7 @@ def test_sigterm_to_make_demo_stops_every_process_it_started(tmp_path):
         assert f"127.0.0.1:{port}/admin/" in "".join(lines)
         assert len(session_processes(make.pid)) >= 4  # make, the demo, its web server and its worker
 
-        make.send_signal(signal.SIGTERM)
+        stop(make)
         make.wait(timeout=STOP_TIMEOUT_S)
         deadline = time.monotonic() + STOP_TIMEOUT_S
         while session_processes(make.pid) and time.monotonic() < deadline:

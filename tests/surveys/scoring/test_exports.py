@@ -104,6 +104,19 @@ def test_it_marks_scored_only_the_main_trials_the_scores_use(api, researcher):
     assert {s["condition_id"]: s["score"] for s in report["conditions"]} == pytest.approx(expected.to_dict())
 
 
+def test_practice_gate_and_catch_rows_of_the_default_design_are_never_scored(api, researcher):
+    # The design a study gets by default (practice, a gate, catch trials), taken through the participant
+    # endpoints by someone who answers every check right, so the gate and the catch rule let them in.
+    study = services.study_create(owner=researcher, jobs=[factories.finished_job(researcher, n_items=4)])
+    who = planting.through_endpoints(study, pid="attentive", choose=lambda trial: trial.layout_spec.answer)
+
+    frame = read_csv(api, f"/api/studies/{study.pk}/responses.csv")
+
+    assert who.status == "completed" and set(frame.excluded) == {0}
+    assert set(frame.kind) == {"practice", "qualification", "catch", "main"}
+    assert frame.scored.tolist() == (frame.kind == "main").astype(int).tolist()
+
+
 def test_a_classification_row_names_the_category_the_participant_chose(api, researcher):
     study = factories.study(researcher, n_items=4, paradigm="classification")
     who = trials.participant_enter(study=study, source="plain", recruitment_id="p", recruitment_data={})
@@ -170,6 +183,8 @@ def test_it_scores_similarity_as_a_mean_rating_with_its_interval(api, researcher
     assert (score["score_name"], score["measure"], score["score"]) == ("mean_rating", "mean rating (1-7)",
                                                                        pytest.approx(4.0))
     assert score["ci_low"] < 4.0 < score["ci_high"]
+    frame = read_csv(api, f"/api/studies/{study.pk}/responses.csv")
+    assert frame[frame.scored == 1].rating.mean() == pytest.approx(score["score"])  # as the README says
     assert share_interval(hits, totals, resamples=50, rng=np.random.default_rng(0)).estimate == pytest.approx(4.0)
     assert score["item_majority"] is None
 
