@@ -147,6 +147,23 @@ def test_it_refuses_a_model_with_a_zero_std_and_stores_nothing(researcher, api_a
     assert [path for path in Path(settings.MEDIA_ROOT).rglob("*") if path.is_file()] == []
 
 
+def test_lists_in_a_multipart_body_may_be_spelt_with_indexes_and_a_misspelt_one_is_still_refused(researcher, api_as):
+    """mean[0], mean[1], ...: DRF's list notation, what clients that cannot repeat a key send (the
+    deployment check's Playwright client does). Read as the list; a misspelt name stays an error."""
+    fields = {"name": "m", "architecture": "resnet18", "input_size": 32}
+    indexed = {"mean[0]": 0.5, "mean[1]": 0.5, "mean[2]": 0.5, "std[0]": 0.2, "std[1]": 0.0, "std[2]": 0.2}
+
+    read = api_as(researcher).post("/api/models/", {**fields, **indexed, "weights": upload("w.safetensors", b"x")},
+                                   format="multipart")
+    misspelt = api_as(researcher).post("/api/models/", {**fields, **indexed, "meen[0]": 0.5,
+                                                        "weights": upload("w.safetensors", b"x")}, format="multipart")
+
+    assert read.json() == {"detail": ["Every std value must be positive."]}  # the lists arrived, std[1] is 0
+    assert misspelt.status_code == 400, misspelt.json()
+    assert misspelt.json()["non_field_errors"][0].startswith("Unknown fields: meen[0].")
+    assert not RegisteredModel.objects.exists()
+
+
 def test_it_hides_a_model_from_another_researcher(researcher, other_researcher, api_as):
     model = factories.registered_model(researcher)
 
