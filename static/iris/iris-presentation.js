@@ -26,6 +26,15 @@ var IrisPresentation = (function () {
   const isPhone = (check) => Boolean(check.mobile) ||
     (window.matchMedia("(pointer: coarse)").matches && Math.min(screen.width, screen.height) < 600);
 
+  /** Whether this window and device can do the virtual chinrest. Its page is 900 CSS px wide, whatever
+   * the window (jsPsych's plugin fixes it): in a narrower window the card's resize handle and the
+   * blind spot's fixation square lie beyond the window's edge. And the blind spot is answered with the
+   * space bar, which a phone or a touch-first tablet has none of. Such a participant gets the
+   * window-sized images, and every response says so (size_fallback). */
+  const CHINREST_WIDTH_PX = 900;
+  const canCalibrate = (check) => !isPhone(check) && !window.matchMedia("(pointer: coarse)").matches &&
+    window.innerWidth >= CHINREST_WIDTH_PX;
+
   /** Why this device cannot take the study (a key of the server's REFUSALS), or null. */
   function refusal(presentation, display, check) {
     if (presentation.refuse_phones && isPhone(check)) return "phone";
@@ -124,5 +133,5 @@ var IrisPresentation = (function () {
     }
   }
 
-  return { measureRefresh, refusal, isPhone, viewingFromChinrest, sizeImages, Attention };
+  return { measureRefresh, refusal, isPhone, canCalibrate, viewingFromChinrest, sizeImages, Attention };
 })();

@@ -283,12 +283,11 @@
       on_finish: (data) => { chinrest = data; },
     };
     const hadCard = () => jsPsych.data.getLastTrialData().values()[0].response === 0;
-    // A phone can do neither step: a card is wider than its screen, and the blind spot needs a space
-    // bar and a dot some 10 cm from the fixation square. Phones get the fallback size (and the flag).
-    const phone = () => IrisPresentation.isPhone(session.check || {});
+    // Phones, touch-first tablets and windows narrower than the chinrest's page cannot do it (see
+    // canCalibrate): they get the fallback size (and the flag) rather than a task they cannot finish.
     return [
       { timeline: [hasCard, { timeline: [measure], conditional_function: hadCard }],
-        conditional_function: () => !phone() },
+        conditional_function: () => IrisPresentation.canCalibrate(session.check || {}) },
       storeStep(() => (chinrest ? IrisPresentation.viewingFromChinrest(chinrest) : { skipped: true })),
     ];
   }

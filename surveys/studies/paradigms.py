@@ -97,7 +97,7 @@ PARADIGMS: dict[str, ParadigmTraits] = {
             "On each screen a cross appears, then an image for a fraction of a second, then a pattern "
             "that covers it.\n\n"
             "Look at the cross. When the image has gone, choose the name that best says **what the image "
-            "showed**: click or tap it. Take as long as you need to answer.\n\n"
+            "showed**: click or tap it, or press the key shown on it. Take as long as you need to answer.\n\n"
             "If you are not sure, make your best guess."),
         # k: categories per trial, None for all of them; Feather et al.'s 300/300/300 ms.
         options={"k": None, "fixation_ms": 300, "stimulus_ms": 300, "mask_ms": 300}),

@@ -45,6 +45,19 @@ def test_it_refuses_only_the_devices_the_study_asks_it_to(open_page, presentatio
     assert page.evaluate("([p, d, c]) => IrisPresentation.refusal(p, d, c)", [presentation, display, check]) == refused
 
 
+@pytest.mark.parametrize(("context", "check", "can"), [
+    ({"viewport": {"width": 1280, "height": 800}}, {}, True),
+    ({"viewport": {"width": 900, "height": 700}}, {}, True),  # the chinrest's page just fits
+    ({"viewport": {"width": 899, "height": 700}}, {}, False),  # its fixation square would be off the window
+    ({"viewport": {"width": 1280, "height": 800}}, {"mobile": True}, False),  # a phone asking for desktop pages
+    ({"viewport": {"width": 1024, "height": 1366}, "has_touch": True}, {}, False),  # a touch tablet: no space bar
+], ids=["desktop", "900px", "899px", "mobile", "touch-tablet"])
+def test_only_a_window_that_shows_the_whole_chinrest_with_a_keyboard_calibrates(open_page, context, check, can):
+    page = open_page("presentation", **context)
+
+    assert page.evaluate("(check) => IrisPresentation.canCalibrate(check)", check) is can
+
+
 def test_a_hidden_tab_marks_the_trial_and_pauses_until_the_participant_clicks_on(open_page):
     page = open_page("presentation")
     page.evaluate(WATCHER, [True])

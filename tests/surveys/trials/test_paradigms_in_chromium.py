@@ -100,6 +100,22 @@ def test_a_matching_participant_on_a_phone_assigns_each_iri_to_a_target(live_ser
     assert all(len(r.trial.layout["options"]) == 3 for r in stored.values())
 
 
+@pytest.mark.parametrize(("paradigm", "design", "field"), [
+    ("similarity", {}, "rating"),  # keys 1-7
+    ("matching", {"k": 3}, "choice"),  # keys 1-3
+], ids=["similarity", "matching"])
+def test_the_paradigms_answered_by_click_above_take_keys_as_well(live_server, paradigm, design, field):
+    # 2AFC (F/J) and classification (the grid's keys) are answered by keys in their own tests.
+    study = factories.study(factories.researcher(), n_items=3, paradigm=paradigm, design=design)
+    decide = (lambda t: t.index % 7 + 1) if field == "rating" else right_answer
+    script = Script(decide=decide, wait_ms=WAIT_MS, use_keys=True)
+
+    participant = take_part(live_server, study, script)
+
+    stored = stored_matches_script(participant, script, field=field)  # each stored with source "key"
+    assert len(stored) >= 3
+
+
 def test_a_classification_participant_sees_frame_locked_timed_screens_and_picks_categories(live_server):
     timing = {"fixation_ms": 100, "stimulus_ms": 200, "mask_ms": 100}
     study = factories.study(factories.researcher(), n_items=4, paradigm="classification",

@@ -33,7 +33,9 @@ BLIND_SPOT_ANSWER = """([distancePx]) => {
   const target = square.left + square.width / 2 - distancePx;  // where the ball's centre must be
   const offset = ball.getBoundingClientRect().left - parseFloat(ball.style.left);
   ball.style.left = `${target - offset - ball.getBoundingClientRect().width / 2}px`;
+  const placed = ball.getBoundingClientRect();  // where the participant saw it vanish
   key("keydown"); key("keyup");
+  return [{ left: square.left, right: square.right }, { left: placed.left, right: placed.right }];
 }"""
 PRESS_SPACE = """() => {
   const display = document.querySelector(".jspsych-display-element");
@@ -41,18 +43,24 @@ PRESS_SPACE = """() => {
 }"""
 
 
-def calibrate(page, *, px_per_mm: float, distance_mm: float) -> None:
-    """The card step at `px_per_mm` (the card is resized, then confirmed) and three blind-spot answers."""
+def calibrate(page, *, px_per_mm: float, distance_mm: float) -> list[dict]:
+    """The card step at `px_per_mm` (the card is resized, then confirmed) and three blind-spot answers.
+    Returns where on the page the card box, the fixation square and each vanishing ball were, so a test
+    can check that a person could have seen them (a script can answer for a square off the window)."""
     page.click(f"{CONTINUE} >> nth=0", timeout=15_000)  # "I have a card"
     page.wait_for_selector("#item")
     page.evaluate("(px) => { document.querySelector('#item').style.width = `${px}px`; }", CARD_MM * px_per_mm)
+    card = page.eval_on_selector("#item", "item => { const box = item.getBoundingClientRect(); "
+                                          "return { left: box.left, right: box.right }; }")
     page.click("#end_resize_phase")
     distance_px = distance_mm * math.tan(math.radians(BLIND_SPOT_DEG)) * px_per_mm
+    seen = [card]
     for _ in range(3):
         page.wait_for_selector("#virtual-chinrest-circle")
         page.evaluate(PRESS_SPACE)
         page.wait_for_timeout(100)  # the ball is moving
-        page.evaluate(BLIND_SPOT_ANSWER, [distance_px])
+        seen.extend(page.evaluate(BLIND_SPOT_ANSWER, [distance_px]))
+    return seen
 
 
 def wait_until(test, *, timeout_s: float = 10) -> bool:
@@ -69,14 +77,21 @@ def degrees(width_px: float, *, px_per_mm: float, distance_mm: float) -> float:
     return math.degrees(2 * math.atan(width_px / px_per_mm / 2 / distance_mm))
 
 
-# A phone-sized window of a computer (a touch phone cannot calibrate: see the test after next).
-NARROW = {"viewport": PHONE["viewport"], "device_scale_factor": 2}
+def export(study) -> pd.DataFrame:
+    """The study's responses CSV, as its researcher downloads it through the API."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=study.owner)[0].key}")
+    response = client.get(f"/api/studies/{study.pk}/responses.csv")
+    assert response.status_code == 200
+    return pd.read_csv(io.BytesIO(b"".join(response.streaming_content)))
 
 
+# Two screens a person can calibrate on. The chinrest's page is 900 CSS px wide whatever the window,
+# so 900 px is the narrowest window that shows all of it (narrower ones get the fallback: see below).
 @pytest.mark.parametrize(("viewport", "px_per_mm", "distance_mm"), [
-    ({"viewport": {"width": 1280, "height": 800}}, 3.78, 550.0),  # a laptop at arm's length
-    (NARROW, 6.4, 300.0),  # a phone-sized viewport, a dense screen held close
-], ids=["desktop", "phone-viewport"])
+    ({"viewport": {"width": 1280, "height": 800}}, 3.78, 550.0),  # a 96 dpi monitor at arm's length
+    ({"viewport": {"width": 900, "height": 700}, "device_scale_factor": 2}, 5.0, 450.0),  # a dense laptop screen, closer
+], ids=["desktop", "narrowest-window"])
 def test_after_calibration_the_iri_spans_the_degrees_the_study_asked_for(live_server, viewport, px_per_mm,
                                                                        distance_mm):
     study = factories.study(factories.researcher(), n_items=3, design={"calibrate": True, "stimulus_deg": 4.0})
@@ -87,7 +102,7 @@ def test_after_calibration_the_iri_spans_the_degrees_the_study_asked_for(live_se
         page.goto(f"{live_server.url}/s/{study.public_id}/")
         page.click("#begin")
         page.click("#agree")
-        calibrate(page, px_per_mm=px_per_mm, distance_mm=distance_mm)
+        seen = calibrate(page, px_per_mm=px_per_mm, distance_mm=distance_mm)
         page.click("#jspsych-instructions-next", timeout=15_000)
         wait_for_trial(page)
         page.wait_for_selector(".iris-trial[data-shown]")
@@ -95,6 +110,8 @@ def test_after_calibration_the_iri_spans_the_degrees_the_study_asked_for(live_se
         run_through(page, script, stop_after=1)
         stored_in_time = wait_until(lambda: Response.objects.filter(trial__participant__study=study).exists())
     assert script.script_errors() == [] and stored_in_time
+    window_width = viewport["viewport"]["width"]
+    assert all(box["left"] >= 0 and box["right"] <= window_width for box in seen), seen  # card, square, ball in view
 
     viewing = Participant.objects.get(study=study).client_info["viewing"]
     assert viewing["calibrated"] is True
@@ -125,28 +142,41 @@ def test_without_a_card_the_images_keep_their_window_size_and_every_response_is_
     assert flags and all(flags)
 
 
-def test_a_touch_phone_skips_calibration_and_its_responses_are_flagged(live_server):
+# The window-based size images keep without calibration (participant.css, --iris-img), in CSS px.
+FALLBACK_PX = "Math.min(0.38 * innerWidth, 0.30 * innerHeight, 256)"
+
+
+@pytest.mark.parametrize(("context", "fallback_px"), [
+    (PHONE, 0.38 * 375),  # a touch phone: a card is wider than its screen, and it has no space bar
+    ({"viewport": {"width": 768, "height": 1024}, "has_touch": True}, 256),  # a touch tablet: no space bar
+    ({"viewport": PHONE["viewport"]}, 0.38 * 375),  # a phone-sized window: the chinrest's square is off it
+], ids=["touch-phone", "touch-tablet", "phone-sized-window"])
+def test_where_the_chinrest_cannot_be_done_the_images_keep_their_window_size_flagged_in_the_export(
+        live_server, context, fallback_px):
+    # Degrees need the viewing distance, which only the blind spot gives here; without it the images are
+    # drawn at the window-based size, and every response says they were not sized in degrees.
     study = factories.study(factories.researcher(), n_items=2, design={"calibrate": True, "stimulus_deg": 4.0})
     with chromium() as browser:
-        page = browser.new_page(**PHONE)
+        page = browser.new_page(**context)
         page.goto(f"{live_server.url}/s/{study.public_id}/")
         page.click("#begin")
         page.click("#agree")
         page.click("#jspsych-instructions-next", timeout=15_000)  # straight on: no card step
+        wait_for_trial(page)
+        page.wait_for_selector(".iris-trial[data-shown]")
+        widths = page.eval_on_selector_all(".iris-trial img", "images => images.map((i) => i.getBoundingClientRect().width)")
+        window_rule_px = page.evaluate(FALLBACK_PX)
         run_through(page, Script(decide=lambda trial: 0))
 
     participant = Participant.objects.get(study=study)
+    assert participant.status == ParticipantStatus.COMPLETED
     assert participant.client_info["viewing"]["failure"] == "skipped"
-    assert all(r.client_data["size_fallback"] for r in Response.objects.filter(trial__participant=participant))
-
-
-def export(study) -> pd.DataFrame:
-    """The study's responses CSV, as its researcher downloads it through the API."""
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=study.owner)[0].key}")
-    response = client.get(f"/api/studies/{study.pk}/responses.csv")
-    assert response.status_code == 200
-    return pd.read_csv(io.BytesIO(b"".join(response.streaming_content)))
+    assert window_rule_px == pytest.approx(fallback_px)
+    assert len(widths) == 3 and all(width == pytest.approx(fallback_px, abs=0.5) for width in widths)
+    frame = export(study)
+    assert len(frame) == participant.trials.count()
+    assert (frame.size_fallback == 1).all() and frame.px_per_deg.isna().all()
+    assert frame.image_px.to_numpy() == pytest.approx(fallback_px, abs=0.5)
 
 
 def test_leaving_full_screen_mid_trial_pauses_the_study_and_marks_that_trial_in_the_export(live_server):
