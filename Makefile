@@ -24,13 +24,15 @@ install: $(VENV)/.installed
 # variables in this shell say, so it never writes into a deployment's database or storage.
 PORT ?= 8000
 DEMO_DIR ?= $(CURDIR)/var/demo
+# More options for the demo command (e.g. DEMO_ARGS="--no-serve --iterations 100": build the study, then stop).
+DEMO_ARGS ?=
 DEMO_ENV = env -u DATABASE_URL -u CELERY_BROKER_URL -u AWS_STORAGE_BUCKET_NAME \
 	-u REDIS_CACHE_URL -u IRIS_INSPECT_ON_WORKER IRIS_VAR_DIR=$(DEMO_DIR) MEDIA_ROOT=$(DEMO_DIR)/media \
 	IRIS_SITE_URL=http://127.0.0.1:$(PORT)
 
 demo: install
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput -v0
-	$(DEMO_ENV) $(PY) manage.py iris_demo --port $(PORT)
+	$(DEMO_ENV) $(PY) manage.py iris_demo --port $(PORT) $(DEMO_ARGS)
 
 test: install
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)

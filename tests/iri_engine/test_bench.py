@@ -42,3 +42,18 @@ def test_the_precision_study_separates_gradients_from_the_choice_of_iterate(caps
     assert main(["--steps", "3", "--per-class", "1"]) == 0
     printed = capsys.readouterr().out
     assert all(f"| {label} |" in printed for label in VARIANTS)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_a_gpu_it_prints_both_loops_speed_and_the_share_of_bf16_peak(capsys):
+    from bench.engine import main
+
+    # The GPU figure (224 px, batch 64), with few steps: the command docs/engine/bench.md gives.
+    assert main(["--device", "cuda", "--networks", "resnet18", "--sizes", "224", "--batch", "64",
+                 "--layers", "layer3", "--steps", "10", "--peak-tflops", "100"]) == 0
+    printed = capsys.readouterr().out
+    assert "native bf16: yes" in printed and "bf16 peak=100 TFLOP/s" in printed
+    header, _, row = printed.strip().splitlines()[-3:]
+    assert "share of bf16 peak" in header and "| resnet18 | 224 | layer3 | 64 | 10 |" in row
+    assert row.rstrip(" |").endswith("%")

@@ -1,20 +1,26 @@
 """`make demo` as a person runs it: on the port they name, with its data under its own folder, and
 stopped by SIGTERM (what `kill`, a service manager or a closing terminal sends) or by Ctrl-C (SIGINT to
 the terminal's whole process group) with nothing left running: neither its web server nor its worker
-(they once outlived it)."""
+(they once outlived it). And what it surveys: the two committed control networks, one study comparing
+them."""
 
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from iri_engine.controls import manifest
+
 ROOT = Path(__file__).resolve().parents[3]
 READY_TIMEOUT_S = 300  # the demo registers its network (torch loads) before it starts its children
 STOP_TIMEOUT_S = 60
+DEMO_STEPS = 100  # enough for the controls' IRIs to pass the default criterion; the demo's own is 300
+DEMO_TIMEOUT_S = 600  # migrate, a worker's start, two networks registered and two jobs of ten digits
 
 
 def free_port() -> int:
@@ -79,3 +85,32 @@ def test_make_demo_stopped_leaves_no_process_it_started(tmp_path, stop):
     finally:
         for pid in session_processes(make.pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_make_demo_surveys_the_committed_standard_and_robust_control_networks(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key != "MAKEFLAGS"}
+    make = subprocess.Popen(["make", "-o", "install", "demo", f"PORT={free_port()}", f"DEMO_DIR={tmp_path}",
+                             f"DEMO_ARGS=--no-serve --iterations {DEMO_STEPS}"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        printed, _ = make.communicate(timeout=DEMO_TIMEOUT_S)
+    finally:
+        for pid in session_processes(make.pid):
+            os.kill(pid, signal.SIGKILL)
+    assert make.returncode == 0, printed[-3000:]
+    standard, robust = "digits-standard (negative control)", "digits-robust (positive control)"
+    for name in (standard, robust):
+        assert f"Generating 10 IRIs at {name} / avgpool ({DEMO_STEPS} steps each)" in printed
+    assert "Study ready." in printed
+
+    with sqlite3.connect(tmp_path / "iris.sqlite3") as db:
+        registered = dict(db.execute("SELECT name, checkpoint_sha256 FROM generation_registeredmodel"))
+        studies = db.execute("SELECT id, name FROM studies_study").fetchall()
+        surveyed = db.execute(
+            "SELECT m.name, COUNT(*) FROM studies_studyitem i JOIN generation_stimulus s ON s.id = i.stimulus_id "
+            "JOIN generation_generationjob j ON j.id = s.job_id JOIN generation_registeredmodel m ON m.id = j.model_id "
+            "GROUP BY m.name").fetchall()
+    networks = manifest()["networks"]  # the weights committed with the controls, not a random network
+    assert registered == {standard: networks["standard"]["sha256"], robust: networks["robust"]["sha256"]}
+    assert [name for _, name in studies] == [f"Demo 2AFC study: {standard} vs {robust}"]
+    assert {name for name, count in surveyed if count > 0} == {standard, robust}  # one study, both networks

@@ -6,6 +6,7 @@ digits in category folders."""
 import csv
 import io
 import re
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,11 @@ def test_an_adversarial_jobs_failing_iris_are_flagged_shown_and_kept_out_of_stud
     assert "is above the bound 0.15" in listing or "is not above the null" in listing
     job_page = client.get(f"/admin/generation/generationjob/{job.pk}/change/").content.decode()
     assert "validity against the different_category null of &#x27;digits&#x27;" in job_page
+    for stimulus in (stimuli[0], next(s for s in stimuli if not s.passes)):  # the null beside each verdict
+        page = client.get(f"/admin/generation/stimulus/{stimulus.pk}/change/").content.decode()
+        null = stimulus.verdict["null"]
+        assert f"different_category null: {null['pairs']} pairs of 10 images" in page
+        assert escape(stimulus.verdict["reasons"][0] if stimulus.verdict["reasons"] else "passes: L_rep") in page
 
     client.post(reverse("admin:studies_study_add"), {**STUDY_FORM, "name": "passing only", "jobs": [job.pk]})
     study = Study.objects.get(name="passing only")
