@@ -230,7 +230,11 @@ class Participant:
         page.click("#agree")
         page.click("#jspsych-instructions-next", timeout=30_000)
         for _ in range(200):
-            page.wait_for_function(f"({SCREEN})() !== null", timeout=60_000)
+            try:
+                page.wait_for_function(f"({SCREEN})() !== null", timeout=60_000)
+            except Exception as error:  # say what the participant was looking at
+                raise AssertionError(f"{self.name}: no screen it knows after 60 s ({error}); the page says:\n"
+                                     f"{page.inner_text('body')[:2000]}") from None
             screen = page.evaluate(SCREEN)
             if screen == "end":
                 page.wait_for_selector("#completion-code", timeout=60_000)
