@@ -195,6 +195,7 @@ def stored_once(job_id: int, *, expected: int) -> dict:
 
 
 # --- participants ------------------------------------------------------------------------------------
+# Page functions, not expressions: under the Content-Security-Policy an expression would need eval.
 
 SCREEN = """() => document.querySelector("#completion-code, #outcome, .iris-page h1") ? "end"
     : document.querySelector(".iris-message") ? "message"
@@ -231,7 +232,7 @@ class Participant:
         page.click("#jspsych-instructions-next", timeout=30_000)
         for _ in range(200):
             try:
-                page.wait_for_function(f"({SCREEN})() !== null", timeout=60_000)
+                page.wait_for_function(f"() => ({SCREEN})() !== null", timeout=60_000)
             except Exception as error:  # say what the participant was looking at
                 raise AssertionError(f"{self.name}: no screen it knows after 60 s ({error}); the page says:\n"
                                      f"{page.inner_text('body')[:2000]}") from None
@@ -249,7 +250,7 @@ class Participant:
             page.wait_for_timeout(wait_ms)
             page.click(f".iris-option[data-choice='{choice}']")
             self.answered[trial] = choice
-            page.wait_for_function(f"!document.querySelector(\"[src*='{trial}']\")")
+            page.wait_for_function(f"() => !document.querySelector(\"[src*='{trial}']\")")
         raise AssertionError(f"{self.name}: the study did not end")
 
 
