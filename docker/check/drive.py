@@ -195,8 +195,8 @@ def stored_once(job_id: int, *, expected: int) -> dict:
 
 
 # --- participants ------------------------------------------------------------------------------------
-# Page functions, not expressions: under the Content-Security-Policy an expression would need eval.
 
+# Page functions, not expressions: under the Content-Security-Policy an expression would need eval.
 SCREEN = """() => document.querySelector("#completion-code, #outcome, .iris-page h1") ? "end"
     : document.querySelector(".iris-message") ? "message"
     : document.querySelector(".iris-trial[data-shown]") ? "trial" : null"""
