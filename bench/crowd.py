@@ -32,6 +32,7 @@ class CrowdResult:
     acknowledged: list[str] = field(default_factory=list)
     disconnections: int = 0
     unfinished: int = 0
+    broken_images: int = 0  # trials reported unavailable, never answered, because an image did not come
     static_paths: list[str] = field(default_factory=list)
 
 
@@ -96,9 +97,12 @@ class Participant:
             if not trials:
                 break
             for trial in trials:
-                for url in [trial["query"], *trial["options"]]:
-                    if url:
-                        await self.request("image", "GET", url)
+                images = [(await self.request("image", "GET", url))[0] for url in [trial["query"], *trial["options"]]
+                          if url]
+                if any(status != 200 for status in images):  # as the runner does: never answered blind
+                    self.result.broken_images += 1
+                    await self.request("unavailable", "POST", f"{page}trials/{trial['id']}/unavailable")
+                    continue
                 await asyncio.sleep(random.uniform(0.5, 1.5) * think_ms / 1000)
                 answer = {"trial": trial["id"], "choice": 0, "rt_ms": 612.5, "idempotency_key": trial["id"],
                           "client_data": {"onset_ms": 10.0, "offset_ms": 210.0, "frame_ms": 16.7}}

@@ -24,9 +24,11 @@ client. Prints what it ran on: the CPU model and core count.
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -34,6 +36,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from bench import crowd
@@ -124,6 +128,77 @@ class Gunicorn:
         self.process.wait(timeout=30)
 
 
+# The deployment's front server (docker/nginx.conf), moved onto this machine: these lines of it are
+# replaced, each found exactly once, and everything else (static files, the image redirect, the
+# headers passed to Django) is the deployment's own. Images are in a local folder here, where the
+# deployment has S3, so the filesystem form of the internal image location is added.
+FRONT_CONFIG = ROOT / "docker" / "nginx.conf"
+LOCAL_MEDIA_LOCATION = """
+        location /_iris_media/ {{
+            internal;
+            alias {media}/;
+            add_header Cache-Control "private, max-age=3600" always;
+            add_header X-Content-Type-Options nosniff always;
+        }}
+"""
+
+
+class Front:
+    """nginx with the deployment's configuration in front of ``upstream`` (a local gunicorn)."""
+
+    def __init__(self, upstream_port: int, *, static_root: Path, media_root: Path, scratch: Path):
+        self.port = free_port()
+        places = {
+            "pid /run/nginx.pid;": f"pid {scratch}/nginx.pid;",
+            "access_log /dev/stdout;": "access_log off;",
+            "resolver 127.0.0.11 valid=10s ipv6=off;": "",
+            "listen 8080 default_server;": f"listen 127.0.0.1:{self.port} default_server;",
+            "alias /srv/iris/static/;": f"alias {static_root}/;",
+            "set $web http://web:8000;": f"set $web http://127.0.0.1:{upstream_port};",
+            # The crowd comes from one address and names each participant's own in X-Forwarded-For.
+            "proxy_set_header X-Real-IP $remote_addr;": "proxy_set_header X-Real-IP $http_x_forwarded_for;",
+            "        location / {\n": LOCAL_MEDIA_LOCATION.format(media=media_root) + "        location / {\n",
+            "http {\n": "http {\n" + "".join(f"    {kind}_temp_path {scratch}/nginx-{kind};\n"
+                                             for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
+        }
+        config = FRONT_CONFIG.read_text()
+        for old, new in places.items():
+            if config.count(old) != 1:
+                raise SystemExit(f"docker/nginx.conf changed: {old.strip()!r} is not there exactly once")
+            config = config.replace(old, new)
+        self.config = scratch / "nginx.conf"
+        self.config.write_text(config)
+        self.process = subprocess.Popen(["nginx", "-c", str(self.config), "-g", "daemon off;"],
+                                        start_new_session=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.1)
+        raise SystemExit(f"nginx did not listen on {self.port}")
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def outside_status(front_url: str, stored_name: str) -> int:
+    """The status a client gets asking the front server for a stored image by its internal location
+    (404: only Django's X-Accel-Redirect reaches it)."""
+    try:
+        with urllib.request.urlopen(f"{front_url}/_iris_media/{stored_name}", timeout=10) as answer:
+            return answer.status
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
 def pgbench_inserts(seconds: int) -> float:
     """Single-row insert transactions per second, 8 clients, on a scratch table."""
     psql("DROP DATABASE IF EXISTS iris_pgbench")
@@ -200,6 +275,7 @@ def report(result: crowd.CrowdResult, rates: dict[str, float], stored: dict[str,
     print(f"\nacknowledged answers {len(result.acknowledged)}, stored rows {sum(stored.values())}, "
           f"lost {len(lost)}, stored twice {len(doubled)}, disconnections {result.disconnections}, "
           f"sessions unfinished {result.unfinished}")
+    print(f"trials left unanswered for an image that did not come: {result.broken_images}")
     for line in events:
         print("fault:", line)
     return 1 if lost or doubled else 0
@@ -214,11 +290,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (more than 1: gthread workers)")
     parser.add_argument("--compare-seconds", type=int, default=10)
     parser.add_argument("--faults", action="store_true")
+    parser.add_argument("--front", choices=("nginx", "none"), default="nginx",
+                        help="the deployment's front server before gunicorn (static files, images), or none")
     args = parser.parse_args(argv)
     print(f"loadtest on {machine()}")
     env = {**os.environ, **SERVER_ENV, "PYTHONPATH": str(ROOT)}
+    if args.front == "nginx" and not shutil.which("nginx"):
+        raise SystemExit("nginx is not installed (Debian: apt-get install nginx-light), or use --front none")
     scratch = Path(tempfile.mkdtemp(prefix="iris-loadtest-"))
+    scratch.chmod(0o755)  # nginx's workers (www-data) read the static files and images under it
     env.update(MEDIA_ROOT=str(scratch / "media"), IRIS_VAR_DIR=str(scratch / "var"))
+    if args.front == "nginx":  # as in docker-compose.yml's web service
+        env.update(IRIS_CLIENT_IP_META_KEY="HTTP_X_REAL_IP", IRIS_IMAGE_ACCEL_PREFIX="/_iris_media/")
     psql(f"DROP DATABASE IF EXISTS {DATABASE}")
     psql(f"CREATE DATABASE {DATABASE}")
     try:
@@ -227,19 +310,25 @@ def main(argv: list[str]) -> int:
         gunicorn = {"workers": args.workers, "threads": args.threads}
         print(f"gunicorn: {args.workers} workers x {args.threads} threads; {args.participants} participants, "
               f"{args.items} trials each, {args.think_ms:.0f} ms per trial")
-        with Gunicorn("surveys.wsgi:application", env, **gunicorn, ready_path="/healthz") as server:
+        with Gunicorn("surveys.wsgi:application", env, **gunicorn, ready_path="/healthz") as server, \
+                (Front(server.port, static_root=scratch / "var" / "staticfiles", media_root=scratch / "media",
+                       scratch=scratch) if args.front == "nginx" else contextlib.nullcontext(server)) as entry:
             async def crowd_with_faults():
                 started = time.monotonic()
-                run = asyncio.create_task(crowd.run(server.url, public_id, participants=args.participants,
+                run = asyncio.create_task(crowd.run(entry.url, public_id, participants=args.participants,
                                                     think_ms=args.think_ms))
                 if args.faults:
                     await faults(server, started, events)
                 return await run
             result = asyncio.run(crowd_with_faults())
-            static = asyncio.run(crowd.saturate(f"{server.url}{result.static_paths[0]}", seconds=args.compare_seconds))
+            if args.front == "nginx":
+                print(f"a stored image asked for at the front server's internal location: HTTP "
+                      f"{outside_status(entry.url, psql('SELECT iri_png FROM generation_stimulus LIMIT 1', DATABASE))}")
+            static = asyncio.run(crowd.saturate(f"{entry.url}{result.static_paths[0]}", seconds=args.compare_seconds))
         with Gunicorn("bench.minimal_app:application", env, **gunicorn, ready_path="/") as minimal:
             bare = asyncio.run(crowd.saturate(f"{minimal.url}/", seconds=args.compare_seconds))
-        rates = {"minimal Django view, no middleware": bare, "static file (WhiteNoise)": static,
+        static_server = "nginx" if args.front == "nginx" else "WhiteNoise"
+        rates = {"minimal Django view, no middleware": bare, f"static file ({static_server})": static,
                  "pgbench single-row inserts": pgbench_inserts(args.compare_seconds)}
         return report(result, rates, stored_answers(public_id), events)
     finally:

@@ -221,6 +221,12 @@ IRIS_MAX_UPLOAD_BYTES = env_int("IRIS_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minim
 # A request that waited longer than this in the front server's queue is answered 503 at once
 # (surveys/shedding.py); 0 never sheds.
 IRIS_SHED_QUEUE_MS = env_int("IRIS_SHED_QUEUE_MS", 3000, minimum=0)
+# Behind a front server that follows X-Accel-Redirect (nginx): the internal location that serves
+# participants' images, so Django checks each request and the front server copies the bytes
+# (surveys/trials/image_delivery.py). Empty: Django sends the bytes itself.
+IRIS_IMAGE_ACCEL_PREFIX = env_str("IRIS_IMAGE_ACCEL_PREFIX", "")
+if IRIS_IMAGE_ACCEL_PREFIX and not re.fullmatch(r"/[A-Za-z0-9_/-]*/", IRIS_IMAGE_ACCEL_PREFIX):
+    raise ImproperlyConfigured(f"IRIS_IMAGE_ACCEL_PREFIX={IRIS_IMAGE_ACCEL_PREFIX!r} is not a location such as /_iris_media/")
 # Form fields other than files are held in memory: 5 MiB of them at most. A file above
 # FILE_UPLOAD_MAX_MEMORY_SIZE is streamed to a temporary file instead of memory.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

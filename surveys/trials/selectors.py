@@ -1,10 +1,12 @@
 """Reads for the participant side, and the researcher's live count of sessions per condition."""
 
 import functools
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -40,16 +42,42 @@ STIMULUS_FILE_FIELDS = {"target": "target_png", "seed": "seed_png", "iri": "iri_
 
 def trial_image_name(*, token: str, trial_public_id: str, slot: str) -> str | None:
     """The storage name of the image in one screen slot of one trial of the session with this token;
-    None when there is no such session, trial, slot or file. Two narrow queries (the trial's layout,
-    found through the token without loading the session or its study, then one file name): every
-    trial fetches two or three images, so this is the busiest read of the participant path."""
-    layout = (Trial.objects.filter(participant__token=token, public_id=trial_public_id)
-              .values_list("layout", flat=True).first())
-    ref = TrialLayout.from_dict(layout).image(slot) if layout is not None else None
-    if ref is None:
-        return None
-    field = STIMULUS_FILE_FIELDS[ref.role]
-    return Stimulus.objects.filter(pk=ref.stimulus_id).values_list(field, flat=True).first() or None
+    None when there is no such session, trial, slot or file. Every trial fetches two or three images,
+    so this is the busiest read of the participant path: two single-row reads in SQL written once
+    (_image_queries), since compiling the same two ORM queries cost three times their round trips."""
+    trial_layout, stimulus_files = _image_queries()
+    with connection.cursor() as cursor:
+        cursor.execute(trial_layout, [token, trial_public_id])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        layout = json.loads(row[0]) if isinstance(row[0], str) else row[0]  # SQLite gives the JSON text
+        ref = TrialLayout.from_dict(layout).image(slot)
+        if ref is None:
+            return None
+        cursor.execute(stimulus_files[ref.role], [ref.stimulus_id])
+        row = cursor.fetchone()
+    return (row[0] or None) if row else None
+
+
+@functools.cache
+def _image_queries() -> tuple[str, dict[str, str]]:
+    """trial_image_name's SQL, from the models' own table and column names: the trial's layout found
+    through the session's token (never another session's trial), and each role's file name."""
+    quote = connection.ops.quote_name
+    trial, participant, stimulus = Trial._meta, Participant._meta, Stimulus._meta
+
+    def column(meta, name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    trial_layout = (
+        f"SELECT t.{column(trial, 'layout')} FROM {quote(trial.db_table)} t "
+        f"JOIN {quote(participant.db_table)} p ON p.{column(participant, 'id')} = t.{column(trial, 'participant')} "
+        f"WHERE p.{column(participant, 'token')} = %s AND t.{column(trial, 'public_id')} = %s")
+    stimulus_files = {role: f"SELECT {column(stimulus, field)} FROM {quote(stimulus.db_table)} "
+                            f"WHERE {column(stimulus, 'id')} = %s"
+                      for role, field in STIMULUS_FILE_FIELDS.items()}
+    return trial_layout, stimulus_files
 
 
 def participant_texts(*, participant: Participant) -> StudyTexts:
@@ -79,12 +107,31 @@ def trials_open(*, participant: Participant) -> QuerySet[Trial]:
 def trials_pending(*, participant: Participant, limit: int) -> list[Trial]:
     """The next open trials, never past an open gate trial: nobody sees the main block before the
     gate has been passed."""
-    pending = trials_open(participant=participant).order_by("index")
-    last_gate = (trials_open(participant=participant).filter(kind=TrialKind.QUALIFICATION)
-                 .order_by("-index").values_list("index", flat=True).first())
-    if last_gate is not None:
-        pending = pending.filter(index__lte=last_gate)
-    return list(pending[:limit])
+    return trials_outline(participant=participant, limit=limit).pending
+
+
+@dataclass(frozen=True)
+class TrialsOutline:
+    """Where a session stands, for the runner's trial fetches: the progress bar's counts, the trials
+    that open a new quarter of the main block, and the next trials to show."""
+    settled: int  # answered, or found unshowable
+    total: int
+    breaks: frozenset[int]
+    pending: list[Trial]
+
+
+def trials_outline(*, participant: Participant, limit: int) -> TrialsOutline:
+    """Two queries, the busiest read after images: every trial's (index, kind, open?) in one, which
+    gives the counts, the breaks and the gate in Python, then the next open trials themselves."""
+    rows = list(participant.trials.order_by("index").values_list("index", "kind", "response__id", "unavailable_at"))
+    open_rows = [(index, kind) for index, kind, response, unavailable in rows if response is None and unavailable is None]
+    open_gates = [index for index, kind in open_rows if kind == TrialKind.QUALIFICATION]
+    # Nothing past the last open gate trial: the main block waits until the gate is passed.
+    next_indexes = [index for index, _ in open_rows if not open_gates or index <= open_gates[-1]][:limit]
+    pending = list(participant.trials.filter(index__in=next_indexes).order_by("index")) if next_indexes else []
+    main = [index for index, kind, _, _ in rows if kind in MAIN_BLOCK_KINDS]
+    return TrialsOutline(settled=len(rows) - len(open_rows), total=len(rows), breaks=_quarter_starts(main),
+                         pending=pending)
 
 
 def trial_counts(*, participant: Participant) -> tuple[int, int]:
@@ -93,14 +140,21 @@ def trial_counts(*, participant: Participant) -> tuple[int, int]:
     return counts["total"] - counts["open"], counts["total"]
 
 
+MAIN_BLOCK_KINDS = (TrialKind.MAIN, TrialKind.CATCH)
+
+
 def break_indexes(*, participant: Participant) -> set[int]:
     """Trial indexes that open a new quarter of the main block (main and catch trials together)."""
-    main = list(participant.trials.filter(kind__in=[TrialKind.MAIN, TrialKind.CATCH])
-                .order_by("index").values_list("index", flat=True))
+    return set(_quarter_starts(list(participant.trials.filter(kind__in=MAIN_BLOCK_KINDS)
+                                    .order_by("index").values_list("index", flat=True))))
+
+
+def _quarter_starts(main: list[int]) -> frozenset[int]:
+    """Of the main block's trial indexes in order, those that open its second, third and last quarter."""
     if len(main) < MIN_TRIALS_FOR_BREAKS:
-        return set()
+        return frozenset()
     cuts = {round(len(main) * quarter / BREAKS_PER_MAIN_BLOCK) for quarter in range(1, BREAKS_PER_MAIN_BLOCK)}
-    return {main[cut] for cut in cuts if 0 < cut < len(main)}
+    return frozenset(main[cut] for cut in cuts if 0 < cut < len(main))
 
 
 @dataclass(frozen=True)

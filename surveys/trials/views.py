@@ -6,7 +6,6 @@ import secrets
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
-from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,6 +19,7 @@ from surveys.studies.models import Study
 from surveys.studies.richtext import rich_text_render
 from surveys.trials import selectors, services, withdrawal
 from surveys.trials.guards import participant_request
+from surveys.trials.image_delivery import image_response
 from surveys.trials.layout import QUERY_SLOT
 from surveys.trials.models import ParticipantStatus, Trial, TrialKind
 from surveys.trials.payloads import AnswerPost, DevicePost, QuestionAnswersPost, json_body
@@ -313,12 +313,11 @@ def participant_trials(request: HttpRequest, participant) -> JsonResponse:
         limit = min(max(int(request.GET.get("n", 3)), 1), MAX_TRIALS_AHEAD)
     except ValueError:
         return JsonResponse({"error": "n must be a whole number."}, status=400)
-    answered, total = selectors.trial_counts(participant=participant)
-    breaks = selectors.break_indexes(participant=participant)
+    outline = selectors.trials_outline(participant=participant, limit=limit)
     presentation = participant.study.design_spec.traits.presentation
-    trials = [trial_payload(participant.token, trial, presentation=presentation, break_before=trial.index in breaks)
-              for trial in selectors.trials_pending(participant=participant, limit=limit)]
-    return JsonResponse({"answered": answered, "total": total, "trials": trials})
+    trials = [trial_payload(participant.token, trial, presentation=presentation,
+                            break_before=trial.index in outline.breaks) for trial in outline.pending]
+    return JsonResponse({"answered": outline.settled, "total": outline.total, "trials": trials})
 
 
 # What the page may know about a trial's kind: practice shows feedback, the gate and the main block
@@ -392,10 +391,7 @@ def trial_image(request: HttpRequest, token: str, trial_id: str, slot: str) -> H
     name = selectors.trial_image_name(token=token, trial_public_id=trial_id, slot=slot)
     if name is None:
         raise Http404("No such image.")
-    with default_storage.open(name, "rb") as stored:
-        response = HttpResponse(stored.read(), content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return image_response(name)
 
 
 

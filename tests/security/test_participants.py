@@ -13,7 +13,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from surveys.generation.models import Stimulus
 from surveys.trials.models import Participant, ParticipantStatus, Response
+from surveys.trials.selectors import STIMULUS_FILE_FIELDS
 from surveys.trials.services import UNCONSENTED_HOLD_S
 from tests.surveys import factories
 
@@ -252,6 +254,25 @@ def test_an_image_is_served_only_to_the_session_whose_trial_shows_it(client, att
 
     assert mine.status_code == 200 and mine["Content-Type"] == "image/png" and mine.content[:4] == b"\x89PNG"
     assert theirs.status_code == 404
+
+
+def test_behind_the_front_server_an_image_is_still_checked_by_django_and_its_name_never_sent(
+        client, attacker, study, settings):
+    """With IRIS_IMAGE_ACCEL_PREFIX (the deployment), Django answers with the front server's internal
+    location of the very file the trial shows, and no bytes; another session's trial is still a 404."""
+    settings.IRIS_IMAGE_ACCEL_PREFIX = "/_iris_media/"
+    victim = consented(client, study)
+    trial = victim.trials.first()
+    own = consented(attacker, study)
+
+    mine = client.get(f"/p/{victim.token}/img/{trial.public_id}/0")
+    theirs = attacker.get(f"/p/{own.token}/img/{trial.public_id}/0")
+
+    shown = trial.layout_spec.image("0")
+    stored = getattr(Stimulus.objects.get(pk=shown.stimulus_id), STIMULUS_FILE_FIELDS[shown.role]).name
+    assert mine.status_code == 200 and mine.content == b"" and mine["Content-Type"] == "image/png"
+    assert mine["X-Accel-Redirect"] == f"/_iris_media/{stored}"
+    assert theirs.status_code == 404 and "X-Accel-Redirect" not in theirs
 
 
 def test_odd_text_in_forms_and_platform_ids_is_cleaned_not_a_500(attacker, study):

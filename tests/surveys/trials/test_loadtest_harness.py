@@ -1,6 +1,7 @@
-"""`make loadtest` runs end to end on a small crowd: a real gunicorn, PostgreSQL and Redis, the
-runner's protocol, and the count of acknowledged answers against stored rows (the 500-participant
-run and its fault mode are `make loadtest`)."""
+"""`make loadtest` runs end to end on a small crowd: the deployment's front server (nginx, with
+docker/nginx.conf: static files and the images' X-Accel-Redirect), a real gunicorn, PostgreSQL and
+Redis, the runner's protocol, and the count of acknowledged answers against stored rows (the
+500-participant run and its fault mode are `make loadtest`)."""
 
 import re
 import subprocess
@@ -23,6 +24,8 @@ def test_a_small_crowd_completes_and_every_acknowledged_answer_is_stored_once():
                       r"disconnections (\d+), sessions unfinished (\d+)", done.stdout)
     acknowledged, stored, lost, twice, _, unfinished = map(int, tally.groups())
     assert acknowledged == stored == 6 * 2 and (lost, twice, unfinished) == (0, 0, 0)
+    assert "trials left unanswered for an image that did not come: 0" in done.stdout  # X-Accel images arrive
+    assert "a stored image asked for at the front server's internal location: HTTP 404" in done.stdout
     for endpoint in ("start", "consent", "static", "trials", "image", "respond", "finish"):
         assert re.search(rf"^{endpoint}\s+\d+\s+[\d.]+", done.stdout, re.MULTILINE), endpoint
     for floor in ("minimal Django view", "static file", "pgbench single-row inserts"):
