@@ -2,10 +2,12 @@
 parts underneath can do.
 
 Usage: python -m bench loadtest [--participants N] [--items I] [--think-ms T] [--workers W]
-                                [--compare-seconds S] [--faults]
+                                [--threads T] [--compare-seconds S] [--faults] [--front nginx|none]
 
 It makes a scratch PostgreSQL database (dropped at the end), seeds one study, starts gunicorn on it
-(the deployment's sync workers; Redis holds the rate limits' counts) and runs N participants at once
+(the web image's workers, read from docker/Dockerfile; Redis holds the rate limits' counts) behind the deployment's front
+server (nginx with docker/nginx.conf: static files from disk, images by X-Accel-Redirect after
+Django's check; `--front none` sends everything to gunicorn) and runs N participants at once
 through the runner's own protocol (bench/crowd.py): start page, entry, consent, the runner page and
 its static files, trial batches, images, answers with idempotency keys, finish; each answer retried
 as the runner retries it (429/503 with Retry-After, a dropped connection). Then, in the same run and
@@ -18,8 +20,8 @@ acknowledged may be lost or stored twice.
 (SIGSTOP/SIGCONT), a PostgreSQL restart and a Redis restart (both through their own service
 commands, so run it on a machine whose PostgreSQL and Redis nothing else is using).
 
-Needs PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379 (as the tests do) and the `pgbench`
-client. Prints what it ran on: the CPU model and core count.
+Needs PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379 (as the tests do), the `pgbench`
+client and nginx (Debian: nginx-light). Prints what it ran on: the CPU model and core count.
 """
 
 import argparse
@@ -55,6 +57,14 @@ SERVER_ENV = {
     "IRIS_CLIENT_IP_META_KEY": "HTTP_X_FORWARDED_FOR", "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
     "DJANGO_SETTINGS_MODULE": "surveys.settings",
 }
+
+
+def deployed_gunicorn() -> dict[str, int]:
+    """The web image's gunicorn workers and threads (docker/Dockerfile's GUNICORN_CMD_ARGS): the crowd
+    meets the server as deployed unless --workers or --threads say otherwise."""
+    line = re.search(r'GUNICORN_CMD_ARGS="([^"]*)"', (ROOT / "docker" / "Dockerfile").read_text()).group(1)
+    setting = {name: int(value) for name, value in re.findall(r"--(workers|threads)[ =](\d+)", line)}
+    return {"workers": setting.get("workers", 1), "threads": setting.get("threads", 1)}
 
 
 def machine() -> str:
@@ -286,8 +296,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--participants", type=int, default=500)
     parser.add_argument("--items", type=int, default=8, help="trials per participant")
     parser.add_argument("--think-ms", type=float, default=1500, help="each participant's time per trial")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=1, help="threads per worker (more than 1: gthread workers)")
+    deployed = deployed_gunicorn()
+    parser.add_argument("--workers", type=int, default=deployed["workers"], help="gunicorn workers (as deployed)")
+    parser.add_argument("--threads", type=int, default=deployed["threads"],
+                        help="threads per worker, as deployed (more than 1: gthread workers)")
     parser.add_argument("--compare-seconds", type=int, default=10)
     parser.add_argument("--faults", action="store_true")
     parser.add_argument("--front", choices=("nginx", "none"), default="nginx",

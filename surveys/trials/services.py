@@ -73,11 +73,13 @@ def participant_enter(*, study: Study, source: str, recruitment_id: str, recruit
     the start page that created it (the same press of the button, sent twice). Anyone else gets
     SessionElsewhere. Admission and the Latin-square row are decided under a lock on the study row,
     so that people who arrive at the same moment are counted one after another and balance (and
-    the cap) holds.
+    the cap) holds. The trial list is drawn and stored after the lock is released: the lock is the
+    one place a wave of arrivals queues, so it is held only for the decision and the session's row.
+    From that row on the study's design is frozen, so drawing later draws from the same items.
     """
     existing = Participant.objects.filter(study=study, recruitment_id=recruitment_id).first()
     if existing:
-        return _resumed(existing, resume_token=resume_token, arrival=arrival)
+        return _with_trials(_resumed(existing, resume_token=resume_token, arrival=arrival))
     if study.status != StudyStatus.OPEN and not is_pilot:
         raise StudyClosed(study.name)
     try:
@@ -85,17 +87,25 @@ def participant_enter(*, study: Study, source: str, recruitment_id: str, recruit
             locked = Study.objects.select_for_update().get(pk=study.pk)
             existing = Participant.objects.filter(study=locked, recruitment_id=recruitment_id).first()
             if existing:
-                return _resumed(existing, resume_token=resume_token, arrival=arrival)
+                return _with_trials(_resumed(existing, resume_token=resume_token, arrival=arrival))
             pieces = study_pieces(study=locked)
             row = design_row_assign(study=locked, rows=pieces.rows, is_pilot=is_pilot)
             participant = Participant.objects.create(study=locked, source=source, recruitment_id=recruitment_id,
                                                      recruitment_data=recruitment_data, is_pilot=is_pilot,
                                                      design_row=row, study_version=study_version_current(study=locked),
                                                      last_seen_at=timezone.now(), arrival_key=arrival)
-            design_freeze(participant=participant, pieces=pieces)
     except IntegrityError:  # the same arrival twice at once, e.g. a double click on the start button
         existing = Participant.objects.get(study=study, recruitment_id=recruitment_id)
-        return _resumed(existing, resume_token=resume_token, arrival=arrival)
+        return _with_trials(_resumed(existing, resume_token=resume_token, arrival=arrival))
+    design_freeze(participant=participant, pieces=pieces)
+    return participant
+
+
+def _with_trials(participant: Participant) -> Participant:
+    """A resumed session whose trial list was never stored (the connection dropped between its row
+    and its trials) gets it now; one that has it is returned as it is."""
+    if not participant.trials.exists():
+        design_freeze(participant=participant, pieces=study_pieces(study=participant.study))
     return participant
 
 
@@ -167,7 +177,11 @@ def design_freeze(*, participant: Participant, pieces: StudyPieces) -> list[Tria
     counterbalanced sides) and store it; it never changes afterwards."""
     rng = random.Random(secrets.randbits(64))
     trials = trials_build(participant=participant, pieces=pieces, row=participant.design_row or 0, rng=rng)
-    return Trial.objects.bulk_create(trials)
+    try:
+        with transaction.atomic():  # all of the list or none of it
+            return Trial.objects.bulk_create(trials)
+    except IntegrityError:  # a concurrent retry of the same session stored its list first: that one stands
+        return list(participant.trials.order_by("index"))
 
 
 def participant_consent(*, participant: Participant, agreed: bool, client_info: dict) -> Participant:

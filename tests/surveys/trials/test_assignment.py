@@ -102,3 +102,56 @@ def test_a_crowd_arriving_at_once_on_postgresql_never_overfills_and_stays_balanc
 
     assert Counter(outcomes) == {0: 2, 1: 2, 2: 2, "full": 6}
     assert Participant.objects.filter(study=study).count() == 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_arrival_drawing_its_trials_does_not_hold_up_the_next_arrival(monkeypatch):
+    """The study lock covers the admission decision only: while one arrival's trial list is still being
+    drawn and stored, the next arrival is admitted (on PostgreSQL, where the lock is a row lock)."""
+    assert connection.vendor == "postgresql"
+    study = latin_study(per_condition=6)
+    drawing, release = threading.Event(), threading.Event()
+    real_build = services.trials_build
+
+    def slow_first_draw(**kwargs):
+        if kwargs["participant"].recruitment_id == "slow":
+            drawing.set()
+            release.wait(timeout=30)
+        return real_build(**kwargs)
+
+    monkeypatch.setattr(services, "trials_build", slow_first_draw)
+
+    def arrive_slowly():
+        try:
+            enter(study, "slow")
+        finally:
+            connection.close()
+
+    slow = threading.Thread(target=arrive_slowly)
+    slow.start()
+    try:
+        assert drawing.wait(timeout=30)
+        admitted = []
+        quick = threading.Thread(target=lambda: (admitted.append(enter(study, "quick")), connection.close()))
+        quick.start()
+        quick.join(timeout=10)
+        assert admitted and admitted[0].trials.exists()  # admitted while the first list is still being drawn
+    finally:
+        release.set()
+        slow.join()
+    assert Participant.objects.get(study=study, recruitment_id="slow").trials.exists()
+
+
+@pytest.mark.django_db
+def test_a_session_whose_trial_list_was_never_stored_gets_one_when_it_comes_back():
+    """The connection may drop between a session's row and its trials (they are stored after the lock):
+    the browser's retry of the same arrival finds the session and draws its list then."""
+    study = latin_study(per_condition=6)
+    first = enter(study, "p0", arrival="a" * 22)
+    drawn = first.trials.count()
+    first.trials.all().delete()
+
+    again = enter(study, "p0", arrival="a" * 22)
+
+    assert again.pk == first.pk and again.trials.count() == drawn > 0
+    assert enter(study, "p0", resume_token=first.token).trials.count() == drawn  # drawn once, not twice
