@@ -4,15 +4,28 @@ random generator, returns unsaved Trial rows; services.design_freeze stores them
 import functools
 import math
 import random
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from surveys.studies.design import StudyDesign
-from surveys.studies.models import Condition, Study, StudyItem
+from surveys.studies.models import Condition, Study
 from surveys.studies.paradigms import Paradigm
 from surveys.trials.layout import ImageRef, TrialLayout
 from surveys.trials.models import Participant, Trial, TrialKind
+
+
+@dataclass(frozen=True)
+class DrawItem:
+    """A study item as the draw reads it: ids and its target's category. Not StudyItem with its
+    stimulus row: every arrival loads all of a study's items, and the stimulus's JSON (loss curve,
+    scores, config) cost far more to load than the whole draw."""
+
+    pk: int
+    condition_id: int
+    stimulus_id: int
+    job_id: int
+    target_id: int
+    category: str
 
 
 @dataclass
@@ -21,7 +34,7 @@ class StudyPieces:
 
     design: StudyDesign
     conditions: list[Condition]
-    items: list[StudyItem]
+    items: list[DrawItem]
     targets: list[int]  # target image ids, sorted
     category: dict[int, str]  # target id -> category
     representative: dict[tuple[int, int], int]  # (job id, target id) -> a stimulus id showing that target
@@ -51,23 +64,25 @@ def capped_places(*, cap: int | None, rows: int) -> int | None:
 
 
 def study_pieces(*, study: Study) -> StudyPieces:
-    items = list(study.items.select_related("stimulus__target", "condition").order_by("pk"))
+    rows = study.items.order_by("pk").values_list("pk", "condition_id", "stimulus_id", "stimulus__job_id",
+                                                  "stimulus__target_id", "stimulus__target__category")
+    items = [DrawItem(*row) for row in rows]
     representative: dict[tuple[int, int], int] = {}
     for item in items:
-        representative.setdefault((item.stimulus.job_id, item.stimulus.target_id), item.stimulus_id)
+        representative.setdefault((item.job_id, item.target_id), item.stimulus_id)
     return StudyPieces(
         design=study.design_spec, conditions=list(study.conditions.order_by("pk")),
-        items=items, targets=sorted({item.stimulus.target_id for item in items}),
-        category={item.stimulus.target_id: item.stimulus.target.category for item in items},
+        items=items, targets=sorted({item.target_id for item in items}),
+        category={item.target_id: item.category for item in items},
         representative=representative,
     )
 
 
-def main_items(pieces: StudyPieces, *, row: int) -> list[StudyItem]:
+def main_items(pieces: StudyPieces, *, row: int) -> list[DrawItem]:
     """Every item, or (once per target) target j in condition (row + j) mod C: a Latin square."""
     if not pieces.design.once_per_target:
         return list(pieces.items)
-    cells = {(item.stimulus.target_id, item.condition_id): item for item in pieces.items}
+    cells = {(item.target_id, item.condition_id): item for item in pieces.items}
     chosen = []
     count = len(pieces.conditions)
     for j, target in enumerate(pieces.targets):
@@ -94,19 +109,19 @@ def placed(right: ImageRef, others: list[ImageRef], position: int) -> tuple[Imag
 
 # --- main trials, one builder per paradigm --------------------------------------------------------
 
-def main_layout(pieces: StudyPieces, item: StudyItem, position: int, rng: random.Random) -> TrialLayout:
-    stimulus, design = item.stimulus, pieces.design
-    iri, target = ImageRef("iri", stimulus.pk), ImageRef("target", stimulus.pk)
+def main_layout(pieces: StudyPieces, item: DrawItem, position: int, rng: random.Random) -> TrialLayout:
+    design = pieces.design
+    iri, target = ImageRef("iri", item.stimulus_id), ImageRef("target", item.stimulus_id)
     if design.paradigm == Paradigm.TWO_AFC:
-        foil = (ImageRef("seed", stimulus.pk) if design.foils == "seed"
-                else other_targets(pieces, stimulus.job_id, stimulus.target_id, 1, rng)[0])
+        foil = (ImageRef("seed", item.stimulus_id) if design.foils == "seed"
+                else other_targets(pieces, item.job_id, item.target_id, 1, rng)[0])
         return TrialLayout(query=iri, options=placed(target, [foil], position), answer=position)
     if design.paradigm == Paradigm.SIMILARITY:
         return TrialLayout(options=placed(target, [iri], position))
     if design.paradigm == Paradigm.MATCHING:
-        others = other_targets(pieces, stimulus.job_id, stimulus.target_id, design.k - 1, rng)
+        others = other_targets(pieces, item.job_id, item.target_id, design.k - 1, rng)
         return TrialLayout(query=iri, options=placed(target, others, position), answer=position)
-    return category_layout(pieces, query=iri, target_id=stimulus.target_id, rng=rng)
+    return category_layout(pieces, query=iri, target_id=item.target_id, rng=rng)
 
 
 def other_targets(pieces: StudyPieces, job_id: int, target_id: int, n: int, rng: random.Random) -> list[ImageRef]:
@@ -184,7 +199,7 @@ def trials_build(*, participant: Participant, pieces: StudyPieces, row: int, rng
     rng.shuffle(items)
     positions = balanced_positions(len(items), max(1, design.image_options), rng)
     two_sided = design.traits.image_options == 2  # the target is left or right of one other image
-    main = [Trial(participant=participant, kind=TrialKind.MAIN, item=item, condition_id=item.condition_id,
+    main = [Trial(participant=participant, kind=TrialKind.MAIN, item_id=item.pk, condition_id=item.condition_id,
                   target_on_left=two_sided and position == 0,
                   layout=main_layout(pieces, item, position, rng).to_dict())
             for item, position in zip(items, positions, strict=True)]
@@ -194,8 +209,3 @@ def trials_build(*, participant: Participant, pieces: StudyPieces, row: int, rng
         trial.index = index
     return trials
 
-
-def design_row_counts(*, rows: int, taken: list[int]) -> list[int]:
-    """How many sessions hold each Latin-square row."""
-    counts = Counter(taken)
-    return [counts[row] for row in range(rows)]

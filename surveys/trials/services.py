@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from surveys.common.specs import SpecError
@@ -21,7 +21,6 @@ from surveys.studies.selectors import study_version_current
 from surveys.trials.assignment import (
     StudyPieces,
     capped_places,
-    design_row_counts,
     study_pieces,
     trials_build,
 )
@@ -147,9 +146,11 @@ def _row_counts(*, study: Study, rows: int) -> list[int]:
     participant's place is free again, in their row, so the usable data stay balanced."""
     sessions_expire(study=study)
     holding = Q(status=ParticipantStatus.COMPLETED, excluded=False) | Q(status__in=ACTIVE_STATUSES)
-    taken = list(Participant.objects.filter(holding, study=study, is_pilot=False, design_row__isnull=False)
-                 .values_list("design_row", flat=True))
-    return design_row_counts(rows=rows, taken=taken)
+    # Counted by the database, one row back per Latin-square row: every arrival of a wave asks, and
+    # fetching one design_row per session held would grow with the wave.
+    taken = dict(Participant.objects.filter(holding, study=study, is_pilot=False, design_row__isnull=False)
+                 .values_list("design_row").annotate(sessions=Count("pk")).order_by())
+    return [taken.get(row, 0) for row in range(rows)]
 
 
 def _is_full(*, study: Study, counts: list[int]) -> bool:
