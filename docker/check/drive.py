@@ -212,6 +212,7 @@ class Participant:
     answered: dict = field(default_factory=dict)  # trial id -> choice
     acknowledged: list = field(default_factory=list)  # trial ids, one per 2xx answer
     server_errors: int = 0
+    images: list = field(default_factory=list)  # (status, content type, X-Accel-Redirect seen) per image
 
     def watch(self, page) -> None:
         def seen(response):
@@ -220,6 +221,9 @@ class Participant:
                 self.acknowledged.append(json.loads(response.request.post_data)["trial"])
             if response.status >= 500:
                 self.server_errors += 1
+            if "/img/" in response.url:
+                headers = response.headers
+                self.images.append((response.status, headers.get("content-type"), "x-accel-redirect" in headers))
 
         page.on("response", seen)
 
@@ -279,6 +283,9 @@ def check_front(playwright) -> None:
     static = plain.get("/static/iris/runner.js")
     assert static.ok and static.headers.get("server", "").startswith("nginx"), static.headers
     RESULTS["static_served_by"] = static.headers["server"]
+    # Images come by X-Accel-Redirect from nginx's internal location, which no client may ask for.
+    RESULTS["internal_image_location_from_outside"] = plain.get("/_iris_media/http/minio:9000/iris/").status
+    assert RESULTS["internal_image_location_from_outside"] == 404
 
 
 def first_study(playwright, api, admin, model_id: int) -> None:
@@ -296,6 +303,14 @@ def first_study(playwright, api, admin, model_id: int) -> None:
     browser.close()
     rows = responses(api, study_id)
     RESULTS["participant"] = compare(participant, rows)
+    # Django checked each image and nginx fetched it from MinIO (docker/nginx.conf): PNGs arrive, and
+    # the redirect itself never reaches the browser.
+    RESULTS["participant_images"] = {
+        "served": sum(status == 200 for status, _, _ in participant.images),
+        "not_png": sum(kind != "image/png" for status, kind, _ in participant.images if status == 200),
+        "redirect_header_seen": sum(leaked for _, _, leaked in participant.images)}
+    assert RESULTS["participant_images"]["served"] > 0, participant.images
+    assert RESULTS["participant_images"]["not_png"] == RESULTS["participant_images"]["redirect_header_seen"] == 0
     [score] = api.get(f"/api/studies/{study_id}/scores/").json()
     scored = [int(r["chose_target"]) for r in rows if r["scored"] == "1"]
     assert score["score_name"] == "target_share", score
