@@ -21,6 +21,7 @@ ARRIVAL_SPREAD_S = 10.0  # participants arrive over this long, as a published st
 TIMEOUT = aiohttp.ClientTimeout(total=90)
 STATIC = re.compile(r'(?:src|href)="(/static/[^"]+)"')
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+ARRIVAL = re.compile(r'name="arrival" value="([^"]*)"')
 
 
 @dataclass
@@ -82,9 +83,13 @@ class Participant:
     async def take_part(self, public_id: str, think_ms: float) -> None:
         prolific_id = f"load{self.address.replace('.', '')}"
         start = f"/s/{public_id}/?PROLIFIC_PID={prolific_id}"
-        await self.page("start", "GET", start)
+        _, start_page = await self.page("start", "GET", start)
+        # The start page's arrival key, which the browser posts with the button: a retried press (the
+        # first answer lost to a killed worker) resumes the session that press created.
+        arrival = ARRIVAL.search(start_page).group(1)
         page, _ = await self.page("enter", "POST", start,
-                                  data={"PROLIFIC_PID": prolific_id, "csrfmiddlewaretoken": self.csrf})
+                                  data={"PROLIFIC_PID": prolific_id, "csrfmiddlewaretoken": self.csrf,
+                                        "arrival": arrival})
         _, runner = await self.page("consent", "POST", f"{page}consent",
                                     data={"agree": "yes", "csrfmiddlewaretoken": self.csrf})
         statics = STATIC.findall(runner)

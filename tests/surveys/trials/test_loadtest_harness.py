@@ -6,6 +6,8 @@ Redis, the runner's protocol, and the count of acknowledged answers against stor
 import re
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,19 @@ def test_a_small_crowd_completes_and_every_acknowledged_answer_is_stored_once():
         assert re.search(rf"^{endpoint}\s+\d+\s+[\d.]+", done.stdout, re.MULTILINE), endpoint
     for floor in ("minimal Django view", "static file", "pgbench single-row inserts"):
         assert re.search(rf"^{floor}.*\s[\d.]+\s+[\d.]+$", done.stdout, re.MULTILINE), floor
+
+
+@pytest.mark.timeout(60)
+def test_when_the_web_service_does_not_answer_the_front_server_says_try_again_later(tmp_path):
+    """docker/nginx.conf, with nothing listening behind it (a killed worker, a restart): 503 with
+    Retry-After, which the runner and the page retry, never a bare 502."""
+    from bench.loadtest import Front, free_port
+
+    tmp_path.chmod(0o755)
+    with Front(free_port(), static_root=tmp_path, media_root=tmp_path, scratch=tmp_path) as front:
+        try:
+            urllib.request.urlopen(f"{front.url}/s/some-study/", timeout=10)
+            raise AssertionError("the front server answered without its web service")
+        except urllib.error.HTTPError as refused:
+            assert refused.code == 503 and int(refused.headers["Retry-After"]) > 0
+            assert b"tries again" in refused.read()
