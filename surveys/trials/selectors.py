@@ -104,10 +104,8 @@ def trials_open(*, participant: Participant) -> QuerySet[Trial]:
     return participant.trials.filter(OPEN_TRIAL)
 
 
-def trials_pending(*, participant: Participant, limit: int) -> list[Trial]:
-    """The next open trials, never past an open gate trial: nobody sees the main block before the
-    gate has been passed."""
-    return trials_outline(participant=participant, limit=limit).pending
+# The main block: main trials and the catch trials hidden among them (breaks divide them together).
+MAIN_BLOCK_KINDS = (TrialKind.MAIN, TrialKind.CATCH)
 
 
 @dataclass(frozen=True)
@@ -138,15 +136,6 @@ def trial_counts(*, participant: Participant) -> tuple[int, int]:
     """(settled, total) for the progress bar: settled trials are answered or were unshowable."""
     counts = participant.trials.aggregate(total=Count("pk"), open=Count("pk", filter=OPEN_TRIAL))  # one query
     return counts["total"] - counts["open"], counts["total"]
-
-
-MAIN_BLOCK_KINDS = (TrialKind.MAIN, TrialKind.CATCH)
-
-
-def break_indexes(*, participant: Participant) -> set[int]:
-    """Trial indexes that open a new quarter of the main block (main and catch trials together)."""
-    return set(_quarter_starts(list(participant.trials.filter(kind__in=MAIN_BLOCK_KINDS)
-                                    .order_by("index").values_list("index", flat=True))))
 
 
 def _quarter_starts(main: list[int]) -> frozenset[int]:

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from surveys.trials.models import Participant, ParticipantStatus, Response, TrialKind
-from surveys.trials.selectors import break_indexes
+from surveys.trials.selectors import trials_outline
 from surveys.trials.services import TOUCH_EVERY_S
 from tests.surveys import factories
 
@@ -215,8 +215,8 @@ def test_a_long_main_block_pauses_at_each_quarter_and_a_short_one_never(client):
     long_study = factories.study(factories.researcher(), n_items=40, design={"practice": True, "practice_trials": 2})
     short_study = factories.study(factories.researcher("another"), n_items=6)
 
-    assert sorted(break_indexes(participant=enter(client, long_study))) == [12, 22, 32]
-    assert break_indexes(participant=enter(client.__class__(), short_study)) == set()
+    assert sorted(trials_outline(participant=enter(client, long_study), limit=1).breaks) == [12, 22, 32]
+    assert trials_outline(participant=enter(client.__class__(), short_study), limit=1).breaks == set()
 
 
 @pytest.mark.django_db(transaction=True)
