@@ -4,6 +4,7 @@ receiver is down at first: the call is tried again a few seconds later, and neve
 
 import io
 import ipaddress
+import time
 
 import pytest
 
@@ -40,6 +41,11 @@ def test_a_worker_mails_and_calls_the_owner_of_a_job_that_failed_trying_a_down_r
             job = wait_for_job(job, timeout_s=120, worker=worker)
             [message] = smtp.wait_for(1, timeout_s=30)
             calls = receiver.wait_for(2, timeout_s=30 + NOTIFY_FIRST_RETRY_S)
+            # The worker records a delivery after the receiver has answered: stop it only once it has.
+            deadline = time.monotonic() + 30
+            while NotificationDelivery.objects.exclude(status=DeliveryStatus.SENT).exists():
+                assert time.monotonic() < deadline, list(NotificationDelivery.objects.values("channel", "status"))
+                time.sleep(0.2)
 
     assert job.status == JobStatus.FAILED
     assert message["To"] == "ada@lab.example" and message["Subject"] == f"[IRIS] Job {job.pk} (demo, layer1) failed"
