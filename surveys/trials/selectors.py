@@ -1,7 +1,6 @@
 """Reads for the participant side, and the researcher's live count of sessions per condition."""
 
 import functools
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ from surveys.trials.models import (
     Trial,
     TrialKind,
 )
+from surveys.trials.sql import column, json_value, table
 
 BREAKS_PER_MAIN_BLOCK = 4  # a pause at each quarter (Feather)
 # Shorter main blocks get no breaks: a pause every few trials would only interrupt.
@@ -51,8 +51,7 @@ def trial_image_name(*, token: str, trial_public_id: str, slot: str) -> str | No
         row = cursor.fetchone()
         if row is None:
             return None
-        layout = json.loads(row[0]) if isinstance(row[0], str) else row[0]  # SQLite gives the JSON text
-        ref = TrialLayout.from_dict(layout).image(slot)
+        ref = TrialLayout.from_dict(json_value(row[0])).image(slot)
         if ref is None:
             return None
         cursor.execute(stimulus_files[ref.role], [ref.stimulus_id])
@@ -62,22 +61,61 @@ def trial_image_name(*, token: str, trial_public_id: str, slot: str) -> str | No
 
 @functools.cache
 def _image_queries() -> tuple[str, dict[str, str]]:
-    """trial_image_name's SQL, from the models' own table and column names: the trial's layout found
-    through the session's token (never another session's trial), and each role's file name."""
-    quote = connection.ops.quote_name
-    trial, participant, stimulus = Trial._meta, Participant._meta, Stimulus._meta
-
-    def column(meta, name: str) -> str:
-        return quote(meta.get_field(name).column)
-
+    """trial_image_name's SQL: the trial's layout found through the session's token (never another
+    session's trial), and each role's file name."""
     trial_layout = (
-        f"SELECT t.{column(trial, 'layout')} FROM {quote(trial.db_table)} t "
-        f"JOIN {quote(participant.db_table)} p ON p.{column(participant, 'id')} = t.{column(trial, 'participant')} "
-        f"WHERE p.{column(participant, 'token')} = %s AND t.{column(trial, 'public_id')} = %s")
-    stimulus_files = {role: f"SELECT {column(stimulus, field)} FROM {quote(stimulus.db_table)} "
-                            f"WHERE {column(stimulus, 'id')} = %s"
+        f"SELECT t.{column(Trial, 'layout')} FROM {table(Trial)} t "
+        f"JOIN {table(Participant)} p ON p.{column(Participant, 'id')} = t.{column(Trial, 'participant')} "
+        f"WHERE p.{column(Participant, 'token')} = %s AND t.{column(Trial, 'public_id')} = %s")
+    stimulus_files = {role: f"SELECT {column(Stimulus, field)} FROM {table(Stimulus)} WHERE {column(Stimulus, 'id')} = %s"
                       for role, field in STIMULUS_FILE_FIELDS.items()}
     return trial_layout, stimulus_files
+
+
+@dataclass(frozen=True)
+class AnswerContext:
+    """What storing one answer needs to know: the session, its study's paradigm, and the trial with
+    the answer it already has (a retried post finds its answer here)."""
+    participant_id: int
+    status: str
+    paradigm: str
+    trial_id: int | None  # None: no such trial in this session
+    kind: str | None
+    layout: TrialLayout | None
+    unavailable: bool
+    answer_key: str | None  # the idempotency key of the answer stored already; None: not answered
+    answer_correct: bool | None
+
+
+def answer_context(*, token: str, trial_public_id: str) -> AnswerContext | None:
+    """One query for an answer's whole context; None when no session has this token. Every answer of
+    every participant runs it, so it is written in SQL (_answer_query): through the ORM, the session
+    with its study and the trial with its answer were two queries whose compiling cost more CPU than
+    everything else the answer does."""
+    with connection.cursor() as cursor:
+        cursor.execute(_answer_query(), [trial_public_id, token])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    participant_id, status, paradigm, trial_id, kind, layout, unavailable_at, answer_key, answer_correct = row
+    return AnswerContext(participant_id=participant_id, status=status, paradigm=paradigm, trial_id=trial_id,
+                         kind=kind, layout=TrialLayout.from_dict(json_value(layout)) if trial_id else None,
+                         unavailable=unavailable_at is not None, answer_key=answer_key,
+                         answer_correct=None if answer_correct is None else bool(answer_correct))
+
+
+@functools.cache
+def _answer_query() -> str:
+    return (
+        f"SELECT p.{column(Participant, 'id')}, p.{column(Participant, 'status')}, s.{column(Study, 'paradigm')}, "
+        f"t.{column(Trial, 'id')}, t.{column(Trial, 'kind')}, t.{column(Trial, 'layout')}, "
+        f"t.{column(Trial, 'unavailable_at')}, r.{column(Response, 'idempotency_key')}, r.{column(Response, 'correct')} "
+        f"FROM {table(Participant)} p "
+        f"JOIN {table(Study)} s ON s.{column(Study, 'id')} = p.{column(Participant, 'study')} "
+        f"LEFT JOIN {table(Trial)} t ON t.{column(Trial, 'participant')} = p.{column(Participant, 'id')} "
+        f"AND t.{column(Trial, 'public_id')} = %s "
+        f"LEFT JOIN {table(Response)} r ON r.{column(Response, 'trial')} = t.{column(Trial, 'id')} "
+        f"WHERE p.{column(Participant, 'token')} = %s")
 
 
 def participant_texts(*, participant: Participant) -> StudyTexts:

@@ -1,13 +1,14 @@
 """Writes for the participant side: entering a study, consent, responses, completion."""
 
-import contextlib
+import functools
 import logging
 import random
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -15,7 +16,7 @@ from surveys.common.specs import SpecError
 from surveys.generation.models import NotificationEvent
 from surveys.studies.models import Study, StudyStatus
 from surveys.studies.notifications import study_notify
-from surveys.studies.paradigms import RATING_MAX, RATING_MIN
+from surveys.studies.paradigms import PARADIGMS, RATING_MAX, RATING_MIN
 from surveys.studies.questions import answers_check
 from surveys.studies.selectors import study_version_current
 from surveys.trials.assignment import (
@@ -27,8 +28,9 @@ from surveys.trials.assignment import (
 from surveys.trials.layout import TrialLayout
 from surveys.trials.models import ACTIVE_STATUSES, Participant, ParticipantStatus, Response, Trial, TrialKind
 from surveys.trials.payloads import rt_checked
-from surveys.trials.selectors import trials_open
+from surveys.trials.selectors import answer_context, trials_open
 from surveys.trials.signals import participant_completed
+from surveys.trials.sql import column, db_value, table
 from surveys.trials.viewing import Viewing
 
 logger = logging.getLogger(__name__)
@@ -199,43 +201,81 @@ def participant_consent(*, participant: Participant, agreed: bool, client_info: 
     return participant
 
 
-def response_record(*, participant: Participant, trial_public_id: str, choice: object, rt_ms: object,
-                    idempotency_key: str, client_data: dict, rating: object = None) -> tuple[Response, bool]:
-    """Store one response, or find the one a retry already stored. Returns (response, created).
+class SessionNotFound(Exception):
+    """No session has this token."""
+
+
+@dataclass(frozen=True)
+class RecordedAnswer:
+    """What the page is told about an answer: stored now or found stored (a retry), and, for a
+    practice trial only, whether it was right."""
+    created: bool
+    kind: str
+    correct: bool | None
+
+
+def response_record(*, token: str, trial_public_id: str, choice: object, rt_ms: object, idempotency_key: str,
+                    client_data: dict, rating: object = None) -> RecordedAnswer:
+    """Store one response of the session with this token, or find the one a retry already stored.
 
     `choice` is the index of the chosen option (or category); similarity trials send `rating` (1-7)
-    instead. Correctness is decided here, from the trial's server-only layout."""
-    # The trial and any answer it has, in one query (a retried post finds its answer here).
-    trial = Trial.objects.select_related("response").filter(public_id=trial_public_id, participant=participant).first()
-    if trial is None:
+    instead. Correctness is decided here, from the trial's server-only layout. Every answer of a wave
+    comes through here, so it costs two statements: one read of its whole context (answer_context)
+    and one INSERT that a concurrent retry's INSERT cannot duplicate (_answer_insert)."""
+    context = answer_context(token=token, trial_public_id=trial_public_id)
+    if context is None:
+        raise SessionNotFound(token)
+    if context.trial_id is None:
         raise TrialNotFound(trial_public_id)
-    existing = getattr(trial, "response", None)
-    if existing:
-        return _replayed(existing, idempotency_key=idempotency_key)
-    if participant.status != ParticipantStatus.CONSENTED:
-        raise ResponseRejected(f"This session is {participant.status}; it takes no responses.", status=409)
-    if trial.unavailable_at:
+    key = idempotency_key[:64]
+    if context.answer_key is not None:
+        return _replayed(context.answer_key, context.answer_correct, kind=context.kind, idempotency_key=key)
+    if context.status != ParticipantStatus.CONSENTED:
+        raise ResponseRejected(f"This session is {context.status}; it takes no responses.", status=409)
+    if context.unavailable:
         raise ResponseRejected("This trial could not be shown; it takes no answer.", status=409)
-    traits, layout = participant.study.design_spec.traits, trial.layout_spec
+    traits, layout = PARADIGMS[context.paradigm], context.layout
     if traits.rated:
         choice, rating = None, _checked_rating(rating)
     else:
         choice, rating = _checked_choice(choice, layout=layout), None
     rt_ms = _checked_rt(rt_ms)
     correct = layout.is_correct(choice=choice, rating=rating)
-    chose_target = correct if traits.target_chosen else None
-    try:
-        # One INSERT, atomic by itself: a transaction around it would only add BEGIN and COMMIT round trips.
-        # Inside a caller's transaction, its own savepoint keeps a lost race from breaking the caller's.
-        with transaction.atomic() if transaction.get_connection().in_atomic_block else contextlib.nullcontext():
-            response = Response.objects.create(trial=trial, idempotency_key=idempotency_key[:64], choice=choice,
-                                               rating=rating, chose_target=chose_target, correct=correct,
-                                               rt_ms=rt_ms, client_data=client_data)
-    except IntegrityError:  # a concurrent retry won the race
-        return _replayed(Response.objects.get(trial=trial), idempotency_key=idempotency_key)
-    if trial.kind == TrialKind.QUALIFICATION:
-        gate_evaluate(participant=participant)
-    return response, True
+    stored = _answer_insert(trial_id=context.trial_id, idempotency_key=key, choice=choice, rating=rating,
+                            chose_target=correct if traits.target_chosen else None, correct=correct, rt_ms=rt_ms,
+                            client_data=client_data)
+    if not stored:  # a concurrent retry of the same answer stored it first
+        earlier = Response.objects.values_list("idempotency_key", "correct").get(trial_id=context.trial_id)
+        return _replayed(*earlier, kind=context.kind, idempotency_key=key)
+    if context.kind == TrialKind.QUALIFICATION:
+        gate_evaluate(participant=Participant.objects.select_related("study").get(pk=context.participant_id))
+    return RecordedAnswer(created=True, kind=context.kind, correct=correct)
+
+
+# The INSERT's columns, in the order _answer_insert gives their values.
+ANSWER_COLUMNS = ("trial", "idempotency_key", "choice", "rating", "chose_target", "correct", "rt_ms", "client_data",
+                  "created_at")
+
+
+def _answer_insert(*, trial_id: int, idempotency_key: str, choice, rating, chose_target, correct, rt_ms: float,
+                   client_data: dict) -> bool:
+    """One INSERT, atomic by itself (no transaction around it: BEGIN and COMMIT would be two more round
+    trips). The trial's one-answer constraint decides a race between two retries of the same answer:
+    the second stores nothing and raises nothing, so a caller's transaction is never broken by it.
+    True when this call stored the answer."""
+    values = (trial_id, idempotency_key, choice, rating, chose_target, correct, rt_ms, client_data, timezone.now())
+    params = [db_value(Response, name, value) for name, value in zip(ANSWER_COLUMNS, values, strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(_answer_insert_sql(), params)
+        return cursor.fetchone() is not None
+
+
+@functools.cache
+def _answer_insert_sql() -> str:
+    columns = ", ".join(column(Response, name) for name in ANSWER_COLUMNS)
+    places = ", ".join(["%s"] * len(ANSWER_COLUMNS))
+    return (f"INSERT INTO {table(Response)} ({columns}) VALUES ({places}) "
+            f"ON CONFLICT ({column(Response, 'trial')}) DO NOTHING RETURNING {column(Response, 'id')}")
 
 
 # A session may lose this share of its trials (and at least a few) to images that would not load
@@ -288,10 +328,11 @@ def gate_evaluate(*, participant: Participant) -> Participant:
     return participant
 
 
-def _replayed(existing: Response, *, idempotency_key: str) -> tuple[Response, bool]:
-    if existing.idempotency_key != idempotency_key[:64]:
+def _replayed(stored_key: str, correct: bool | None, *, kind: str, idempotency_key: str) -> RecordedAnswer:
+    """The answer stored already, when this post is a retry of it (the same key); 409 otherwise."""
+    if stored_key != idempotency_key:
         raise ResponseRejected("This trial was already answered.", status=409)
-    return existing, False
+    return RecordedAnswer(created=False, kind=kind, correct=correct)
 
 
 def _checked_choice(choice: object, *, layout: TrialLayout) -> int:

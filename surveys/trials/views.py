@@ -232,23 +232,25 @@ def viewing_reply(viewing: dict | None, *, design) -> dict | None:
     return {**viewing, "stimulus_px": stimulus_px(viewing=viewing, degrees=degrees) if degrees else None}
 
 
-def participant_post(view=None, *, as_json: bool = True, body=None):
+def participant_post(view=None, *, as_json: bool = True, body=None, finds_session: bool = True):
     """A POST from a participant's page: rate-limited per token (and per address), the session found
     by its token (an unknown token is a 404); the view gets the participant. With ``body`` (a spec
-    class), the JSON body is parsed into that spec for the view, and a bad one is a 400 naming the field."""
+    class), the JSON body is parsed into that spec for the view, and a bad one is a 400 naming the field.
+    With ``finds_session=False`` the view gets the token instead and finds what it needs itself (an
+    answer reads its session, trial and study in one query)."""
     def decorate(view):
         @require_POST
         @participant_request(group="participant", rate=RATE, as_json=as_json)
         @functools.wraps(view)
         def with_participant(request: HttpRequest, token: str, **url_args) -> HttpResponse:
-            participant = selectors.participant_by_token(token=token)
+            session = selectors.participant_by_token(token=token) if finds_session else token
             if body is None:
-                return view(request, participant, **url_args)
+                return view(request, session, **url_args)
             try:
                 posted = body.from_dict(json_body(request))
             except SpecError as error:
                 return _refused(error)
-            return view(request, participant, posted, **url_args)
+            return view(request, session, posted, **url_args)
         return with_participant
 
     return decorate(view) if view else decorate
@@ -344,22 +346,23 @@ def trial_payload(token: str, trial: Trial, *, presentation: str, break_before: 
     }
 
 
-@participant_post(body=AnswerPost)
-def participant_respond(request: HttpRequest, participant, answer: AnswerPost) -> JsonResponse:
+@participant_post(body=AnswerPost, finds_session=False)
+def participant_respond(request: HttpRequest, token: str, answer: AnswerPost) -> JsonResponse:
     """Store one answer, or find the one a retry stored; a practice answer gets its feedback."""
     try:
-        response, created = services.response_record(participant=participant, trial_public_id=answer.trial,
-                                                     choice=answer.choice, rating=answer.rating,
-                                                     rt_ms=answer.rt_ms, idempotency_key=answer.idempotency_key,
-                                                     client_data=answer.client_data)
+        recorded = services.response_record(token=token, trial_public_id=answer.trial, choice=answer.choice,
+                                            rating=answer.rating, rt_ms=answer.rt_ms,
+                                            idempotency_key=answer.idempotency_key, client_data=answer.client_data)
+    except services.SessionNotFound:
+        raise Http404("No such session.") from None
     except services.TrialNotFound:
         return JsonResponse({"error": "No such trial in this session."}, status=404)
     except services.ResponseRejected as rejected:
         return JsonResponse({"error": str(rejected)}, status=rejected.status)
-    payload = {"stored": True, "replay": not created}
-    if response.trial.kind == TrialKind.PRACTICE:  # only now that it is stored, and only for practice
-        payload["feedback"] = {"correct": response.correct}
-    return JsonResponse(payload, status=201 if created else 200)
+    payload = {"stored": True, "replay": not recorded.created}
+    if recorded.kind == TrialKind.PRACTICE:  # only now that it is stored, and only for practice
+        payload["feedback"] = {"correct": recorded.correct}
+    return JsonResponse(payload, status=201 if recorded.created else 200)
 
 
 @participant_post

@@ -162,6 +162,6 @@ def test_a_declined_session_takes_no_responses(client, study):
     client.post(reverse("trials:consent", args=[participant.token]), {"agree": "no"})
 
     with pytest.raises(services.ResponseRejected):
-        services.response_record(participant=Participant.objects.get(), trial_public_id=participant.trials.first().public_id,
+        services.response_record(token=participant.token, trial_public_id=participant.trials.first().public_id,
                                  choice=0, rt_ms=100, idempotency_key="k", client_data={})
     assert response.status_code == 302
