@@ -3,11 +3,13 @@
 import functools
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from surveys.generation.models import Stimulus
 from surveys.studies.models import Study, StudyTexts, StudyVersion
@@ -23,7 +25,7 @@ from surveys.trials.models import (
     Trial,
     TrialKind,
 )
-from surveys.trials.sql import column, json_value, table
+from surveys.trials.sql import column, db_value, json_value, table
 
 BREAKS_PER_MAIN_BLOCK = 4  # a pause at each quarter (Feather)
 # Shorter main blocks get no breaks: a pause every few trials would only interrupt.
@@ -148,26 +150,72 @@ MAIN_BLOCK_KINDS = (TrialKind.MAIN, TrialKind.CATCH)
 
 @dataclass(frozen=True)
 class TrialsOutline:
-    """Where a session stands, for the runner's trial fetches: the progress bar's counts, the trials
-    that open a new quarter of the main block, and the next trials to show."""
+    """Where a session stands, for the runner's trial fetches: the session itself, the progress bar's
+    counts, the trials that open a new quarter of the main block, and the next trials to show."""
+    participant_id: int
+    status: str
+    paradigm: str
+    stale: bool  # last seen long enough ago (TOUCH_EVERY_S) that this fetch should say it is alive
     settled: int  # answered, or found unshowable
     total: int
     breaks: frozenset[int]
     pending: list[Trial]
 
 
-def trials_outline(*, participant: Participant, limit: int) -> TrialsOutline:
-    """Two queries, the busiest read after images: every trial's (index, kind, open?) in one, which
-    gives the counts, the breaks and the gate in Python, then the next open trials themselves."""
-    rows = list(participant.trials.order_by("index").values_list("index", "kind", "response__id", "unavailable_at"))
-    open_rows = [(index, kind) for index, kind, response, unavailable in rows if response is None and unavailable is None]
-    open_gates = [index for index, kind in open_rows if kind == TrialKind.QUALIFICATION]
-    # Nothing past the last open gate trial: the main block waits until the gate is passed.
-    next_indexes = [index for index, _ in open_rows if not open_gates or index <= open_gates[-1]][:limit]
-    pending = list(participant.trials.filter(index__in=next_indexes).order_by("index")) if next_indexes else []
-    main = [index for index, kind, _, _ in rows if kind in MAIN_BLOCK_KINDS]
-    return TrialsOutline(settled=len(rows) - len(open_rows), total=len(rows), breaks=_quarter_starts(main),
+# A page load or trial fetch within this long of the session's last one writes nothing: the holds it
+# keeps alive last minutes (UNCONSENTED_HOLD_S, IRIS_SESSION_TIMEOUT_S), and an UPDATE per request was
+# the largest part of a participant page's cost.
+TOUCH_EVERY_S = 10
+
+
+def trials_outline(*, token: str, limit: int) -> TrialsOutline | None:
+    """The session with this token and its next ``limit`` open trials; None when there is no such
+    session. The runner's trial fetch is the busiest read after answers, so it is two statements in
+    SQL: the session with every trial's (index, kind, open?), which gives the counts, the breaks and
+    the gate in Python, then the next open trials themselves (none past an open gate trial: the main
+    block waits until the gate is passed)."""
+    seen_since = db_value(Participant, "last_seen_at", timezone.now() - timedelta(seconds=TOUCH_EVERY_S))
+    with connection.cursor() as cursor:
+        cursor.execute(_outline_query(), [seen_since, token])
+        rows = cursor.fetchall()
+        if not rows:
+            return None
+        participant_id, status, paradigm, stale = rows[0][:4]
+        trials = [(index, kind, bool(is_open)) for *_, index, kind, is_open in rows if index is not None]
+        open_rows = [(index, kind) for index, kind, is_open in trials if is_open]
+        open_gates = [index for index, kind in open_rows if kind == TrialKind.QUALIFICATION]
+        next_indexes = [index for index, _ in open_rows if not open_gates or index <= open_gates[-1]][:limit]
+        pending = []
+        if next_indexes:
+            cursor.execute(_pending_query(len(next_indexes)), [participant_id, *next_indexes])
+            pending = [Trial(id=pk, participant_id=participant_id, public_id=public_id, index=index, kind=kind,
+                             layout=json_value(layout)) for pk, public_id, index, kind, layout in cursor.fetchall()]
+    main = [index for index, kind, _ in trials if kind in MAIN_BLOCK_KINDS]
+    return TrialsOutline(participant_id=participant_id, status=status, paradigm=paradigm, stale=bool(stale),
+                         settled=len(trials) - len(open_rows), total=len(trials), breaks=_quarter_starts(main),
                          pending=pending)
+
+
+@functools.cache
+def _outline_query() -> str:
+    last_seen = f"p.{column(Participant, 'last_seen_at')}"
+    return (
+        f"SELECT p.{column(Participant, 'id')}, p.{column(Participant, 'status')}, s.{column(Study, 'paradigm')}, "
+        f"({last_seen} IS NULL OR {last_seen} < %s), t.{column(Trial, 'index')}, t.{column(Trial, 'kind')}, "
+        f"(r.{column(Response, 'id')} IS NULL AND t.{column(Trial, 'unavailable_at')} IS NULL) "
+        f"FROM {table(Participant)} p "
+        f"JOIN {table(Study)} s ON s.{column(Study, 'id')} = p.{column(Participant, 'study')} "
+        f"LEFT JOIN {table(Trial)} t ON t.{column(Trial, 'participant')} = p.{column(Participant, 'id')} "
+        f"LEFT JOIN {table(Response)} r ON r.{column(Response, 'trial')} = t.{column(Trial, 'id')} "
+        f"WHERE p.{column(Participant, 'token')} = %s ORDER BY t.{column(Trial, 'index')}")
+
+
+def _pending_query(count: int) -> str:
+    indexes = ", ".join(["%s"] * count)
+    return (f"SELECT {column(Trial, 'id')}, {column(Trial, 'public_id')}, {column(Trial, 'index')}, "
+            f"{column(Trial, 'kind')}, {column(Trial, 'layout')} FROM {table(Trial)} "
+            f"WHERE {column(Trial, 'participant')} = %s AND {column(Trial, 'index')} IN ({indexes}) "
+            f"ORDER BY {column(Trial, 'index')}")
 
 
 def trial_counts(*, participant: Participant) -> tuple[int, int]:

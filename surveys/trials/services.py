@@ -28,7 +28,7 @@ from surveys.trials.assignment import (
 from surveys.trials.layout import TrialLayout
 from surveys.trials.models import ACTIVE_STATUSES, Participant, ParticipantStatus, Response, Trial, TrialKind
 from surveys.trials.payloads import rt_checked
-from surveys.trials.selectors import answer_context, trials_open
+from surveys.trials.selectors import TOUCH_EVERY_S, answer_context, trials_open
 from surveys.trials.signals import participant_completed
 from surveys.trials.sql import column, db_value, table
 from surveys.trials.viewing import Viewing
@@ -354,18 +354,16 @@ def _checked_rt(rt_ms: object) -> float:
         raise ResponseRejected(error.messages[0]) from None
 
 
-# A page load or trial fetch within this long of the last one writes nothing: the holds it keeps
-# alive last minutes (UNCONSENTED_HOLD_S, IRIS_SESSION_TIMEOUT_S), and an UPDATE per request was the
-# largest part of a participant page's cost.
-TOUCH_EVERY_S = 10
-
-
 def participant_touch(*, participant: Participant) -> None:
-    """The session is alive: it keeps its place in the design."""
+    """The session is alive: it keeps its place in the design (written at most every TOUCH_EVERY_S)."""
     now = timezone.now()
     if participant.last_seen_at is not None and now - participant.last_seen_at < timedelta(seconds=TOUCH_EVERY_S):
         return
-    Participant.objects.filter(pk=participant.pk).update(last_seen_at=now)
+    session_touch(participant_id=participant.pk)
+
+
+def session_touch(*, participant_id: int) -> None:
+    Participant.objects.filter(pk=participant_id).update(last_seen_at=timezone.now())
 
 
 def participant_device(*, participant: Participant, compatible: bool, data: dict) -> Participant:

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from surveys.common.specs import SpecError, printable
 from surveys.studies.models import Study
+from surveys.studies.paradigms import PARADIGMS
 from surveys.studies.richtext import rich_text_render
 from surveys.trials import selectors, services, withdrawal
 from surveys.trials.guards import participant_request
@@ -305,20 +306,27 @@ def participant_answers(request: HttpRequest, participant, post: QuestionAnswers
     return JsonResponse({"stored": True}, status=201)
 
 
-@participant_get(as_json=True)
-def participant_trials(request: HttpRequest, participant) -> JsonResponse:
-    """The next few unanswered trials: image URLs and positions only."""
-    if participant.status != ParticipantStatus.CONSENTED:
-        return JsonResponse({"error": f"This session is {participant.status}.", "next": _next_page(participant)},
-                            status=409)
+@never_cache
+@require_GET
+@participant_request(group="participant", rate=RATE, as_json=True)
+def participant_trials(request: HttpRequest, token: str) -> JsonResponse:
+    """The next few unanswered trials: image URLs and positions only. The session, its trials and
+    its study's paradigm are read together (selectors.trials_outline), not through participant_get."""
     try:
         limit = min(max(int(request.GET.get("n", 3)), 1), MAX_TRIALS_AHEAD)
     except ValueError:
         return JsonResponse({"error": "n must be a whole number."}, status=400)
-    outline = selectors.trials_outline(participant=participant, limit=limit)
-    presentation = participant.study.design_spec.traits.presentation
-    trials = [trial_payload(participant.token, trial, presentation=presentation,
-                            break_before=trial.index in outline.breaks) for trial in outline.pending]
+    outline = selectors.trials_outline(token=token, limit=limit)
+    if outline is None:
+        raise Http404("No such session.")
+    if outline.stale:
+        services.session_touch(participant_id=outline.participant_id)
+    if outline.status != ParticipantStatus.CONSENTED:
+        return JsonResponse({"error": f"This session is {outline.status}.",
+                             "next": reverse("trials:participant", args=[token])}, status=409)
+    presentation = PARADIGMS[outline.paradigm].presentation
+    trials = [trial_payload(token, trial, presentation=presentation, break_before=trial.index in outline.breaks)
+              for trial in outline.pending]
     return JsonResponse({"answered": outline.settled, "total": outline.total, "trials": trials})
 
 

@@ -9,8 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from surveys.trials.models import Participant, ParticipantStatus, Response, TrialKind
-from surveys.trials.selectors import trials_outline
-from surveys.trials.services import TOUCH_EVERY_S
+from surveys.trials.selectors import TOUCH_EVERY_S, trials_outline
 from tests.surveys import factories
 
 pytestmark = pytest.mark.django_db
@@ -161,10 +160,11 @@ def test_an_abandoned_session_times_out_and_cannot_resume(client, settings):
     assert page.status_code == 410 and b"expired" in page.content
 
 
-def test_loading_a_page_keeps_the_session_alive_writing_at_most_once_every_few_seconds(client):
+@pytest.mark.parametrize("url_name", ["trials:participant", "trials:trials"])
+def test_loading_a_page_or_trials_keeps_the_session_alive_writing_at_most_once_every_few_seconds(client, url_name):
     study = factories.study(factories.researcher(), n_items=2)
     participant = enter(client, study, PROLIFIC_PID="reloads")
-    page = reverse("trials:participant", args=[participant.token])
+    page = reverse(url_name, args=[participant.token])
     moments_ago = timezone.now() - timedelta(seconds=TOUCH_EVERY_S / 2)
     minutes_ago = timezone.now() - timedelta(minutes=4)
 
@@ -215,8 +215,8 @@ def test_a_long_main_block_pauses_at_each_quarter_and_a_short_one_never(client):
     long_study = factories.study(factories.researcher(), n_items=40, design={"practice": True, "practice_trials": 2})
     short_study = factories.study(factories.researcher("another"), n_items=6)
 
-    assert sorted(trials_outline(participant=enter(client, long_study), limit=1).breaks) == [12, 22, 32]
-    assert trials_outline(participant=enter(client.__class__(), short_study), limit=1).breaks == set()
+    assert sorted(trials_outline(token=enter(client, long_study).token, limit=1).breaks) == [12, 22, 32]
+    assert trials_outline(token=enter(client.__class__(), short_study).token, limit=1).breaks == set()
 
 
 @pytest.mark.django_db(transaction=True)
