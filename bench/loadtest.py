@@ -13,8 +13,8 @@ entry, consent, the runner page and its static files, trial batches, images, ans
 keys, finish; each answer retried as the runner retries it (429/503 with Retry-After, a dropped connection). Then, in the same run and
 on the same machine, at saturation: a minimal Django view with no middleware under the same gunicorn
 settings, one static file, and pgbench's single-row inserts; the table gives each rate and the
-answers' rate as a ratio of it, and the CPU time gunicorn, nginx, the crowd and the rest of the machine
-spent during the crowd. Last, acknowledged answers are compared with stored rows: nothing
+answers' rate as a ratio of it, and the CPU time gunicorn, nginx, the crowd, PostgreSQL and the rest of
+the machine spent during the crowd. Last, acknowledged answers are compared with stored rows: nothing
 acknowledged may be lost or stored twice.
 
 --faults adds, during the crowd: SIGKILL of one gunicorn worker, a 5 s freeze of the whole server
@@ -46,7 +46,9 @@ from pathlib import Path
 from bench import crowd
 
 ROOT = Path(__file__).resolve().parent.parent
-DATABASE = "iris_loadtest"
+# This run's own scratch databases: two runs at once (from two checkouts) never drop each other's.
+DATABASE = f"iris_loadtest_{os.getpid()}"
+PGBENCH_DATABASE = f"iris_pgbench_{os.getpid()}"
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
 REDIS = "redis://127.0.0.1:6379/14"
 FREEZE_S = 5
@@ -205,13 +207,27 @@ class Front:
         self.process.wait(timeout=30)
 
 
+def own_cpu_s(pid: int) -> float:
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def process_cpu_s(pid: int) -> float:
     """User and system CPU seconds of a process and its children now alive (a server and its workers)."""
-    def own(one: int) -> float:
-        stat = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
     children = Path(f"/proc/{pid}/task/{pid}/children")
-    return own(pid) + sum(own(int(child)) for child in (children.read_text().split() if children.exists() else []))
+    return own_cpu_s(pid) + sum(own_cpu_s(int(child))
+                                for child in (children.read_text().split() if children.exists() else []))
+
+
+def database_backends_cpu_s() -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend now serving the scratch database, by pid (gunicorn keeps its
+    connections, DATABASE_CONN_MAX_AGE, so they live through the crowd)."""
+    backends = {}
+    for proc in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if proc.name.isdigit() and f" {DATABASE} ".encode() in (proc / "cmdline").read_bytes():
+                backends[int(proc.name)] = own_cpu_s(int(proc.name))
+    return backends
 
 
 def machine_cpu_s() -> float:
@@ -220,9 +236,18 @@ def machine_cpu_s() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_now(processes: dict[str, int]) -> dict[str, float]:
+def cpu_now(processes: dict[str, int]) -> dict:
     return {**{name: process_cpu_s(pid) for name, pid in processes.items()}, "crowd client": time.process_time(),
-            "machine": machine_cpu_s()}
+            "PostgreSQL": database_backends_cpu_s(), "machine": machine_cpu_s()}
+
+
+def cpu_spent(before: dict, after: dict) -> dict[str, float]:
+    """Seconds of CPU between two cpu_now; the rest of the machine is Redis, the other PostgreSQL
+    processes and, on a shared machine, everything else."""
+    spent = {name: after[name] - before[name] for name in before if name != "PostgreSQL"}
+    spent["PostgreSQL"] = sum(seconds - before["PostgreSQL"].get(pid, 0) for pid, seconds in after["PostgreSQL"].items())
+    spent["rest of the machine"] = spent.pop("machine") - sum(spent.values())
+    return spent
 
 
 def outside_status(front_url: str, stored_name: str) -> int:
@@ -237,20 +262,20 @@ def outside_status(front_url: str, stored_name: str) -> int:
 
 def pgbench_inserts(seconds: int) -> float:
     """Single-row insert transactions per second, 8 clients, on a scratch table."""
-    psql("DROP DATABASE IF EXISTS iris_pgbench")
-    psql("CREATE DATABASE iris_pgbench")
+    psql(f"DROP DATABASE IF EXISTS {PGBENCH_DATABASE}")
+    psql(f"CREATE DATABASE {PGBENCH_DATABASE}")
     try:
         psql("CREATE TABLE answers (id bigserial PRIMARY KEY, trial text, choice int, at timestamptz DEFAULT now())",
-             "iris_pgbench")
+             PGBENCH_DATABASE)
         with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
             script.write("INSERT INTO answers (trial, choice) VALUES (md5(random()::text), 1);\n")
             script.flush()
             out = subprocess.run(["pgbench", "-h", "127.0.0.1", "-U", "postgres", "-n", "-c", "8", "-j", "2", "-T",
-                                  str(seconds), "-f", script.name, "iris_pgbench"],
+                                  str(seconds), "-f", script.name, PGBENCH_DATABASE],
                                  check=True, capture_output=True, text=True).stdout
         return float(re.search(r"tps = ([\d.]+)", out).group(1))
     finally:
-        psql("DROP DATABASE IF EXISTS iris_pgbench")
+        psql(f"DROP DATABASE IF EXISTS {PGBENCH_DATABASE}")
 
 
 async def faults(server: Gunicorn, started: float, log: list[str]) -> None:
@@ -295,7 +320,7 @@ def report(result: crowd.CrowdResult, rates: dict[str, float], stored: dict[str,
            cpu: dict[str, float]) -> int:
     print(f"\n{result.participants} participants, {result.seconds:.1f} s; "
           f"{len(result.acknowledged) / result.seconds:.1f} answers/s acknowledged")
-    # The rest is PostgreSQL, Redis and anything else running: on a shared machine, other users too.
+    # The rest is Redis and anything else running: on a shared machine, other users too.
     per_answer = 1000 / max(len(result.acknowledged), 1)
     print("CPU during the crowd, s (ms per answer): " + ", ".join(
         f"{name} {seconds:.1f} ({seconds * per_answer:.1f})" for name, seconds in cpu.items()))
@@ -369,9 +394,7 @@ def main(argv: list[str]) -> int:
             processes = {"gunicorn": server.process.pid, **({"nginx": entry.process.pid} if args.front == "nginx" else {})}
             cpu_before = cpu_now(processes)
             result = asyncio.run(crowd_with_faults())
-            cpu_after = cpu_now(processes)
-            cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_before}
-            cpu["rest of the machine"] = cpu.pop("machine") - sum(cpu.values())
+            cpu = cpu_spent(cpu_before, cpu_now(processes))
             if args.front == "nginx":
                 print(f"a stored image asked for at the front server's internal location: HTTP "
                       f"{outside_status(entry.url, psql('SELECT iri_png FROM generation_stimulus LIMIT 1', DATABASE))}")
