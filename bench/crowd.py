@@ -35,6 +35,7 @@ class CrowdResult:
     unfinished: int = 0
     broken_images: int = 0  # trials reported unavailable, never answered, because an image did not come
     static_paths: list[str] = field(default_factory=list)
+    linked_images: int = 0  # image URLs that were signed links (the front server's alone), not Django's
 
 
 class Participant:
@@ -102,6 +103,8 @@ class Participant:
             if not trials:
                 break
             for trial in trials:
+                self.result.linked_images += sum(1 for url in [trial["query"], *trial["options"]]
+                                                 if url and "/img/" not in url)
                 images = [(await self.request("image", "GET", url))[0] for url in [trial["query"], *trial["options"]]
                           if url]
                 if any(status != 200 for status in images):  # as the runner does: never answered blind

@@ -6,14 +6,15 @@ Usage: python -m bench loadtest [--participants N] [--items I] [--think-ms T] [-
 
 It makes a scratch PostgreSQL database (dropped at the end), seeds one study, starts gunicorn on it
 (the web image's workers, read from docker/Dockerfile; Redis holds the rate limits' counts) behind the deployment's front
-server (nginx with docker/nginx.conf: static files from disk, images by X-Accel-Redirect after
-Django's check; `--front none` sends everything to gunicorn) and runs N participants at once
-through the runner's own protocol (bench/crowd.py): start page, entry, consent, the runner page and
-its static files, trial batches, images, answers with idempotency keys, finish; each answer retried
-as the runner retries it (429/503 with Retry-After, a dropped connection). Then, in the same run and
+server (nginx with docker/nginx.conf: static files from disk, images by the signed links the trial
+fetch gives, checked by nginx alone; `--front none` sends everything to gunicorn, images included)
+and runs N participants at once through the runner's own protocol (bench/crowd.py): start page,
+entry, consent, the runner page and its static files, trial batches, images, answers with idempotency
+keys, finish; each answer retried as the runner retries it (429/503 with Retry-After, a dropped connection). Then, in the same run and
 on the same machine, at saturation: a minimal Django view with no middleware under the same gunicorn
 settings, one static file, and pgbench's single-row inserts; the table gives each rate and the
-answers' rate as a ratio of it. Last, acknowledged answers are compared with stored rows: nothing
+answers' rate as a ratio of it, and the CPU time gunicorn, nginx, the crowd, PostgreSQL and the rest of
+the machine spent during the crowd. Last, acknowledged answers are compared with stored rows: nothing
 acknowledged may be lost or stored twice.
 
 --faults adds, during the crowd: SIGKILL of one gunicorn worker, a 5 s freeze of the whole server
@@ -45,7 +46,9 @@ from pathlib import Path
 from bench import crowd
 
 ROOT = Path(__file__).resolve().parent.parent
-DATABASE = "iris_loadtest"
+# This run's own scratch databases: two runs at once (from two checkouts) never drop each other's.
+DATABASE = f"iris_loadtest_{os.getpid()}"
+PGBENCH_DATABASE = f"iris_pgbench_{os.getpid()}"
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
 REDIS = "redis://127.0.0.1:6379/14"
 FREEZE_S = 5
@@ -139,10 +142,13 @@ class Gunicorn:
 
 
 # The deployment's front server (docker/nginx.conf), moved onto this machine: these lines of it are
-# replaced, each found exactly once, and everything else (static files, the image redirect, the
-# headers passed to Django) is the deployment's own. Images are in a local folder here, where the
-# deployment has S3, so the filesystem form of the internal image location is added.
+# replaced, each found exactly once, and everything else (static files, the signed image links, the
+# image redirect, the headers passed to Django) is the deployment's own. Images are in a local folder
+# here, where the deployment has S3: the signed links' location reads that folder, and the
+# filesystem form of the internal image location is added.
 FRONT_CONFIG = ROOT / "docker" / "nginx.conf"
+# The image links' secret, shared by this gunicorn and this nginx (IRIS_IMAGE_LINK_SECRET).
+IMAGE_LINK_SECRET = "loadtest-only-not-a-secret-0123456789abcdef"
 LOCAL_MEDIA_LOCATION = """
         location /_iris_media/ {{
             internal;
@@ -168,6 +174,8 @@ class Front:
             # The crowd comes from one address and names each participant's own in X-Forwarded-For.
             "proxy_set_header X-Real-IP $remote_addr;": "proxy_set_header X-Real-IP $http_x_forwarded_for;",
             "        location / {\n": LOCAL_MEDIA_LOCATION.format(media=media_root) + "        location / {\n",
+            "include /run/iris-front/image-link.conf;": f'set $iris_image_link_secret "{IMAGE_LINK_SECRET}";',
+            "proxy_pass $iris_image_origin$iris_image;": f"alias {media_root}/stimuli/$iris_image;",
             "http {\n": "http {\n" + "".join(f"    {kind}_temp_path {scratch}/nginx-{kind};\n"
                                              for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
         }
@@ -199,6 +207,49 @@ class Front:
         self.process.wait(timeout=30)
 
 
+def own_cpu_s(pid: int) -> float:
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def process_cpu_s(pid: int) -> float:
+    """User and system CPU seconds of a process and its children now alive (a server and its workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return own_cpu_s(pid) + sum(own_cpu_s(int(child))
+                                for child in (children.read_text().split() if children.exists() else []))
+
+
+def database_backends_cpu_s() -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend now serving the scratch database, by pid (gunicorn keeps its
+    connections, DATABASE_CONN_MAX_AGE, so they live through the crowd)."""
+    backends = {}
+    for proc in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if proc.name.isdigit() and f" {DATABASE} ".encode() in (proc / "cmdline").read_bytes():
+                backends[int(proc.name)] = own_cpu_s(int(proc.name))
+    return backends
+
+
+def machine_cpu_s() -> float:
+    """Busy CPU seconds of the whole machine so far (all its users, /proc/stat)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_now(processes: dict[str, int]) -> dict:
+    return {**{name: process_cpu_s(pid) for name, pid in processes.items()}, "crowd client": time.process_time(),
+            "PostgreSQL": database_backends_cpu_s(), "machine": machine_cpu_s()}
+
+
+def cpu_spent(before: dict, after: dict) -> dict[str, float]:
+    """Seconds of CPU between two cpu_now; the rest of the machine is Redis, the other PostgreSQL
+    processes and, on a shared machine, everything else."""
+    spent = {name: after[name] - before[name] for name in before if name != "PostgreSQL"}
+    spent["PostgreSQL"] = sum(seconds - before["PostgreSQL"].get(pid, 0) for pid, seconds in after["PostgreSQL"].items())
+    spent["rest of the machine"] = spent.pop("machine") - sum(spent.values())
+    return spent
+
+
 def outside_status(front_url: str, stored_name: str) -> int:
     """The status a client gets asking the front server for a stored image by its internal location
     (404: only Django's X-Accel-Redirect reaches it)."""
@@ -211,20 +262,20 @@ def outside_status(front_url: str, stored_name: str) -> int:
 
 def pgbench_inserts(seconds: int) -> float:
     """Single-row insert transactions per second, 8 clients, on a scratch table."""
-    psql("DROP DATABASE IF EXISTS iris_pgbench")
-    psql("CREATE DATABASE iris_pgbench")
+    psql(f"DROP DATABASE IF EXISTS {PGBENCH_DATABASE}")
+    psql(f"CREATE DATABASE {PGBENCH_DATABASE}")
     try:
         psql("CREATE TABLE answers (id bigserial PRIMARY KEY, trial text, choice int, at timestamptz DEFAULT now())",
-             "iris_pgbench")
+             PGBENCH_DATABASE)
         with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
             script.write("INSERT INTO answers (trial, choice) VALUES (md5(random()::text), 1);\n")
             script.flush()
             out = subprocess.run(["pgbench", "-h", "127.0.0.1", "-U", "postgres", "-n", "-c", "8", "-j", "2", "-T",
-                                  str(seconds), "-f", script.name, "iris_pgbench"],
+                                  str(seconds), "-f", script.name, PGBENCH_DATABASE],
                                  check=True, capture_output=True, text=True).stdout
         return float(re.search(r"tps = ([\d.]+)", out).group(1))
     finally:
-        psql("DROP DATABASE IF EXISTS iris_pgbench")
+        psql(f"DROP DATABASE IF EXISTS {PGBENCH_DATABASE}")
 
 
 async def faults(server: Gunicorn, started: float, log: list[str]) -> None:
@@ -265,9 +316,14 @@ def percentiles(values: list[float]) -> tuple[float, float, float]:
     return statistics.median(values), cuts[94], cuts[98]
 
 
-def report(result: crowd.CrowdResult, rates: dict[str, float], stored: dict[str, int], events: list[str]) -> int:
+def report(result: crowd.CrowdResult, rates: dict[str, float], stored: dict[str, int], events: list[str],
+           cpu: dict[str, float]) -> int:
     print(f"\n{result.participants} participants, {result.seconds:.1f} s; "
           f"{len(result.acknowledged) / result.seconds:.1f} answers/s acknowledged")
+    # The rest is Redis and anything else running: on a shared machine, other users too.
+    per_answer = 1000 / max(len(result.acknowledged), 1)
+    print("CPU during the crowd, s (ms per answer): " + ", ".join(
+        f"{name} {seconds:.1f} ({seconds * per_answer:.1f})" for name, seconds in cpu.items()))
     # 503 and 429 come with Retry-After (wait and send again); any other 5xx is a failure.
     print(f"{'endpoint':<14}{'requests':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'5xx':>6}{'503':>6}{'429':>6}")
     for endpoint, latencies in result.latency_ms.items():
@@ -286,6 +342,8 @@ def report(result: crowd.CrowdResult, rates: dict[str, float], stored: dict[str,
           f"lost {len(lost)}, stored twice {len(doubled)}, disconnections {result.disconnections}, "
           f"sessions unfinished {result.unfinished}")
     print(f"trials left unanswered for an image that did not come: {result.broken_images}")
+    print(f"images given as signed links, served without Django: {result.linked_images} of "
+          f"{len(result.latency_ms.get('image', []))}")
     for line in events:
         print("fault:", line)
     return 1 if lost or doubled else 0
@@ -313,7 +371,8 @@ def main(argv: list[str]) -> int:
     scratch.chmod(0o755)  # nginx's workers (www-data) read the static files and images under it
     env.update(MEDIA_ROOT=str(scratch / "media"), IRIS_VAR_DIR=str(scratch / "var"))
     if args.front == "nginx":  # as in docker-compose.yml's web service
-        env.update(IRIS_CLIENT_IP_META_KEY="HTTP_X_REAL_IP", IRIS_IMAGE_ACCEL_PREFIX="/_iris_media/")
+        env.update(IRIS_CLIENT_IP_META_KEY="HTTP_X_REAL_IP", IRIS_IMAGE_ACCEL_PREFIX="/_iris_media/",
+                   IRIS_IMAGE_LINK_SECRET=IMAGE_LINK_SECRET)
     psql(f"DROP DATABASE IF EXISTS {DATABASE}")
     psql(f"CREATE DATABASE {DATABASE}")
     try:
@@ -332,7 +391,10 @@ def main(argv: list[str]) -> int:
                 if args.faults:
                     await faults(server, started, events)
                 return await run
+            processes = {"gunicorn": server.process.pid, **({"nginx": entry.process.pid} if args.front == "nginx" else {})}
+            cpu_before = cpu_now(processes)
             result = asyncio.run(crowd_with_faults())
+            cpu = cpu_spent(cpu_before, cpu_now(processes))
             if args.front == "nginx":
                 print(f"a stored image asked for at the front server's internal location: HTTP "
                       f"{outside_status(entry.url, psql('SELECT iri_png FROM generation_stimulus LIMIT 1', DATABASE))}")
@@ -342,6 +404,6 @@ def main(argv: list[str]) -> int:
         static_server = "nginx" if args.front == "nginx" else "WhiteNoise"
         rates = {"minimal Django view, no middleware": bare, f"static file ({static_server})": static,
                  "pgbench single-row inserts": pgbench_inserts(args.compare_seconds)}
-        return report(result, rates, stored_answers(public_id), events)
+        return report(result, rates, stored_answers(public_id), events, cpu)
     finally:
         psql(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")

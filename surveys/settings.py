@@ -227,6 +227,16 @@ IRIS_SHED_QUEUE_MS = env_int("IRIS_SHED_QUEUE_MS", 3000, minimum=0)
 IRIS_IMAGE_ACCEL_PREFIX = env_str("IRIS_IMAGE_ACCEL_PREFIX", "")
 if IRIS_IMAGE_ACCEL_PREFIX and not re.fullmatch(r"/[A-Za-z0-9_/-]*/", IRIS_IMAGE_ACCEL_PREFIX):
     raise ImproperlyConfigured(f"IRIS_IMAGE_ACCEL_PREFIX={IRIS_IMAGE_ACCEL_PREFIX!r} is not a location such as /_iris_media/")
+# Shared with the front server, which checks participants' image links itself (nginx secure_link,
+# surveys/trials/image_links.py): set, the trial fetch gives signed, expiring links under
+# IRIS_IMAGE_LINK_PREFIX and no image request reaches Django. Empty: each image is a Django request.
+# Letters, digits, "-" and "_" only: it is written into the front server's configuration.
+IRIS_IMAGE_LINK_SECRET = env_str("IRIS_IMAGE_LINK_SECRET", "")
+if IRIS_IMAGE_LINK_SECRET and not re.fullmatch(r"[A-Za-z0-9_-]{32,}", IRIS_IMAGE_LINK_SECRET):
+    raise ImproperlyConfigured("IRIS_IMAGE_LINK_SECRET must be at least 32 letters, digits, '-' or '_'")
+IRIS_IMAGE_LINK_PREFIX = env_str("IRIS_IMAGE_LINK_PREFIX", "/_iris_img/")
+if not re.fullmatch(r"/[A-Za-z0-9_/-]*/", IRIS_IMAGE_LINK_PREFIX):
+    raise ImproperlyConfigured(f"IRIS_IMAGE_LINK_PREFIX={IRIS_IMAGE_LINK_PREFIX!r} is not a location such as /_iris_img/")
 # Form fields other than files are held in memory: 5 MiB of them at most. A file above
 # FILE_UPLOAD_MAX_MEMORY_SIZE is streamed to a temporary file instead of memory.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -185,10 +185,14 @@ def create_study(api, job_id: int) -> tuple[int, str]:
 def stored_once(job_id: int, *, expected: int) -> dict:
     [[rows, distinct]] = sql(f"SELECT count(*), count(DISTINCT (target_id, layer)) FROM generation_stimulus "
                              f"WHERE job_id = {job_id}")
+    # Stored names say nothing of the job (stimuli/<32 hex>.png): the rows name the files to look for.
+    names = [name for row in sql(f"SELECT target_png, seed_png, iri_png FROM generation_stimulus WHERE job_id = {job_id}")
+             for name in row if name]
     keys = compose("exec", "-T", "minio", "python", "-c",
                    "import boto3; s3 = boto3.client('s3', endpoint_url='http://127.0.0.1:9000', region_name='us-east-1');"
-                   f"print(sum(1 for p in s3.get_paginator('list_objects_v2').paginate(Bucket='iris', Prefix='stimuli/job{job_id}/')"
-                   " for _ in p.get('Contents', [])))")
+                   "stored = set(o['Key'] for p in s3.get_paginator('list_objects_v2').paginate(Bucket='iris', Prefix='stimuli/')"
+                   " for o in p.get('Contents', []));"
+                   f"print(len(stored & set({sorted(set(names))!r})))")
     result = {"expected": expected, "rows": int(rows), "distinct": int(distinct), "s3_files": int(keys)}
     assert result["rows"] == result["distinct"] == expected, result
     return result
@@ -213,6 +217,7 @@ class Participant:
     acknowledged: list = field(default_factory=list)  # trial ids, one per 2xx answer
     server_errors: int = 0
     images: list = field(default_factory=list)  # (status, content type, X-Accel-Redirect seen) per image
+    trial_options: dict = field(default_factory=dict)  # a trial's option image URLs -> its id (trial fetches)
 
     def watch(self, page) -> None:
         def seen(response):
@@ -221,7 +226,9 @@ class Participant:
                 self.acknowledged.append(json.loads(response.request.post_data)["trial"])
             if response.status >= 500:
                 self.server_errors += 1
-            if "/img/" in response.url:
+            if response.request.method == "GET" and response.url.split("?")[0].endswith("/trials") and response.ok:
+                self.trial_options.update({tuple(trial["options"]): trial["id"] for trial in response.json()["trials"]})
+            if "/img/" in response.url or "/_iris_img/" in response.url:
                 headers = response.headers
                 self.images.append((response.status, headers.get("content-type"), "x-accel-redirect" in headers))
 
@@ -248,13 +255,15 @@ class Participant:
                 button = page.query_selector("#jspsych-html-button-response-btngroup button")
                 button.click() if button else page.wait_for_timeout(150)
                 continue
-            src = page.get_attribute(".iris-option img", "src")
-            trial = re.search(r"/img/([^/]+)/", src).group(1)
+            # Signed links name the image, not the trial: the trial is the one whose options these are.
+            image = page.query_selector(".iris-option img")
+            trial = self.trial_options[tuple(page.eval_on_selector_all(
+                ".iris-option img", "(images) => images.map((shown) => shown.getAttribute('src'))"))]
             choice = rng.randrange(2)
             page.wait_for_timeout(wait_ms)
             page.click(f".iris-option[data-choice='{choice}']")
             self.answered[trial] = choice
-            page.wait_for_function(f"() => !document.querySelector(\"[src*='{trial}']\")")
+            page.wait_for_function("(shown) => !shown.isConnected", arg=image)
         raise AssertionError(f"{self.name}: the study did not end")
 
 
@@ -286,6 +295,9 @@ def check_front(playwright) -> None:
     # Images come by X-Accel-Redirect from nginx's internal location, which no client may ask for.
     RESULTS["internal_image_location_from_outside"] = plain.get("/_iris_media/http/minio:9000/iris/").status
     assert RESULTS["internal_image_location_from_outside"] == 404
+    # Signed image links (docker/nginx.conf, "/_iris_img/"): nginx refuses one it did not sign.
+    RESULTS["unsigned_image_link"] = plain.get(f"/_iris_img/{'0' * 32}.png?md5=AAAAAAAAAAAAAAAAAAAAAA&expires=9999999999").status
+    assert RESULTS["unsigned_image_link"] == 403
 
 
 def first_study(playwright, api, admin, model_id: int) -> None:
@@ -303,8 +315,8 @@ def first_study(playwright, api, admin, model_id: int) -> None:
     browser.close()
     rows = responses(api, study_id)
     RESULTS["participant"] = compare(participant, rows)
-    # Django checked each image and nginx fetched it from MinIO (docker/nginx.conf): PNGs arrive, and
-    # the redirect itself never reaches the browser.
+    # nginx checked each image's signed link and fetched it from MinIO (docker/nginx.conf): PNGs arrive,
+    # and no X-Accel-Redirect (the fallback for a name that cannot be linked) reaches the browser.
     RESULTS["participant_images"] = {
         "served": sum(status == 200 for status, _, _ in participant.images),
         "not_png": sum(kind != "image/png" for status, kind, _ in participant.images if status == 200),

@@ -18,7 +18,15 @@ from django.utils import timezone
 
 from surveys.generation import images as image_checks
 from surveys.generation.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES, ImportedItem, StimulusManifest
-from surveys.generation.models import GenerationJob, JobKind, JobStatus, Stimulus, TargetImage, TargetSet
+from surveys.generation.models import (
+    GenerationJob,
+    JobKind,
+    JobStatus,
+    Stimulus,
+    TargetImage,
+    TargetSet,
+    opaque_png_name,
+)
 from surveys.generation.services import files_removed_on_error
 
 
@@ -73,17 +81,23 @@ def _one_size_check(*, manifest: StimulusManifest, checked: dict[str, image_chec
 
 def _rows_save(*, job: GenerationJob, manifest: StimulusManifest, checked: dict[str, image_checks.UploadedImage],
                stored: list[FieldFile]) -> None:
-    """The set's target images and IRIs, each image file stored once however many items name it."""
-    files: dict[str, str] = {}  # path in the zip -> name in storage
+    """The set's target images and IRIs, each image file stored once per folder however many items name
+    it: once under targets/ (the researcher's) and once under stimuli/, with a name that says nothing
+    about it (participants' image links carry it)."""
+    files: dict[tuple[str, str], str] = {}  # (folder, path in the zip) -> name in storage
     targets: dict[str, TargetImage] = {}
 
     def store(field: FieldFile, path: str) -> None:
-        if path not in files:
-            field.save(f"job{job.pk}/{checked[path].sha256[:20]}.png", ContentFile(image_checks.png_of(checked[path])),
-                       save=False)
+        key = (field.field.upload_to, path)
+        if key not in files:
+            if isinstance(field.instance, Stimulus):
+                name = opaque_png_name()
+            else:
+                name = f"job{job.pk}/{checked[path].sha256[:20]}.png"
+            field.save(name, ContentFile(image_checks.png_of(checked[path])), save=False)
             stored.append(field)
-            files[path] = field.name
-        field.name = files[path]
+            files[key] = field.name
+        field.name = files[key]
 
     stimuli = []
     for item in manifest.items:

@@ -240,6 +240,12 @@ class GenerationBatch(models.Model):
         return f"Job {self.job_id} batch {self.index}"
 
 
+def opaque_png_name() -> str:
+    """A name for a stimulus's stored PNG (under "stimuli/") that says nothing about it: not its job,
+    its target or its role. Participants' image links carry it (surveys/trials/image_links.py)."""
+    return f"{uuid.uuid4().hex}.png"
+
+
 class Stimulus(models.Model):
     """One IRI with everything needed to reproduce and judge it (docs/method.md §1, what each IRI keeps).
 

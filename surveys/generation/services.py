@@ -35,6 +35,7 @@ from surveys.generation.models import (
     Stimulus,
     TargetImage,
     TargetSet,
+    opaque_png_name,
 )
 from surveys.generation.notifications import job_notify
 from surveys.generation.tasks import generation_batch_run, generation_model_inspect
@@ -427,12 +428,11 @@ def stimulus_store(
 ) -> Stimulus | None:
     """Store one IRI and its images; a second copy of the same (job, target, layer) is dropped."""
     stimulus = Stimulus(job_id=batch.job_id, batch=batch, target=target, layer=batch.layer, **metrics)
-    stem = f"job{batch.job_id}/{stimulus.public_id.hex}"
     try:
         with files_removed_on_error() as stored:
-            for field, data, role in ((stimulus.target_png, target_png, "t"), (stimulus.seed_png, seed_png, "s"),
-                                      (stimulus.iri_png, iri_png, "i")):
-                field.save(f"{stem}-{role}.png", ContentFile(data), save=False)
+            for field, data in ((stimulus.target_png, target_png), (stimulus.seed_png, seed_png),
+                                (stimulus.iri_png, iri_png)):
+                field.save(opaque_png_name(), ContentFile(data), save=False)
                 stored.append(field)
             with transaction.atomic():
                 stimulus.save()

@@ -2,6 +2,10 @@
 slot: the bytes from Django, or, behind a front server, only the answer's headers and an
 X-Accel-Redirect that the front server follows itself (docker/nginx.conf, "/_iris_media/").
 
+Where the front server checks signed links itself (IRIS_IMAGE_LINK_SECRET, image_links.py), the trial
+fetch gives those instead and no image request comes here; this view serves the rest: every image
+without the secret, and a file whose stored name cannot be linked.
+
 Every image is checked by Django either way (the session's token, its trial, the slot); what the front
 server takes over is the copying of the bytes, which otherwise holds a Python worker for each of the
 two or three images of every trial. The redirect target is an internal location, which no client

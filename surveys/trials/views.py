@@ -21,6 +21,7 @@ from surveys.studies.richtext import rich_text_render
 from surveys.trials import selectors, services, withdrawal
 from surveys.trials.guards import participant_request
 from surveys.trials.image_delivery import image_response
+from surveys.trials.image_links import trial_image_links
 from surveys.trials.layout import QUERY_SLOT
 from surveys.trials.models import ParticipantStatus, Trial, TrialKind
 from surveys.trials.payloads import AnswerPost, DevicePost, QuestionAnswersPost, json_body
@@ -325,8 +326,9 @@ def participant_trials(request: HttpRequest, token: str) -> JsonResponse:
         return JsonResponse({"error": f"This session is {outline.status}.",
                              "next": reverse("trials:participant", args=[token])}, status=409)
     presentation = PARADIGMS[outline.paradigm].presentation
-    trials = [trial_payload(token, trial, presentation=presentation, break_before=trial.index in outline.breaks)
-              for trial in outline.pending]
+    links = trial_image_links(outline.pending)
+    trials = [trial_payload(token, trial, presentation=presentation, break_before=trial.index in outline.breaks,
+                            links=links) for trial in outline.pending]
     return JsonResponse({"answered": outline.settled, "total": outline.total, "trials": trials})
 
 
@@ -336,10 +338,12 @@ PHASES = {TrialKind.PRACTICE: "practice", TrialKind.QUALIFICATION: "gate", Trial
           TrialKind.CATCH: "main"}
 
 
-def trial_payload(token: str, trial: Trial, *, presentation: str, break_before: bool) -> dict:
-    """Positions and opaque image URLs only: nothing says which option is right or what an image is."""
+def trial_payload(token: str, trial: Trial, *, presentation: str, break_before: bool,
+                  links: dict[tuple[int, str], str] | None = None) -> dict:
+    """Positions and opaque image URLs only: nothing says which option is right or what an image is.
+    Each slot's URL is its signed link (image_links.py) where there is one, else Django's checked URL."""
     def image(slot: str) -> str:
-        return reverse("trials:image", args=[token, trial.public_id, slot])
+        return (links or {}).get((trial.pk, slot)) or reverse("trials:image", args=[token, trial.public_id, slot])
 
     layout = trial.layout_spec
     return {

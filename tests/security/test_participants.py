@@ -275,6 +275,32 @@ def test_behind_the_front_server_an_image_is_still_checked_by_django_and_its_nam
     assert theirs.status_code == 404 and "X-Accel-Redirect" not in theirs
 
 
+def test_signed_image_links_are_issued_only_for_the_images_of_the_sessions_own_trials(client, attacker, study,
+                                                                                     settings):
+    """With IRIS_IMAGE_LINK_SECRET (the deployment), the trial fetch is the images' owner check: the front
+    server serves any link it signed. A session gets links to its own trials' files and no others;
+    another study's images are never issued to it, nor are its trial ids of any use to ask for them."""
+    settings.IRIS_IMAGE_LINK_SECRET = "test-only-image-link-secret-0123456789"
+    other_study = factories.study(factories.researcher("other-researcher"), n_items=4)
+    victim = consented(client, other_study)
+    own = consented(attacker, study)
+
+    fetched = attacker.get(reverse("trials:trials", args=[own.token]), {"n": 5}).json()["trials"]
+    linked = {url.split("?")[0].rsplit("/", 1)[1] for trial in fetched
+              for url in [trial["query"], *trial["options"]] if url}
+    with_their_trial = attacker.get(f"/p/{own.token}/img/{victim.trials.first().public_id}/0")
+
+    def files(participant) -> set[str]:
+        refs = [ref for trial in participant.trials.all()
+                for ref in [trial.layout_spec.query, *trial.layout_spec.options] if ref]
+        return {getattr(Stimulus.objects.get(pk=ref.stimulus_id), STIMULUS_FILE_FIELDS[ref.role]).name.split("/")[-1]
+                for ref in refs}
+
+    assert linked and linked <= files(own)
+    assert not linked & files(victim)
+    assert with_their_trial.status_code == 404
+
+
 def test_odd_text_in_forms_and_platform_ids_is_cleaned_not_a_500(attacker, study):
     entered = start(attacker, study, PROLIFIC_PID="nul\x00id", STUDY_ID="\x00")
     token = token_of(entered)

@@ -15,7 +15,15 @@ from PIL import Image
 
 from iri_engine.spec import IMAGENET_MEAN, IMAGENET_STD, IriCriterion
 from surveys.generation import services as generation
-from surveys.generation.models import GenerationJob, JobStatus, RegisteredModel, Stimulus, TargetImage, TargetSet
+from surveys.generation.models import (
+    GenerationJob,
+    JobStatus,
+    RegisteredModel,
+    Stimulus,
+    TargetImage,
+    TargetSet,
+    opaque_png_name,
+)
 from surveys.scoring.services import study_create
 
 _counter = itertools.count()
@@ -72,9 +80,10 @@ def finished_job(owner, *, n_items: int = 4, layer: str = "layer2", layers: tupl
             stimulus = Stimulus(job=job, target=target, layer=layer_name, final_rep_loss=0.01, wall_seconds=1.0,
                                 optimizer="ngd", config=job.config, code_version="test", passes=True,
                                 verdict=PASSING_VERDICT)
-            stimulus.target_png.save(f"{index}-t.png", ContentFile(png_bytes((200, index * 20, 0), size)), save=False)
-            stimulus.seed_png.save(f"{index}-s.png", ContentFile(png_bytes((0, 0, 200 - index * 20), size)), save=False)
-            stimulus.iri_png.save(f"{index}-i.png", ContentFile(png_bytes((100 + depth * 40, 100, index * 20), size)),
+            # Stored as the generation stores them: names that say nothing (opaque_png_name).
+            stimulus.target_png.save(opaque_png_name(), ContentFile(png_bytes((200, index * 20, 0), size)), save=False)
+            stimulus.seed_png.save(opaque_png_name(), ContentFile(png_bytes((0, 0, 200 - index * 20), size)), save=False)
+            stimulus.iri_png.save(opaque_png_name(), ContentFile(png_bytes((100 + depth * 40, 100, index * 20), size)),
                                   save=False)
             stimulus.save()
     return job

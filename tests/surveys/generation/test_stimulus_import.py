@@ -5,6 +5,7 @@ with one error naming the item and the field, and leaves no row and no file behi
 import csv
 import io
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -53,9 +54,12 @@ def test_it_imports_a_set_as_a_finished_job_with_the_manifests_conditions_items_
                                                                         ("cond-1", "targets/t1.png", False)]
     assert stimuli[5].config == {**manifest["items"][5], "passes": True}
     assert (stimuli[0].final_rep_loss, stimuli[0].proxy, stimuli[0].verdict) == (None, {}, {})
-    # Each image file is stored once: 4 targets, 8 IRIs, 8 seeds; the IRIs' targets are their target's file.
-    assert len(stored_files(settings)) == 20
-    assert stimuli[1].target_png.name == stimuli[0].target_png.name == stimuli[0].target.image.name
+    # Each image file is stored once per folder: 4 targets (targets/, the researcher's) and their 4 copies
+    # shown to participants (stimuli/, under names that say nothing), 8 IRIs, 8 seeds.
+    assert len(stored_files(settings)) == 24
+    assert stimuli[1].target_png.name == stimuli[0].target_png.name != stimuli[0].target.image.name
+    assert all(re.fullmatch(r"stimuli/[0-9a-f]{32}\.png", getattr(stimulus, field).name)
+               for stimulus in stimuli for field in ("target_png", "seed_png", "iri_png"))
     with stimuli[3].iri_png.open("rb") as stored:
         assert Image.open(stored).getpixel((0, 0)) == (140, 100, 20)
 

@@ -1,5 +1,5 @@
 """`make loadtest` runs end to end on a small crowd: the deployment's front server (nginx, with
-docker/nginx.conf: static files and the images' X-Accel-Redirect), a real gunicorn, PostgreSQL and
+docker/nginx.conf: static files and the images' signed links), a real gunicorn, PostgreSQL and
 Redis, the runner's protocol, and the count of acknowledged answers against stored rows (the
 500-participant run and its fault mode are `make loadtest`)."""
 
@@ -26,7 +26,10 @@ def test_a_small_crowd_completes_and_every_acknowledged_answer_is_stored_once():
                       r"disconnections (\d+), sessions unfinished (\d+)", done.stdout)
     acknowledged, stored, lost, twice, _, unfinished = map(int, tally.groups())
     assert acknowledged == stored == 6 * 2 and (lost, twice, unfinished) == (0, 0, 0)
-    assert "trials left unanswered for an image that did not come: 0" in done.stdout  # X-Accel images arrive
+    assert "trials left unanswered for an image that did not come: 0" in done.stdout
+    # Every image by a signed link that nginx checked and served alone (docker/nginx.conf, "/_iris_img/").
+    linked, images = map(int, re.search(r"signed links, served without Django: (\d+) of (\d+)", done.stdout).groups())
+    assert linked == images > 0
     assert "a stored image asked for at the front server's internal location: HTTP 404" in done.stdout
     for endpoint in ("start", "consent", "static", "trials", "image", "respond", "finish"):
         assert re.search(rf"^{endpoint}\s+\d+\s+[\d.]+", done.stdout, re.MULTILINE), endpoint
