@@ -24,6 +24,17 @@ CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 ARRIVAL = re.compile(r'name="arrival" value="([^"]*)"')
 
 
+def sustained_rate(times: list[float]) -> float:
+    """Answers/s over the middle half of the answers (from the first quarter's last to the third
+    quarter's last): the crowd's steady pace, without the arrivals' ramp or the last stragglers,
+    which bound the whole run's average whatever the server does."""
+    if len(times) < 8:
+        return 0.0
+    ordered = sorted(times)
+    first, last = len(ordered) // 4, 3 * len(ordered) // 4
+    return (last - first) / max(ordered[last] - ordered[first], 1e-9)
+
+
 @dataclass
 class CrowdResult:
     participants: int
@@ -31,6 +42,8 @@ class CrowdResult:
     latency_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     statuses: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     acknowledged: list[str] = field(default_factory=list)
+    acknowledged_at: list[float] = field(default_factory=list)  # seconds since the crowd began, in order
+    began: float = 0.0
     disconnections: int = 0
     unfinished: int = 0
     broken_images: int = 0  # trials reported unavailable, never answered, because an image did not come
@@ -117,15 +130,17 @@ class Participant:
                 status, _, _ = await self.request("respond", "POST", f"{page}responses", json=answer)
                 if status in (200, 201):  # stored now, or already stored by an earlier attempt
                     self.result.acknowledged.append(trial["id"])
+                    self.result.acknowledged_at.append(time.perf_counter() - self.result.began)
         await self.request("finish", "POST", f"{page}finish")
 
 
-async def run(base: str, public_id: str, *, participants: int, think_ms: float) -> CrowdResult:
-    result = CrowdResult(participants)
+async def run(base: str, public_id: str, *, participants: int, think_ms: float,
+              arrival_s: float = ARRIVAL_SPREAD_S) -> CrowdResult:
+    result = CrowdResult(participants, began=time.perf_counter())
     connector = aiohttp.TCPConnector(limit=0)
 
     async def one(number: int) -> None:
-        await asyncio.sleep(random.uniform(0, ARRIVAL_SPREAD_S))
+        await asyncio.sleep(random.uniform(0, arrival_s))
         participant = Participant(base, number, result, connector)
         try:
             await participant.take_part(public_id, think_ms)
@@ -134,9 +149,8 @@ async def run(base: str, public_id: str, *, participants: int, think_ms: float) 
         finally:
             await participant.session.close()
 
-    began = time.perf_counter()
     await asyncio.gather(*(one(number) for number in range(1, participants + 1)))
-    result.seconds = time.perf_counter() - began
+    result.seconds = time.perf_counter() - result.began
     await connector.close()
     return result
 

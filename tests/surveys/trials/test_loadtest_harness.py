@@ -51,3 +51,15 @@ def test_when_the_web_service_does_not_answer_the_front_server_says_try_again_la
         except urllib.error.HTTPError as refused:
             assert refused.code == 503 and int(refused.headers["Retry-After"]) > 0
             assert b"tries again" in refused.read()
+
+
+def test_the_sustained_rate_is_the_middle_half_of_the_answers_not_the_arrivals_ramp():
+    from bench.crowd import sustained_rate
+
+    ramp = [i * 0.4 for i in range(25)]  # arrivals: 25 answers over 10 s
+    steady = [10 + i * 0.01 for i in range(50)]  # then 100 answers/s
+    stragglers = [10.5 + i * 0.4 for i in range(25)]
+    times = ramp + steady + stragglers
+
+    assert sustained_rate(times) == pytest.approx(100, rel=0.05)
+    assert len(times) / max(times) < 10  # the whole run's average says ten times less
