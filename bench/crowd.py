@@ -111,7 +111,7 @@ class Participant:
         for path in statics:  # once per participant: the browser caches them after
             await self.request("static", "GET", path)
         while True:
-            _, body, _ = await self.request("trials", "GET", f"{page}trials?n=3")
+            _, body, _ = await self.request("trials", "GET", f"{page}trials?n=4")
             trials = json.loads(body)["trials"]
             if not trials:
                 break

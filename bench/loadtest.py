@@ -62,12 +62,13 @@ SERVER_ENV = {
 }
 
 
-def deployed_gunicorn() -> dict[str, int]:
-    """The web image's gunicorn workers and threads (docker/Dockerfile's GUNICORN_CMD_ARGS): the crowd
-    meets the server as deployed unless --workers or --threads say otherwise."""
+def deployed_gunicorn() -> dict[str, int | bool]:
+    """The web image's gunicorn workers, threads and --preload (docker/Dockerfile's GUNICORN_CMD_ARGS):
+    the crowd meets the server as deployed unless --workers or --threads say otherwise."""
     line = re.search(r'GUNICORN_CMD_ARGS="([^"]*)"', (ROOT / "docker" / "Dockerfile").read_text()).group(1)
     setting = {name: int(value) for name, value in re.findall(r"--(workers|threads)[ =](\d+)", line)}
-    return {"workers": setting.get("workers", 1), "threads": setting.get("threads", 1)}
+    return {"workers": setting.get("workers", 1), "threads": setting.get("threads", 1),
+            "preload": "--preload" in line.split()}
 
 
 def machine() -> str:
@@ -106,11 +107,12 @@ def seed(env: dict, *, items: int) -> str:
 class Gunicorn:
     """gunicorn on a free port; stopped (and waited for) on exit."""
 
-    def __init__(self, app: str, env: dict, *, workers: int, threads: int, ready_path: str):
+    def __init__(self, app: str, env: dict, *, workers: int, threads: int, ready_path: str, preload: bool = False):
         self.port, self.ready_path = free_port(), ready_path
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
-             "--threads", str(threads), "--timeout", "60", "--backlog", "2048", "--log-level", "error"],
+             "--threads", str(threads), "--timeout", "60", "--backlog", "2048", "--log-level", "error",
+             *(["--preload"] if preload else [])],
             cwd=ROOT, env=env, start_new_session=True)
 
     @property
@@ -173,6 +175,7 @@ class Front:
             "set $web http://web:8000;": f"set $web http://127.0.0.1:{upstream_port};",
             # The crowd comes from one address and names each participant's own in X-Forwarded-For.
             "proxy_set_header X-Real-IP $remote_addr;": "proxy_set_header X-Real-IP $http_x_forwarded_for;",
+            "limit_req_zone $binary_remote_addr zone=": "limit_req_zone $http_x_forwarded_for zone=",
             "        location / {\n": LOCAL_MEDIA_LOCATION.format(media=media_root) + "        location / {\n",
             "include /run/iris-front/image-link.conf;": f'set $iris_image_link_secret "{IMAGE_LINK_SECRET}";',
             "proxy_pass $iris_image_origin$iris_image;": f"alias {media_root}/stimuli/$iris_image;",
@@ -375,14 +378,15 @@ def main(argv: list[str]) -> int:
     env.update(MEDIA_ROOT=str(scratch / "media"), IRIS_VAR_DIR=str(scratch / "var"))
     if args.front == "nginx":  # as in docker-compose.yml's web service
         env.update(IRIS_CLIENT_IP_META_KEY="HTTP_X_REAL_IP", IRIS_IMAGE_ACCEL_PREFIX="/_iris_media/",
-                   IRIS_IMAGE_LINK_SECRET=IMAGE_LINK_SECRET)
+                   IRIS_IMAGE_LINK_SECRET=IMAGE_LINK_SECRET, IRIS_RATE_LIMITS_AT_FRONT="true")
     psql(f"DROP DATABASE IF EXISTS {DATABASE}")
     psql(f"CREATE DATABASE {DATABASE}")
     try:
         public_id = seed(env, items=args.items)
         events: list[str] = []
-        gunicorn = {"workers": args.workers, "threads": args.threads}
-        print(f"gunicorn: {args.workers} workers x {args.threads} threads; {args.participants} participants, "
+        gunicorn = {"workers": args.workers, "threads": args.threads, "preload": deployed["preload"]}
+        preloaded = ", preloaded" if deployed["preload"] else ""
+        print(f"gunicorn: {args.workers} workers x {args.threads} threads{preloaded}; {args.participants} participants, "
               f"{args.items} trials each, {args.think_ms:.0f} ms per trial")
         with Gunicorn("surveys.wsgi:application", env, **gunicorn, ready_path="/healthz") as server, \
                 (Front(server.port, static_root=scratch / "var" / "staticfiles", media_root=scratch / "media",

@@ -6,7 +6,9 @@ Rate limits are counted per session token, so many participants behind one addre
 university, a mobile carrier) each have their own budget; a looser limit per address bounds what
 one machine can do with made-up tokens and how fast it can start sessions. The counts live in the
 cache (Redis in a deployment): when it is unreachable, the limits are skipped (fail open, logged),
-because a lost answer costs more than a burst of unmetered requests.
+because a lost answer costs more than a burst of unmetered requests. Behind the deployment's front
+server the same limits are counted there instead (docker/nginx.conf, IRIS_RATE_LIMITS_AT_FRONT), with
+no Redis round trip per request.
 """
 
 import functools
@@ -100,7 +102,7 @@ def _counts(keys: list[str], *, periods: list[int]) -> list[int] | None:
 def wait_seconds(request: HttpRequest, *, group: str, token: str | None, rate: str) -> int | None:
     """Seconds this request must wait when its session or its address is over its limit, else None.
     ``rate`` names the setting that holds the per-token rate. Fixed windows of the rate's period."""
-    if not settings.RATELIMIT_ENABLE:
+    if not settings.RATELIMIT_ENABLE or settings.IRIS_RATE_LIMITS_AT_FRONT:  # off, or the front server's job
         return None
     checks = [("address", _get_ip(request), settings.IRIS_ADDRESS_RATE)]
     if token is not None:

@@ -85,6 +85,21 @@ def test_one_session_over_its_limit_is_asked_to_wait_with_retry_after(study, set
     assert enter(browser(), study).status == ParticipantStatus.CONSENTED  # the next person is not held up
 
 
+def test_behind_a_front_server_that_counts_the_limits_the_web_service_counts_nothing(study, settings):
+    """IRIS_RATE_LIMITS_AT_FRONT (docker-compose.yml): nginx's limit_req counts them (its own attack test
+    is tests/security/test_it_limits_a_flooding_participant_at_the_front_server.py), so web neither
+    refuses nor touches the cache for them."""
+    settings.IRIS_RATE_LIMITS_AT_FRONT = True
+    settings.IRIS_PARTICIPANT_RATE = "2/m"
+    caches["default"].clear()
+    client = browser()
+    participant = enter(client, study)
+    trials = reverse("trials:trials", args=[participant.token])
+
+    assert [client.get(trials).status_code for _ in range(5)] == [200] * 5
+    assert not any("iris-rate" in key for key in caches["default"]._cache)  # the test settings: a process cache
+
+
 def test_the_per_address_limit_bounds_made_up_tokens(study, settings):
     settings.IRIS_ADDRESS_RATE = "5/m"
     client = browser()
