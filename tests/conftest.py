@@ -25,6 +25,16 @@ def _fast_password_hashing(request):
         yield
 
 
+@pytest.fixture(scope="session")
+def shared_chromium():
+    """One headless Chromium for the whole run: starting Playwright and Chromium costs ~3 s, a new page in
+    it ~1 s. Tests open their pages in their own contexts (tests.surveys.browser.fresh_contexts)."""
+    from tests.surveys.browser import chromium
+
+    with chromium() as browser:
+        yield browser
+
+
 @pytest.fixture(autouse=True)
 def _media_in_tmp(request, tmp_path):
     """Each test stores files in its own folder (Django tests only)."""

@@ -19,7 +19,7 @@ from surveys.studies.models import Study
 from surveys.studies.paradigms import RATING_MAX, RATING_MIDPOINT, RATING_MIN, Paradigm
 from surveys.trials.models import ParticipantStatus, Response
 from tests.surveys import factories
-from tests.surveys.browser import celery_worker, chromium, worker_log
+from tests.surveys.browser import celery_worker, fresh_contexts, worker_log
 from tests.surveys.trials.scripted import Script, enter, run_through
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -167,10 +167,10 @@ def read_results(page, study: Study) -> list[dict]:
         return list(csv.DictReader(exported))
 
 
-def test_a_new_researcher_goes_from_a_weights_file_to_results_in_admin(live_server, researcher, tmp_path):
+def test_a_new_researcher_goes_from_a_weights_file_to_results_in_admin(live_server, researcher, tmp_path, shared_chromium):
     base, watch = live_server.url, Stopwatch()
     try:
-        with celery_worker() as worker, chromium() as browser:
+        with celery_worker() as worker, fresh_contexts(shared_chromium) as browser:
             page = browser.new_page()
             with watch.step("sign in"):
                 sign_in(page, base)
