@@ -22,7 +22,9 @@ from tests.surveys import factories
 from tests.surveys.browser import celery_worker, fresh_contexts, worker_log
 from tests.surveys.trials.scripted import Script, enter, run_through
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+# slow (make test-slow): the whole journey takes two minutes; test_end_to_end.py and the admin and
+# browser tests check its parts in the default suite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 PASSWORD = "pw-for-tests-only"  # the researcher persona's (tests/surveys/factories.py)
 JOB_TIMEOUT_MS = 240_000
 TARGETS = {"warm/red.png": (220, 30, 30), "warm/orange.png": (240, 140, 20),
