@@ -38,8 +38,9 @@ test: install
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 # The long end-to-end and fault tests that the default suite leaves out (marked slow; .ci/run runs them
-# after `make test`): the researcher's journey in Chromium, `make demo` run and stopped, workers killed or
-# kept busy for long, the load test's small crowd. Not the screenshots test: it rewrites docs/screenshots.
+# after `make test`): the researcher's journey in Chromium, `make demo` run and stopped, workers killed,
+# kept busy or retrying a notification, the load test's small crowd. Not the screenshots test: it
+# rewrites docs/screenshots.
 test-slow: install
 	$(TEST_ENV) $(PY) -m pytest -m 'slow and not gpu' --ignore=tests/surveys/trials/test_screenshots.py $(PYTEST_ARGS)
 
