@@ -37,10 +37,10 @@ demo: install
 test: install
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
-# The long end-to-end and fault tests that the default suite leaves out (marked slow; .ci/run runs them
-# after `make test`): the researcher's journey in Chromium, `make demo` run and stopped, workers killed,
-# kept busy or retrying a notification, the load test's small crowd. Not the screenshots test: it
-# rewrites docs/screenshots.
+# The long end-to-end, fault and deployment tests that the default suite leaves out (marked slow; .ci/run
+# runs them after `make test`): the researcher's journey in Chromium, the API walkthrough, `make demo` run
+# and stopped, workers killed, kept busy, retrying a notification or on the inspect queue alone, the load
+# test's small crowd. Not the screenshots test: it rewrites docs/screenshots.
 test-slow: install
 	$(TEST_ENV) $(PY) -m pytest -m 'slow and not gpu' --ignore=tests/surveys/trials/test_screenshots.py $(PYTEST_ARGS)
 
