@@ -9,7 +9,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) DJANGO_SECRET_KEY=tests-only-not-secret
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-all bench loadtest docs-figures lint clean deploy-check messages
+.PHONY: install demo test test-slow test-all bench loadtest docs-figures lint clean deploy-check messages
 
 $(VENV)/.installed: pyproject.toml package.json package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ demo: install
 
 test: install
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+# The long end-to-end, fault and deployment tests that the default suite leaves out (marked slow; .ci/run
+# runs them after `make test`): the researcher's journey in Chromium, the API walkthrough, `make demo` run
+# and stopped, workers killed, kept busy, retrying a notification or on the inspect queue alone, the load
+# test's small crowd. Not the screenshots test: it rewrites docs/screenshots.
+test-slow: install
+	$(TEST_ENV) $(PY) -m pytest -m 'slow and not gpu' --ignore=tests/surveys/trials/test_screenshots.py $(PYTEST_ARGS)
 
 # Slow and GPU tests too (opt-in).
 test-all: install

@@ -1,25 +1,19 @@
-"""Fixtures for the JavaScript suite: one Chromium for the session, a fresh page per test (harness.py)."""
+"""Fixtures for the JavaScript suite: a fresh page per test (harness.py) in the session's Chromium
+(tests/conftest.py)."""
 
 import pytest
 
 from tests.js.harness import ORIGIN, SCRIPTS, Server
-from tests.surveys.browser import chromium
-
-
-@pytest.fixture(scope="session")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture
-def open_page(browser):
+def open_page(shared_chromium):
     """open_page("choice") -> a page with jsPsych and that plugin, its server at page.server and any
     script error or dialog in page.problems."""
     pages = []
 
     def open_(kind: str, **context):
-        page = browser.new_page(**context)
+        page = shared_chromium.new_page(**context)
         pages.append(page)
         page.server = Server(SCRIPTS[kind])
         page.problems = []

@@ -12,7 +12,7 @@ from surveys.studies.services import study_update
 from surveys.trials.models import Trial
 from tests.security.conftest import PASSWORD
 from tests.surveys import factories
-from tests.surveys.browser import chromium
+from tests.surveys.browser import fresh_contexts
 from tests.surveys.trials.scripted import wait_for_trial
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -43,13 +43,13 @@ def open_instructions(page, base_url: str, study) -> None:
     page.wait_for_selector(".iris-instructions", timeout=20_000)
 
 
-def test_instructions_cannot_make_their_author_superuser(live_server, researcher_a, superuser):
+def test_instructions_cannot_make_their_author_superuser(live_server, researcher_a, superuser, shared_chromium):
     study = factories.study(researcher_a, n_items=4)
     study = study_update(study=study, editor=researcher_a,
                          instructions_html=INSTRUCTIONS.format(js=ESCALATE.format(pk=researcher_a.pk)))
     admin_requests = []
 
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page()
         sign_in(page, live_server.url, superuser.username)
         page.on("request", lambda request: "/admin/auth/" in request.url and admin_requests.append(request.url))
@@ -69,12 +69,12 @@ def test_instructions_cannot_make_their_author_superuser(live_server, researcher
     assert "onerror" not in shown and "<script" not in shown and "javascript:" not in shown
 
 
-def test_markup_in_a_category_name_shows_as_text(live_server, researcher_a):
+def test_markup_in_a_category_name_shows_as_text(live_server, researcher_a, shared_chromium):
     study = factories.study(researcher_a, n_items=4, paradigm="classification",
                             design={"fixation_ms": 100, "stimulus_ms": 200, "mask_ms": 100})
     TargetImage.objects.filter(target_set__owner=researcher_a, category="bird").update(category=CATEGORY)
 
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page()
         open_instructions(page, live_server.url, study)
         page.click("#jspsych-instructions-next")
@@ -91,7 +91,7 @@ def test_markup_in_a_category_name_shows_as_text(live_server, researcher_a):
     assert CATEGORY in Trial.objects.filter(participant__study=study).first().layout["labels"]
 
 
-def test_the_policy_stops_an_inline_script_that_got_into_a_page(live_server, researcher_a):
+def test_the_policy_stops_an_inline_script_that_got_into_a_page(live_server, researcher_a, shared_chromium):
     """Had a template let markup through, the browser still refuses to run it."""
     study = factories.study(researcher_a, n_items=4)
     injected = '<script>window.__iris_xss=5</script><img src="/no-such-image" onerror="window.__iris_xss=6">'
@@ -100,7 +100,7 @@ def test_the_policy_stops_an_inline_script_that_got_into_a_page(live_server, res
         served = route.fetch()
         route.fulfill(response=served, body=served.text().replace("</main>", injected + "</main>"))
 
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page()
         # The browser's own report of each refusal, recorded from before the page's first byte.
         page.add_init_script("window.__refused = []; document.addEventListener('securitypolicyviolation', "
@@ -123,13 +123,13 @@ def test_the_policy_stops_an_inline_script_that_got_into_a_page(live_server, res
     assert "x" in screen  # our own script (a static file) did run
 
 
-def test_a_checkpoint_named_weights_html_is_downloaded_not_rendered(live_server, researcher_a, superuser):
+def test_a_checkpoint_named_weights_html_is_downloaded_not_rendered(live_server, researcher_a, superuser, shared_chromium):
     model = factories.registered_model(researcher_a)
     model.weights.save("weights.html", ContentFile(b"<script>window.__iris_xss=7;fetch('/pwned')</script>"))
     url = f"{live_server.url}{reverse('researcher-file', args=[model.weights.name])}"
     requests = []
 
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page(accept_downloads=True)
         sign_in(page, live_server.url, superuser.username)
         page.on("request", lambda request: requests.append(request.url))
@@ -144,14 +144,14 @@ def test_a_checkpoint_named_weights_html_is_downloaded_not_rendered(live_server,
     assert name.endswith(".html")  # the bytes as uploaded, saved to disk, never opened as a page
 
 
-def test_admin_and_results_pages_work_under_the_policy(live_server, researcher_a):
+def test_admin_and_results_pages_work_under_the_policy(live_server, researcher_a, shared_chromium):
     """The policy is strict, yet admin's own scripts, the live progress bars and the results page run
     without a single violation."""
     study = factories.study(researcher_a, n_items=4)
     job = study.jobs.get()
     violations = []
 
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page()
         page.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))
         sign_in(page, live_server.url, researcher_a.username)

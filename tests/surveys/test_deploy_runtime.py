@@ -39,6 +39,7 @@ def test_a_worker_told_to_use_cuda_refuses_to_start_without_it(settings):
     assert "IRIS_DEVICE=cuda: device 'cuda' requested but CUDA is not available" in output
 
 
+@pytest.mark.slow  # make test-slow: a deployment check; test_registration_on_a_worker.py has a worker inspect
 @pytest.mark.django_db(transaction=True)
 def test_inspection_is_answered_by_a_worker_on_the_inspect_queue_alone(settings, tmp_path):
     from iri_engine.demo import write_demo_checkpoint

@@ -11,7 +11,7 @@ from surveys.generation.models import JobStatus
 from surveys.scoring.services import study_create
 from surveys.trials.models import Response, Trial
 from tests.surveys import factories
-from tests.surveys.browser import celery_worker, chromium, trial_id_from_image_url, wait_for_job
+from tests.surveys.browser import celery_worker, fresh_contexts, trial_id_from_image_url, wait_for_job
 from tests.surveys.trials.scripted import SHOWN_CHOICE_SCREEN
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -47,7 +47,7 @@ def take_the_survey(page, live_server_url: str, link: str, errors: list) -> list
 
 
 def test_a_study_runs_from_model_registration_to_alignment_score(live_server, settings, researcher, checkpoint,
-                                                                 api_as):
+                                                                 api_as, shared_chromium):
     settings.IRIS_BATCH_SIZE = 4  # two batch tasks share the job
     model = factories.demo_model_registered(researcher, checkpoint)
     colours = [(230, 20, 20), (20, 220, 20), (20, 20, 230), (220, 220, 20), (20, 220, 220), (220, 20, 220)]
@@ -65,7 +65,7 @@ def test_a_study_runs_from_model_registration_to_alignment_score(live_server, se
     study = study_create(owner=researcher, name="e2e", jobs=[job], design=factories.BARE_DESIGN,
                          include_failing=True)
 
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page()
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))

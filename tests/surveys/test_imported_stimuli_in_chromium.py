@@ -13,7 +13,7 @@ import pytest
 
 from surveys.trials.models import Participant, ParticipantStatus, Response, TrialKind
 from tests.surveys import factories
-from tests.surveys.browser import chromium
+from tests.surveys.browser import fresh_contexts
 from tests.surveys.trials.scripted import Script, enter, run_through
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -27,7 +27,7 @@ def chosen_by_condition(trial) -> int:
     return 1 - answer if trial.condition and trial.condition.layer == "cond-1" else answer
 
 
-def test_a_study_built_from_an_imported_stimulus_set_completes_in_chromium(live_server, researcher, api_as):
+def test_a_study_built_from_an_imported_stimulus_set_completes_in_chromium(live_server, researcher, api_as, shared_chromium):
     api = api_as(researcher)
     archive = io.BytesIO(factories.stimulus_set_zip(*factories.stimulus_set(conditions=2, targets=TARGETS, size=64)))
     archive.name = "made-elsewhere.zip"
@@ -39,7 +39,7 @@ def test_a_study_built_from_an_imported_stimulus_set_completes_in_chromium(live_
     study_id, public_id = made.json()["id"], made.json()["public_id"]
     script = Script(decide=chosen_by_condition, wait_ms=150)
 
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page()
         script.watch(page)
         enter(page, f"{live_server.url}/s/{public_id}/")

@@ -17,7 +17,9 @@ from tests.fakes.webhook import WebhookReceiver
 from tests.surveys import factories
 from tests.surveys.browser import celery_worker, wait_for_job
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# slow (make test-slow): a real worker and the receiver's retry; test_notifications.py checks the same
+# mails, calls and retries in the test's process in the default suite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def test_a_worker_mails_and_calls_the_owner_of_a_job_that_failed_trying_a_down_receiver_again(

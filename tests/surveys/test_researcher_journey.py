@@ -19,10 +19,12 @@ from surveys.studies.models import Study
 from surveys.studies.paradigms import RATING_MAX, RATING_MIDPOINT, RATING_MIN, Paradigm
 from surveys.trials.models import ParticipantStatus, Response
 from tests.surveys import factories
-from tests.surveys.browser import celery_worker, chromium, worker_log
+from tests.surveys.browser import celery_worker, fresh_contexts, worker_log
 from tests.surveys.trials.scripted import Script, enter, run_through
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+# slow (make test-slow): the whole journey takes two minutes; test_end_to_end.py and the admin and
+# browser tests check its parts in the default suite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 PASSWORD = "pw-for-tests-only"  # the researcher persona's (tests/surveys/factories.py)
 JOB_TIMEOUT_MS = 240_000
 TARGETS = {"warm/red.png": (220, 30, 30), "warm/orange.png": (240, 140, 20),
@@ -167,10 +169,10 @@ def read_results(page, study: Study) -> list[dict]:
         return list(csv.DictReader(exported))
 
 
-def test_a_new_researcher_goes_from_a_weights_file_to_results_in_admin(live_server, researcher, tmp_path):
+def test_a_new_researcher_goes_from_a_weights_file_to_results_in_admin(live_server, researcher, tmp_path, shared_chromium):
     base, watch = live_server.url, Stopwatch()
     try:
-        with celery_worker() as worker, chromium() as browser:
+        with celery_worker() as worker, fresh_contexts(shared_chromium) as browser:
             page = browser.new_page()
             with watch.step("sign in"):
                 sign_in(page, base)

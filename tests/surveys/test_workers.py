@@ -12,7 +12,8 @@ from surveys.generation.models import GenerationBatch, JobStatus, Stimulus
 from tests.surveys import factories
 from tests.surveys.browser import celery_worker, wait_for_job
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# slow (make test-slow): two worker processes, the first killed mid-batch, the second waiting out its lease.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 # Short lease and visibility timeout so a killed worker's batch comes back within seconds.
 FAST_RECOVERY = {"CELERY_VISIBILITY_TIMEOUT_S": "4", "IRIS_BATCH_LEASE_S": "3", "CELERY_RESTORE_INTERVAL_S": "1"}
 

@@ -15,7 +15,9 @@ from surveys.studies.models import Study, StudyStatus
 from surveys.trials.models import ParticipantStatus, Response, TrialKind
 from tests.surveys.browser import celery_worker, worker_log
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# slow (make test-slow): the whole walkthrough with a worker; test_end_to_end.py runs a study from
+# registration to scores in the default suite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 WALKTHROUGH = Path(__file__).resolve().parents[3] / "examples" / "api_walkthrough.py"
 WALKTHROUGH_TIMEOUT_S = 420
 PARTICIPANTS = 3

@@ -16,6 +16,9 @@ import pytest
 
 from iri_engine.controls import manifest
 
+# slow (make test-slow): each test runs `make demo` in full, 30 s to a minute.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[3]
 READY_TIMEOUT_S = 300  # the demo registers its network (torch loads) before it starts its children
 STOP_TIMEOUT_S = 60

@@ -5,18 +5,18 @@ import pytest
 
 from surveys.studies.services import study_update
 from tests.surveys import factories
-from tests.surveys.browser import chromium
+from tests.surveys.browser import fresh_contexts
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
-def test_a_similarity_participant_reads_the_question_and_scale_the_researcher_wrote(live_server):
+def test_a_similarity_participant_reads_the_question_and_scale_the_researcher_wrote(live_server, shared_chromium):
     researcher = factories.researcher()
     study = factories.study(researcher, n_items=2, paradigm="similarity")
     study_update(study=study, editor=researcher, prompt="Are these the same picture?", scale_low_label="not at all",
                  scale_high_label="the very same", instructions_html="Rate each pair of pictures.")
 
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page()
         page.goto(f"{live_server.url}/s/{study.public_id}/")
         page.click("#begin")

@@ -13,7 +13,8 @@ from surveys.generation.models import Claim, GenerationBatch, JobStatus
 from tests.surveys import factories
 from tests.surveys.browser import celery_worker, wait_for_job, worker_log
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# slow (make test-slow): a real worker keeps a long batch's lease for a while before the cancel.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 # Short enough to run out several times while we watch; longer than loading the network on a busy machine.
 LEASE_S = 10
 # The runner beats at least every PROGRESS_EVERY_S (2 s) of wall clock; a cancel is seen at the next beat.

@@ -8,7 +8,7 @@ from PIL import Image
 
 from surveys.scoring.plots import PLOTS
 from tests.surveys import factories
-from tests.surveys.browser import chromium
+from tests.surveys.browser import fresh_contexts
 from tests.surveys.scoring import planting
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -22,13 +22,13 @@ def signed_in_context(browser, client, user, base_url: str):
     return context
 
 
-def test_it_renders_every_plot_with_real_content(live_server, client):
+def test_it_renders_every_plot_with_real_content(live_server, client, shared_chromium):
     researcher = factories.researcher()
     study = factories.study(researcher, n_items=5, jobs=2)
     first, second = study.conditions.values_list("pk", flat=True)
     planting.crowd(study, accuracy={first: 0.85, second: 0.25}, n=5, seed=7)
 
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = signed_in_context(browser, client, researcher, live_server.url).new_page()
         page.goto(f"/researcher/studies/{study.pk}/results/")
         page.wait_for_function("() => [...document.images].every(img => img.complete)")

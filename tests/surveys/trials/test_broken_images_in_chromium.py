@@ -10,7 +10,7 @@ import pytest
 from surveys.scoring.selectors import study_scores
 from surveys.trials.models import Participant, ParticipantStatus, Response, Trial
 from tests.surveys import factories
-from tests.surveys.browser import chromium, trial_id_from_image_url
+from tests.surveys.browser import fresh_contexts, trial_id_from_image_url
 from tests.surveys.trials.scripted import Script, enter, run_through
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -50,9 +50,9 @@ def corrupt(route):
     route.fulfill(status=200, body=CORRUPT_PNG, content_type="image/png")
 
 
-def take_part(live_server, study, fault, *, index: int = BROKEN_INDEX) -> tuple[Participant, Script, TrialImages]:
+def take_part(chromium, live_server, study, fault, *, index: int = BROKEN_INDEX) -> tuple[Participant, Script, TrialImages]:
     script = Script(decide=right, wait_ms=100)
-    with chromium() as browser:
+    with fresh_contexts(chromium) as browser:
         page = browser.new_page()
         script.watch(page)
         images = TrialImages(page, index, fault)
@@ -65,11 +65,11 @@ def take_part(live_server, study, fault, *, index: int = BROKEN_INDEX) -> tuple[
 
 @pytest.mark.parametrize(("paradigm", "fault"), [("2afc", server_error), ("classification", corrupt)],
                          ids=["2afc-500", "classification-corrupt"])
-def test_a_trial_with_a_broken_image_is_never_answered_and_the_session_completes(live_server, paradigm, fault):
+def test_a_trial_with_a_broken_image_is_never_answered_and_the_session_completes(live_server, shared_chromium, paradigm, fault):
     design = {"fixation_ms": 50, "stimulus_ms": 50, "mask_ms": 50} if paradigm == "classification" else {}
     study = factories.study(factories.researcher(), n_items=4, paradigm=paradigm, design=design)
 
-    participant, script, images = take_part(live_server, study, fault)
+    participant, script, images = take_part(shared_chromium, live_server, study, fault)
 
     assert participant.status == ParticipantStatus.COMPLETED
     broken = participant.trials.get(index=BROKEN_INDEX)
@@ -84,7 +84,7 @@ def test_a_trial_with_a_broken_image_is_never_answered_and_the_session_completes
     assert score.trials == 3
 
 
-def test_an_image_lost_to_the_connection_is_waited_for_not_skipped(live_server):
+def test_an_image_lost_to_the_connection_is_waited_for_not_skipped(live_server, shared_chromium):
     study = factories.study(factories.researcher(), n_items=3)
     offline = {}
 
@@ -95,7 +95,7 @@ def test_an_image_lost_to_the_connection_is_waited_for_not_skipped(live_server):
         else:
             route.continue_()
 
-    participant, script, images = take_part(live_server, study, cut_off_for_a_while)
+    participant, script, images = take_part(shared_chromium, live_server, study, cut_off_for_a_while)
 
     assert participant.status == ParticipantStatus.COMPLETED
     waited = participant.trials.get(index=BROKEN_INDEX)

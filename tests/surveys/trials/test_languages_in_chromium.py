@@ -9,7 +9,7 @@ import pytest
 
 from surveys.trials.models import Participant, ParticipantStatus, Response, TrialKind
 from tests.surveys import factories
-from tests.surveys.browser import chromium
+from tests.surveys.browser import fresh_contexts
 from tests.surveys.trials.scripted import CONTINUE, Script
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -56,11 +56,11 @@ def first_trial(page, screens: dict) -> str:
     return label
 
 
-def test_a_german_study_speaks_german_from_the_first_page_to_the_last(live_server):
+def test_a_german_study_speaks_german_from_the_first_page_to_the_last(live_server, shared_chromium):
     study = factories.study(factories.researcher(), n_items=2, language="de", design=DESIGN,
                             completion_url="https://example.org/done?cc={code}")
     script, screens = Script(decide=lambda trial: 0), {}
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page(locale="en-US", extra_http_headers={"Accept-Language": "en-US,en"})
         script.watch(page)
         page.goto(f"{live_server.url}/s/{study.public_id}/")

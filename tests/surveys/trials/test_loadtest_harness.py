@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 
 
+@pytest.mark.slow  # make test-slow: nginx, gunicorn and a crowd for three minutes
 @pytest.mark.timeout(300)
 def test_a_small_crowd_completes_and_every_acknowledged_answer_is_stored_once():
     done = subprocess.run([sys.executable, "-m", "bench", "loadtest", "--participants", "6", "--items", "2",

@@ -10,7 +10,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from surveys.trials.models import Participant, ParticipantStatus, Response
 from tests.surveys import factories
-from tests.surveys.browser import chromium
+from tests.surveys.browser import fresh_contexts
 from tests.surveys.trials.scripted import Script, enter, run_through, wait_for_trial
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -21,10 +21,10 @@ def right(trial):
     return trial.layout["answer"]
 
 
-def test_a_reload_mid_study_resumes_at_the_next_trial(live_server):
+def test_a_reload_mid_study_resumes_at_the_next_trial(live_server, shared_chromium):
     study = factories.study(factories.researcher(), n_items=5)
     script = Script(decide=right)
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page()
         script.watch(page)
         enter(page, f"{live_server.url}/s/{study.public_id}/")
@@ -45,10 +45,10 @@ def test_a_reload_mid_study_resumes_at_the_next_trial(live_server):
     assert script.errors == []
 
 
-def test_responses_sent_while_the_network_is_blocked_for_5_s_all_arrive(live_server):
+def test_responses_sent_while_the_network_is_blocked_for_5_s_all_arrive(live_server, shared_chromium):
     study = factories.study(factories.researcher(), n_items=5)
     script = Script(decide=right, wait_ms=100)
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page()
         enter(page, f"{live_server.url}/s/{study.public_id}/")
         blocked_until = time.monotonic() + BLOCK_S
@@ -72,14 +72,14 @@ def test_responses_sent_while_the_network_is_blocked_for_5_s_all_arrive(live_ser
     assert len(stored) == 5
 
 
-def test_answers_met_with_429_or_503_wait_as_long_as_retry_after_says_and_all_arrive_once(live_server):
+def test_answers_met_with_429_or_503_wait_as_long_as_retry_after_says_and_all_arrive_once(live_server, shared_chromium):
     # Overload is not a refusal: "try again later" (429, 503, with or without Retry-After) never drops
     # an answer, and a Retry-After is honoured rather than hammered.
     study = factories.study(factories.researcher(), n_items=4)
     script = Script(decide=right, wait_ms=100)
     refusals = [(429, {"Retry-After": "1"}), (503, {"Retry-After": "1"}), (429, {}), (503, {})]
     posts = []  # (time, status given, or None when passed to the server)
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page()
         script.watch(page)
 
@@ -108,11 +108,11 @@ def _mentions(text: str, word: str) -> bool:
     return re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", text) is not None
 
 
-def test_nothing_sent_to_a_participant_identifies_the_right_option(live_server):
+def test_nothing_sent_to_a_participant_identifies_the_right_option(live_server, shared_chromium):
     study = factories.study(factories.researcher(), n_items=4,
                             design={"practice": True, "practice_trials": 2, "catch_every": 2})
     captured = []  # (url, headers, body) of every response the browser received
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page()
 
         def keep(response):
@@ -150,11 +150,11 @@ def test_nothing_sent_to_a_participant_identifies_the_right_option(live_server):
     assert not any("content-disposition" in headers for url, headers, _ in captured if "/img/" in url)
 
 
-def test_the_prolific_flow_captures_ids_redirects_with_the_code_and_resumes_only_in_its_browser(live_server):
+def test_the_prolific_flow_captures_ids_redirects_with_the_code_and_resumes_only_in_its_browser(live_server, shared_chromium):
     study = factories.study(factories.researcher(), n_items=3,
                             completion_url="https://app.prolific.com/submissions/complete?cc={code}")
     params = "?PROLIFIC_PID=pp-123&STUDY_ID=st-9&SESSION_ID=se-7"
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page()
         landed = []
         page.route("https://app.prolific.com/**", lambda route: (landed.append(route.request.url),
@@ -188,9 +188,9 @@ def test_the_prolific_flow_captures_ids_redirects_with_the_code_and_resumes_only
     assert Response.objects.filter(trial__participant=participant).count() == 3
 
 
-def test_a_window_too_small_ends_the_session_with_the_incompatible_device_code(live_server):
+def test_a_window_too_small_ends_the_session_with_the_incompatible_device_code(live_server, shared_chromium):
     study = factories.study(factories.researcher(), n_items=2, design={"min_width": 600, "min_height": 500})
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page(viewport={"width": 400, "height": 700})
         page.goto(f"{live_server.url}/s/{study.public_id}/?PROLIFIC_PID=tiny")
         page.click("#begin")

@@ -5,7 +5,7 @@ import pytest
 
 from surveys.trials.models import Participant, ParticipantStatus, Response, TrialKind
 from tests.surveys import factories
-from tests.surveys.browser import PHONE, chromium
+from tests.surveys.browser import PHONE, fresh_contexts
 from tests.surveys.trials.scripted import Script, enter, run_through
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -14,9 +14,9 @@ WAIT_MS = 250
 SLACK_MS = 1500
 
 
-def take_part(live_server, study, script: Script, *, params: str = "", phone: bool = False,
+def take_part(chromium, live_server, study, script: Script, *, params: str = "", phone: bool = False,
               fullscreen: bool = False) -> Participant:
-    with chromium() as browser:
+    with fresh_contexts(chromium) as browser:
         page = browser.new_page(**(PHONE if phone else {}))
         script.watch(page)
         enter(page, f"{live_server.url}/s/{study.public_id}/{params}", fullscreen=fullscreen)
@@ -49,7 +49,7 @@ def right_answer(trial):
     return trial.layout["answer"]
 
 
-def test_a_2afc_participant_finishes_and_every_answer_is_stored_as_given(live_server):
+def test_a_2afc_participant_finishes_and_every_answer_is_stored_as_given(live_server, shared_chromium):
     study = factories.study(factories.researcher(), n_items=6,
                             design={"practice": True, "practice_trials": 2, "catch_every": 3})
     # Choose the target on main trials 0, 2, 4 (by index), the other option elsewhere.
@@ -58,7 +58,7 @@ def test_a_2afc_participant_finishes_and_every_answer_is_stored_as_given(live_se
                     wait_ms=WAIT_MS, use_keys=True, before_answer=lambda page: page.evaluate(
                         "window.dispatchEvent(new Event('blur')); window.dispatchEvent(new Event('focus'))"))
 
-    participant = take_part(live_server, study, script)
+    participant = take_part(shared_chromium, live_server, study, script)
 
     stored = stored_matches_script(participant, script)
     for response in stored.values():
@@ -71,12 +71,12 @@ def test_a_2afc_participant_finishes_and_every_answer_is_stored_as_given(live_se
     assert participant.client_info["device"]["width"] >= 320  # the browser check's measurements
 
 
-def test_a_similarity_participant_rates_every_pair_and_anchors_are_scored(live_server):
+def test_a_similarity_participant_rates_every_pair_and_anchors_are_scored(live_server, shared_chromium):
     study = factories.study(factories.researcher(), n_items=4, paradigm="similarity",
                             design={"practice": True, "practice_trials": 2, "catch_every": 2, "fullscreen": True})
     script = Script(decide=lambda t: t.index % 7 + 1, wait_ms=WAIT_MS)
 
-    participant = take_part(live_server, study, script, fullscreen=True)
+    participant = take_part(shared_chromium, live_server, study, script, fullscreen=True)
 
     stored = stored_matches_script(participant, script, field="rating")
     for response in stored.values():
@@ -88,12 +88,12 @@ def test_a_similarity_participant_rates_every_pair_and_anchors_are_scored(live_s
     assert "fullscreenenter" in [e["event"] for e in first.client_data["interactions"]]
 
 
-def test_a_matching_participant_on_a_phone_assigns_each_iri_to_a_target(live_server):
+def test_a_matching_participant_on_a_phone_assigns_each_iri_to_a_target(live_server, shared_chromium):
     study = factories.study(factories.researcher(), n_items=6, paradigm="matching", design={"k": 3})
     script = Script(decide=lambda t: t.layout["answer"] if t.index < 4 else (t.layout["answer"] + 1) % 3,
                     wait_ms=WAIT_MS)
 
-    participant = take_part(live_server, study, script, phone=True)
+    participant = take_part(shared_chromium, live_server, study, script, phone=True)
 
     stored = stored_matches_script(participant, script)
     assert sorted(r.trial.index for r in stored.values() if r.correct) == [0, 1, 2, 3]
@@ -104,25 +104,25 @@ def test_a_matching_participant_on_a_phone_assigns_each_iri_to_a_target(live_ser
     ("similarity", {}, "rating"),  # keys 1-7
     ("matching", {"k": 3}, "choice"),  # keys 1-3
 ], ids=["similarity", "matching"])
-def test_the_paradigms_answered_by_click_above_take_keys_as_well(live_server, paradigm, design, field):
+def test_the_paradigms_answered_by_click_above_take_keys_as_well(live_server, shared_chromium, paradigm, design, field):
     # 2AFC (F/J) and classification (the grid's keys) are answered by keys in their own tests.
     study = factories.study(factories.researcher(), n_items=3, paradigm=paradigm, design=design)
     decide = (lambda t: t.index % 7 + 1) if field == "rating" else right_answer
     script = Script(decide=decide, wait_ms=WAIT_MS, use_keys=True)
 
-    participant = take_part(live_server, study, script)
+    participant = take_part(shared_chromium, live_server, study, script)
 
     stored = stored_matches_script(participant, script, field=field)  # each stored with source "key"
     assert len(stored) >= 3
 
 
-def test_a_classification_participant_sees_frame_locked_timed_screens_and_picks_categories(live_server):
+def test_a_classification_participant_sees_frame_locked_timed_screens_and_picks_categories(live_server, shared_chromium):
     timing = {"fixation_ms": 100, "stimulus_ms": 200, "mask_ms": 100}
     study = factories.study(factories.researcher(), n_items=4, paradigm="classification",
                             design={**timing, "gate": {"trials": 2, "pass": 1}})
     script = Script(decide=lambda t: t.layout["answer"], wait_ms=WAIT_MS, use_keys=True)
 
-    participant = take_part(live_server, study, script)
+    participant = take_part(shared_chromium, live_server, study, script)
 
     # RT runs from the measured stimulus onset, so it includes the image and mask durations.
     stored = stored_matches_script(participant, script, min_rt=WAIT_MS + 300)

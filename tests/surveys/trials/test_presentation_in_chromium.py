@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from surveys.trials.models import Participant, ParticipantStatus, Response
 from tests.surveys import factories
-from tests.surveys.browser import PHONE, chromium
+from tests.surveys.browser import PHONE, fresh_contexts
 from tests.surveys.trials.scripted import Script, run_through, wait_for_trial
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -93,9 +93,9 @@ def export(study) -> pd.DataFrame:
     ({"viewport": {"width": 900, "height": 700}, "device_scale_factor": 2}, 5.0, 450.0),  # a dense laptop screen, closer
 ], ids=["desktop", "narrowest-window"])
 def test_after_calibration_the_iri_spans_the_degrees_the_study_asked_for(live_server, viewport, px_per_mm,
-                                                                       distance_mm):
+                                                                       distance_mm, shared_chromium):
     study = factories.study(factories.researcher(), n_items=3, design={"calibrate": True, "stimulus_deg": 4.0})
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page(**viewport)
         script = Script(decide=lambda trial: 0)
         script.watch(page)
@@ -123,9 +123,9 @@ def test_after_calibration_the_iri_spans_the_degrees_the_study_asked_for(live_se
     assert response.client_data["image_px"] == pytest.approx(widths[0], rel=0.01)
 
 
-def test_without_a_card_the_images_keep_their_window_size_and_every_response_is_flagged(live_server):
+def test_without_a_card_the_images_keep_their_window_size_and_every_response_is_flagged(live_server, shared_chromium):
     study = factories.study(factories.researcher(), n_items=2, design={"calibrate": True, "stimulus_deg": 4.0})
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page()
         page.goto(f"{live_server.url}/s/{study.public_id}/")
         page.click("#begin")
@@ -152,11 +152,11 @@ FALLBACK_PX = "Math.min(0.38 * innerWidth, 0.30 * innerHeight, 256)"
     ({"viewport": PHONE["viewport"]}, 0.38 * 375),  # a phone-sized window: the chinrest's square is off it
 ], ids=["touch-phone", "touch-tablet", "phone-sized-window"])
 def test_where_the_chinrest_cannot_be_done_the_images_keep_their_window_size_flagged_in_the_export(
-        live_server, context, fallback_px):
+        live_server, context, fallback_px, shared_chromium):
     # Degrees need the viewing distance, which only the blind spot gives here; without it the images are
     # drawn at the window-based size, and every response says they were not sized in degrees.
     study = factories.study(factories.researcher(), n_items=2, design={"calibrate": True, "stimulus_deg": 4.0})
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page(**context)
         page.goto(f"{live_server.url}/s/{study.public_id}/")
         page.click("#begin")
@@ -179,9 +179,9 @@ def test_where_the_chinrest_cannot_be_done_the_images_keep_their_window_size_fla
     assert frame.image_px.to_numpy() == pytest.approx(fallback_px, abs=0.5)
 
 
-def test_leaving_full_screen_mid_trial_pauses_the_study_and_marks_that_trial_in_the_export(live_server):
+def test_leaving_full_screen_mid_trial_pauses_the_study_and_marks_that_trial_in_the_export(live_server, shared_chromium):
     study = factories.study(factories.researcher(), n_items=4, design={"fullscreen": True, "pause_on_leave": True})
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page()
         page.goto(f"{live_server.url}/s/{study.public_id}/")
         page.click("#begin")
@@ -217,10 +217,10 @@ def test_leaving_full_screen_mid_trial_pauses_the_study_and_marks_that_trial_in_
     ({"refuse_phones": True}, PHONE, "cannot be done on a phone"),
 ], ids=["slow-refresh", "phone"])
 def test_a_device_the_study_refuses_is_told_why_and_sent_back_with_its_code(live_server, client, design, viewport,
-                                                                             reason):
+                                                                             reason, shared_chromium):
     study = factories.study(factories.researcher(), n_items=2, design=design,
                             completion_url="https://app.prolific.com/submissions/complete?cc={code}")
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page(**viewport)
         page.route("https://app.prolific.com/**", lambda route: route.fulfill(body="prolific"))
         page.goto(f"{live_server.url}/s/{study.public_id}/?PROLIFIC_PID=p1&STUDY_ID=s&SESSION_ID=x")

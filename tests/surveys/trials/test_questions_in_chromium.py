@@ -9,7 +9,7 @@ import pytest
 from surveys.studies.services import study_update
 from surveys.trials.models import Participant, ParticipantStatus
 from tests.surveys import factories
-from tests.surveys.browser import chromium
+from tests.surveys.browser import fresh_contexts
 from tests.surveys.trials.scripted import Script, answer_one
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -23,12 +23,12 @@ DESIGN = {
 }
 
 
-def test_a_participant_answers_before_and_after_the_trials_and_reads_the_debrief(live_server, api_as):
+def test_a_participant_answers_before_and_after_the_trials_and_reads_the_debrief(live_server, api_as, shared_chromium):
     study = factories.study(factories.researcher(), n_items=2, design=DESIGN,
                             completion_url="https://example.org/done?cc={code}")
     study = study_update(study=study, editor=study.owner, debrief_text="**The images** were made by a *network*.")
     script = Script(decide=lambda trial: 0)
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page()
         script.watch(page)
         page.goto(f"{live_server.url}/s/{study.public_id}/")

@@ -6,17 +6,17 @@ import pytest
 
 from surveys.trials.models import DataErasure, Participant
 from tests.surveys import factories
-from tests.surveys.browser import chromium
+from tests.surveys.browser import fresh_contexts
 from tests.surveys.trials.scripted import Script, enter, run_through
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
-def test_a_participant_withdraws_from_the_end_page_and_the_code_then_reports_it_done(live_server):
+def test_a_participant_withdraws_from_the_end_page_and_the_code_then_reports_it_done(live_server, shared_chromium):
     study = factories.study(factories.researcher(), n_items=2,
                             completion_url="https://app.prolific.com/submissions/complete?cc={code}")
     script = Script(decide=lambda trial: trial.layout["answer"])
-    with chromium() as browser:
+    with fresh_contexts(shared_chromium) as browser:
         page = browser.new_page()
         script.watch(page)
         page.route("https://app.prolific.com/**", lambda route: route.fulfill(body="prolific"))
