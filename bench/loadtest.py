@@ -68,7 +68,7 @@ def deployed_gunicorn() -> dict[str, int | bool]:
     line = re.search(r'GUNICORN_CMD_ARGS="([^"]*)"', (ROOT / "docker" / "Dockerfile").read_text()).group(1)
     setting = {name: int(value) for name, value in re.findall(r"--(workers|threads)[ =](\d+)", line)}
     return {"workers": setting.get("workers", 1), "threads": setting.get("threads", 1),
-            "preload": "--preload" in line.split()}
+            "preload": "--preload" in line.split(), "access_log": "--access-logfile" in line}
 
 
 def machine() -> str:
@@ -107,12 +107,13 @@ def seed(env: dict, *, items: int) -> str:
 class Gunicorn:
     """gunicorn on a free port; stopped (and waited for) on exit."""
 
-    def __init__(self, app: str, env: dict, *, workers: int, threads: int, ready_path: str, preload: bool = False):
+    def __init__(self, app: str, env: dict, *, workers: int, threads: int, ready_path: str, preload: bool = False,
+                 access_log: Path | None = None):
         self.port, self.ready_path = free_port(), ready_path
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
              "--threads", str(threads), "--timeout", "60", "--backlog", "2048", "--log-level", "error",
-             *(["--preload"] if preload else [])],
+             *(["--preload"] if preload else []), *(["--access-logfile", str(access_log)] if access_log else [])],
             cwd=ROOT, env=env, start_new_session=True)
 
     @property
@@ -384,7 +385,9 @@ def main(argv: list[str]) -> int:
     try:
         public_id = seed(env, items=args.items)
         events: list[str] = []
-        gunicorn = {"workers": args.workers, "threads": args.threads, "preload": deployed["preload"]}
+        # As deployed, an access log too (written to the scratch folder, where it costs what stdout would).
+        gunicorn = {"workers": args.workers, "threads": args.threads, "preload": deployed["preload"],
+                    "access_log": scratch / "gunicorn-access.log" if deployed["access_log"] else None}
         preloaded = ", preloaded" if deployed["preload"] else ""
         print(f"gunicorn: {args.workers} workers x {args.threads} threads{preloaded}; {args.participants} participants, "
               f"{args.items} trials each, {args.think_ms:.0f} ms per trial")
