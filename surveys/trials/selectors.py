@@ -25,7 +25,7 @@ from surveys.trials.models import (
     Trial,
     TrialKind,
 )
-from surveys.trials.sql import column, db_value, json_value, table
+from surveys.trials.sql import column, db_value, json_value, run, table
 
 BREAKS_PER_MAIN_BLOCK = 4  # a pause at each quarter (Feather)
 # Shorter main blocks get no breaks: a pause every few trials would only interrupt.
@@ -49,14 +49,14 @@ def trial_image_name(*, token: str, trial_public_id: str, slot: str) -> str | No
     (_image_queries), since compiling the same two ORM queries cost three times their round trips."""
     trial_layout, stimulus_files = _image_queries()
     with connection.cursor() as cursor:
-        cursor.execute(trial_layout, [token, trial_public_id])
+        run(cursor, "iris_image_trial", trial_layout, [token, trial_public_id])
         row = cursor.fetchone()
         if row is None:
             return None
         ref = TrialLayout.from_dict(json_value(row[0])).image(slot)
         if ref is None:
             return None
-        cursor.execute(stimulus_files[ref.role], [ref.stimulus_id])
+        run(cursor, f"iris_image_{ref.role}", stimulus_files[ref.role], [ref.stimulus_id])
         row = cursor.fetchone()
     return (row[0] or None) if row else None
 
@@ -95,7 +95,7 @@ def answer_context(*, token: str, trial_public_id: str) -> AnswerContext | None:
     with its study and the trial with its answer were two queries whose compiling cost more CPU than
     everything else the answer does."""
     with connection.cursor() as cursor:
-        cursor.execute(_answer_query(), [trial_public_id, token])
+        run(cursor, "iris_answer_context", _answer_query(), [trial_public_id, token])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -176,7 +176,7 @@ def trials_outline(*, token: str, limit: int) -> TrialsOutline | None:
     block waits until the gate is passed)."""
     seen_since = db_value(Participant, "last_seen_at", timezone.now() - timedelta(seconds=TOUCH_EVERY_S))
     with connection.cursor() as cursor:
-        cursor.execute(_outline_query(), [seen_since, token])
+        run(cursor, "iris_trials_outline", _outline_query(), [seen_since, token])
         rows = cursor.fetchall()
         if not rows:
             return None
@@ -187,7 +187,8 @@ def trials_outline(*, token: str, limit: int) -> TrialsOutline | None:
         next_indexes = [index for index, _ in open_rows if not open_gates or index <= open_gates[-1]][:limit]
         pending = []
         if next_indexes:
-            cursor.execute(_pending_query(len(next_indexes)), [participant_id, *next_indexes])
+            run(cursor, f"iris_trials_next_{len(next_indexes)}", _pending_query(len(next_indexes)),
+                [participant_id, *next_indexes])
             pending = [Trial(id=pk, participant_id=participant_id, public_id=public_id, index=index, kind=kind,
                              layout=json_value(layout)) for pk, public_id, index, kind, layout in cursor.fetchall()]
     main = [index for index, kind, _ in trials if kind in MAIN_BLOCK_KINDS]

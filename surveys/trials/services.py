@@ -30,7 +30,7 @@ from surveys.trials.models import ACTIVE_STATUSES, Participant, ParticipantStatu
 from surveys.trials.payloads import rt_checked
 from surveys.trials.selectors import TOUCH_EVERY_S, answer_context, trials_open
 from surveys.trials.signals import participant_completed
-from surveys.trials.sql import column, db_value, table
+from surveys.trials.sql import column, db_value, run, table
 from surveys.trials.viewing import Viewing
 
 logger = logging.getLogger(__name__)
@@ -266,7 +266,7 @@ def _answer_insert(*, trial_id: int, idempotency_key: str, choice, rating, chose
     values = (trial_id, idempotency_key, choice, rating, chose_target, correct, rt_ms, client_data, timezone.now())
     params = [db_value(Response, name, value) for name, value in zip(ANSWER_COLUMNS, values, strict=True)]
     with connection.cursor() as cursor:
-        cursor.execute(_answer_insert_sql(), params)
+        run(cursor, "iris_answer_insert", _answer_insert_sql(), params)
         return cursor.fetchone() is not None
 
 
