@@ -163,3 +163,14 @@ def test_the_check_override_replaces_registry_images_by_local_builds(project):
         assert services[name]["build"]["dockerfile"] == "docker/check/standins.Dockerfile", name
     assert services["create-bucket"]["image"] == "iris-check-s3"
     assert {queue(services[f"worker-host-{h}"]) for h in "ab"} == {"gpu"}
+
+
+def test_the_check_runs_the_web_images_gunicorn_with_only_an_access_log_added(project):
+    """drive.py reads web's access log to show that no static file reached Python; the image itself
+    leaves logging to the front server. Nothing else may differ from what is deployed."""
+    shutil.copytree(ROOT / "docker" / "check", project / "docker" / "check")
+    web = compose_config(project, "docker/check/compose.check.yml")["services"]["web"]
+    deployed = re.search(r'GUNICORN_CMD_ARGS="([^"]*)"', (ROOT / "docker" / "Dockerfile").read_text()).group(1)
+
+    assert "--access-logfile" not in deployed
+    assert web["environment"]["GUNICORN_CMD_ARGS"] == f"{deployed} --access-logfile -"
