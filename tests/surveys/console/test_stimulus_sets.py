@@ -64,7 +64,8 @@ def test_a_set_is_imported_on_admins_add_page_and_a_zip_missing_an_image_leaves_
     assert accepted.status_code == 302
     job = GenerationJob.objects.get()
     assert (job.kind, job.owner, job.target_set.name, job.stimuli.count()) == (JobKind.IMPORTED, researcher, "lab-x", 8)
-    assert len(files_in_storage(settings)) == 20
+    # 4 targets (targets/) and their 4 copies shown to participants (stimuli/, names that say nothing), 8 IRIs, 8 seeds.
+    assert len(files_in_storage(settings)) == 24
 
     shown = client.get(reverse("admin:generation_importedstimulusset_change", args=[job.pk])).content.decode()
     assert "<th>cond-1</th><td>model-1 / layer3</td><td>4 passing</td>" in shown
