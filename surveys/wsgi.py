@@ -5,14 +5,58 @@ with every view module it imports, and the URL lookup tables are built here, so 
 starts warm instead of spending its first requests importing (about a fifth of the workers' time
 during the first seconds of a wave, in `make loadtest`), and a worker that is replaced after a crash
 is serving again at once. Nothing here opens a database connection: each worker opens its own.
+
+Two Django handlers share the one app. The runner's trial fetches and answers (with their images'
+signed links, most of a wave's Python requests) go through a handler without the middleware those
+two JSON endpoints never use: static files, sessions, users and messages (participants have none).
+They keep shedding, the size limit, the host check, CSRF and every security header, the same
+headers as before. Every other path, participants' pages included, gets the site's full chain
+(settings.MIDDLEWARE).
 """
 
 import os
+import re
 
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "surveys.settings")
-application = get_wsgi_application()
+site = get_wsgi_application()
+
+# The runner's two busiest endpoints, trials:trials and trials:respond (surveys/trials/urls.py; a test
+# checks that the two agree).
+PARTICIPANT_API_PATH = re.compile(r"/p/[A-Za-z0-9_-]{1,64}/(?:trials|responses)")
+PARTICIPANT_API_MIDDLEWARE = [
+    "surveys.shedding.QueueShedMiddleware",
+    "surveys.limits.RequestSizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "surveys.csp_policy.SitePolicyMiddleware",
+]
+
+
+class ParticipantApiHandler(WSGIHandler):
+    """Django's handler with PARTICIPANT_API_MIDDLEWARE in place of settings.MIDDLEWARE."""
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        # Django builds the chain from the setting; it is swapped only while this handler builds its own.
+        full = settings.MIDDLEWARE
+        settings.MIDDLEWARE = PARTICIPANT_API_MIDDLEWARE
+        try:
+            super().load_middleware(is_async)
+        finally:
+            settings.MIDDLEWARE = full
+
+
+participant_api = ParticipantApiHandler()
+
+
+def application(environ: dict, start_response):
+    handler = participant_api if PARTICIPANT_API_PATH.fullmatch(environ.get("PATH_INFO", "")) else site
+    return handler(environ, start_response)
 
 
 def _warm_up() -> None:

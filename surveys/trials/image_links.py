@@ -16,17 +16,20 @@ demo`), every slot has Django's URL.
 """
 
 import base64
+import functools
 import hashlib
 import re
 import time
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.db import connection
 
 from surveys.generation.models import Stimulus
 from surveys.trials.layout import QUERY_SLOT
 from surveys.trials.models import Trial
 from surveys.trials.selectors import STIMULUS_FILE_FIELDS
+from surveys.trials.sql import column, run, table
 
 # The only stored names the front server serves (its location matches the same form): stimuli/ only.
 LINKABLE_NAME = re.compile(r"stimuli/(?P<file>[0-9a-f]{32}\.png)")
@@ -69,13 +72,30 @@ def trial_image_links(trials: Iterable[Trial]) -> dict[tuple[int, str], str]:
             slots[trial.pk, QUERY_SLOT] = layout.query
         for index, ref in enumerate(layout.options):
             slots[trial.pk, str(index)] = ref
-    files = {row["pk"]: row for row in Stimulus.objects.filter(
-        pk__in={ref.stimulus_id for ref in slots.values()}).values("pk", *STIMULUS_FILE_FIELDS.values())}
+    files = _stimulus_files(sorted({ref.stimulus_id for ref in slots.values()}))
     now = time.time()
     links = {}
     for key, ref in slots.items():
-        name = files.get(ref.stimulus_id, {}).get(STIMULUS_FILE_FIELDS[ref.role])
+        name = files.get(ref.stimulus_id, {}).get(ref.role)
         link = image_link(name, now=now) if name else None
         if link:
             links[key] = link
     return links
+
+
+def _stimulus_files(stimulus_ids: list[int]) -> dict[int, dict[str, str]]:
+    """{stimulus id: {role: stored name}} for these stimuli, in one prepared statement (sql.run): every
+    trial fetch asks, and compiling the same ORM query each time cost more than the read itself."""
+    if not stimulus_ids:
+        return {}
+    roles = list(STIMULUS_FILE_FIELDS)
+    with connection.cursor() as cursor:
+        run(cursor, f"iris_stimulus_files_{len(stimulus_ids)}", _files_query(len(stimulus_ids)), stimulus_ids)
+        return {pk: dict(zip(roles, names, strict=True)) for pk, *names in cursor.fetchall()}
+
+
+@functools.cache
+def _files_query(count: int) -> str:
+    files = ", ".join(column(Stimulus, field) for field in STIMULUS_FILE_FIELDS.values())
+    ids = ", ".join(["%s"] * count)
+    return f"SELECT {column(Stimulus, 'id')}, {files} FROM {table(Stimulus)} WHERE {column(Stimulus, 'id')} IN ({ids})"
