@@ -3,11 +3,11 @@ view module and the URL tables are ready in the parent, and no database connecti
 be shared, broken, by the forked workers."""
 
 import os
-
-import pytest
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
