@@ -234,15 +234,18 @@ def database_backends_cpu_s() -> dict[int, float]:
     return backends
 
 
-def machine_cpu_s() -> float:
-    """Busy CPU seconds of the whole machine so far (all its users, /proc/stat)."""
+def machine_cpu_s() -> tuple[float, float]:
+    """(busy, stolen) CPU seconds of the whole machine so far (/proc/stat): busy is all its users;
+    stolen is the time a virtual machine's host gave its CPUs to someone else, which makes every
+    rate of a run lower and every CPU figure per answer higher, so it is printed beside them."""
     user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK"), steal / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_now(processes: dict[str, int]) -> dict:
+    busy, stolen = machine_cpu_s()
     return {**{name: process_cpu_s(pid) for name, pid in processes.items()}, "crowd client": time.process_time(),
-            "PostgreSQL": database_backends_cpu_s(), "machine": machine_cpu_s()}
+            "PostgreSQL": database_backends_cpu_s(), "machine": busy, "stolen by the host": stolen}
 
 
 def cpu_spent(before: dict, after: dict) -> dict[str, float]:
@@ -250,7 +253,9 @@ def cpu_spent(before: dict, after: dict) -> dict[str, float]:
     processes and, on a shared machine, everything else."""
     spent = {name: after[name] - before[name] for name in before if name != "PostgreSQL"}
     spent["PostgreSQL"] = sum(seconds - before["PostgreSQL"].get(pid, 0) for pid, seconds in after["PostgreSQL"].items())
+    stolen = spent.pop("stolen by the host")
     spent["rest of the machine"] = spent.pop("machine") - sum(spent.values())
+    spent["stolen by the host"] = stolen
     return spent
 
 
