@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 ATTEMPTS = 30
+TRIALS_AHEAD = 8  # what the runner asks for (static/iris/runner.js, "?n=")
 ARRIVAL_SPREAD_S = 10.0  # participants arrive over this long, as a published study fills
 TIMEOUT = aiohttp.ClientTimeout(total=90)
 STATIC = re.compile(r'(?:src|href)="(/static/[^"]+)"')
@@ -110,27 +111,33 @@ class Participant:
         self.result.static_paths = self.result.static_paths or statics
         for path in statics:  # once per participant: the browser caches them after
             await self.request("static", "GET", path)
+        queue: list[dict] = []
+        settled: set[str] = set()
         while True:
-            _, body, _ = await self.request("trials", "GET", f"{page}trials?n=4")
-            trials = json.loads(body)["trials"]
-            if not trials:
+            if len(queue) < 2:  # as static/iris/runner.js refills: fewer than two trials held
+                _, body, _ = await self.request("trials", "GET", f"{page}trials?n={TRIALS_AHEAD}")
+                held = {trial["id"] for trial in queue}
+                queue += [trial for trial in json.loads(body)["trials"]
+                          if trial["id"] not in held and trial["id"] not in settled]
+            if not queue:
                 break
-            for trial in trials:
-                self.result.linked_images += sum(1 for url in [trial["query"], *trial["options"]]
-                                                 if url and "/img/" not in url)
-                images = [(await self.request("image", "GET", url))[0] for url in [trial["query"], *trial["options"]]
-                          if url]
-                if any(status != 200 for status in images):  # as the runner does: never answered blind
-                    self.result.broken_images += 1
-                    await self.request("unavailable", "POST", f"{page}trials/{trial['id']}/unavailable")
-                    continue
-                await asyncio.sleep(random.uniform(0.5, 1.5) * think_ms / 1000)
-                answer = {"trial": trial["id"], "choice": 0, "rt_ms": 612.5, "idempotency_key": trial["id"],
-                          "client_data": {"onset_ms": 10.0, "offset_ms": 210.0, "frame_ms": 16.7}}
-                status, _, _ = await self.request("respond", "POST", f"{page}responses", json=answer)
-                if status in (200, 201):  # stored now, or already stored by an earlier attempt
-                    self.result.acknowledged.append(trial["id"])
-                    self.result.acknowledged_at.append(time.perf_counter() - self.result.began)
+            trial = queue.pop(0)
+            settled.add(trial["id"])
+            self.result.linked_images += sum(1 for url in [trial["query"], *trial["options"]]
+                                             if url and "/img/" not in url)
+            images = [(await self.request("image", "GET", url))[0] for url in [trial["query"], *trial["options"]]
+                      if url]
+            if any(status != 200 for status in images):  # as the runner does: never answered blind
+                self.result.broken_images += 1
+                await self.request("unavailable", "POST", f"{page}trials/{trial['id']}/unavailable")
+                continue
+            await asyncio.sleep(random.uniform(0.5, 1.5) * think_ms / 1000)
+            answer = {"trial": trial["id"], "choice": 0, "rt_ms": 612.5, "idempotency_key": trial["id"],
+                      "client_data": {"onset_ms": 10.0, "offset_ms": 210.0, "frame_ms": 16.7}}
+            status, _, _ = await self.request("respond", "POST", f"{page}responses", json=answer)
+            if status in (200, 201):  # stored now, or already stored by an earlier attempt
+                self.result.acknowledged.append(trial["id"])
+                self.result.acknowledged_at.append(time.perf_counter() - self.result.began)
         await self.request("finish", "POST", f"{page}finish")
 
 

@@ -74,7 +74,8 @@
   }
 
   async function refill() {
-    const response = await send(`${config.trialsUrl}?n=4`, { method: "GET" });
+    // The next few open trials (MAX_TRIALS_AHEAD on the server): one fetch every six or so answers.
+    const response = await send(`${config.trialsUrl}?n=8`, { method: "GET" });
     const body = await response.json().catch(() => ({}));
     if (response.status === 409 && body.next) {
       // The session ended on the server (gate failed, timed out): every answer is already sent.

@@ -37,8 +37,9 @@ from surveys.trials.viewing import Viewing, stimulus_px
 
 RATE = "IRIS_PARTICIPANT_RATE"  # the settings holding the per-token rates (read at each request)
 IMAGE_RATE = "IRIS_IMAGE_RATE"
-# How many upcoming trials the page may hold at once: enough to preload, never the whole design.
-MAX_TRIALS_AHEAD = 5
+# How many upcoming trials the page may hold at once: enough to preload and to ask again only every
+# few trials (each fetch costs the server what an answer does), never the whole design.
+MAX_TRIALS_AHEAD = 8
 # The browser that started a session remembers its token in a signed cookie, one per study: no
 # server-side session row per participant (one INSERT per arrival, and a table to sweep).
 REMEMBERED_SALT = "iris.trials.remembered"

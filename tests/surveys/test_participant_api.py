@@ -113,7 +113,7 @@ def test_a_returning_prolific_participant_resumes_in_the_browser_that_started(cl
 def test_it_serves_upcoming_trials_without_saying_which_option_is_the_target(client, study):
     participant = enter(client, study)
 
-    payload = client.get(reverse("trials:trials", args=[participant.token]), {"n": 10}).json()
+    payload = client.get(reverse("trials:trials", args=[participant.token]), {"n": 20}).json()
 
     text = json.dumps(payload).lower()
     for word in ("target", "seed", "correct", "left", "right", "iri"):
