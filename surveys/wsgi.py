@@ -18,7 +18,7 @@ import os
 import re
 
 from django.conf import settings
-from django.core.handlers.wsgi import WSGIHandler
+from django.core.handlers.wsgi import WSGIHandler, get_path_info
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "surveys.settings")
@@ -55,7 +55,8 @@ participant_api = ParticipantApiHandler()
 
 
 def application(environ: dict, start_response):
-    handler = participant_api if PARTICIPANT_API_PATH.fullmatch(environ.get("PATH_INFO", "")) else site
+    # The path as Django's own routing reads it (decoded, "/" when the server gives none).
+    handler = participant_api if PARTICIPANT_API_PATH.fullmatch(get_path_info(environ)) else site
     return handler(environ, start_response)
 
 
