@@ -27,24 +27,23 @@ site = get_wsgi_application()
 # The runner's two busiest endpoints, trials:trials and trials:respond (surveys/trials/urls.py; a test
 # checks that the two agree).
 PARTICIPANT_API_PATH = re.compile(r"/p/[A-Za-z0-9_-]{1,64}/(?:trials|responses)")
-PARTICIPANT_API_MIDDLEWARE = [
-    "surveys.shedding.QueueShedMiddleware",
-    "surveys.limits.RequestSizeLimitMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "surveys.csp_policy.SitePolicyMiddleware",
-]
+# What those two never use: they serve no static file and read no session, user or message. Named as
+# what is left out, so that a middleware added to the site later reaches the runner's API too.
+NOT_FOR_THE_PARTICIPANT_API = {
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+}
 
 
 class ParticipantApiHandler(WSGIHandler):
-    """Django's handler with PARTICIPANT_API_MIDDLEWARE in place of settings.MIDDLEWARE."""
+    """Django's handler with the site's middleware, in the site's order, less NOT_FOR_THE_PARTICIPANT_API."""
 
     def load_middleware(self, is_async: bool = False) -> None:
         # Django builds the chain from the setting; it is swapped only while this handler builds its own.
         full = settings.MIDDLEWARE
-        settings.MIDDLEWARE = PARTICIPANT_API_MIDDLEWARE
+        settings.MIDDLEWARE = [path for path in full if path not in NOT_FOR_THE_PARTICIPANT_API]
         try:
             super().load_middleware(is_async)
         finally:
