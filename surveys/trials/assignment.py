@@ -8,8 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from surveys.studies.design import StudyDesign
-from surveys.studies.models import Condition, Study
+from surveys.studies.models import Study
 from surveys.studies.paradigms import Paradigm
+from surveys.trials import admission
 from surveys.trials.layout import ImageRef, TrialLayout
 from surveys.trials.models import Participant, Trial, TrialKind
 
@@ -33,7 +34,7 @@ class StudyPieces:
     """What the draw needs, loaded once: items by (target, condition), a stimulus per (job, target)."""
 
     design: StudyDesign
-    conditions: list[Condition]
+    conditions: list[int]  # condition ids, in order
     items: list[DrawItem]
     targets: list[int]  # target image ids, sorted
     category: dict[int, str]  # target id -> category
@@ -64,14 +65,14 @@ def capped_places(*, cap: int | None, rows: int) -> int | None:
 
 
 def study_pieces(*, study: Study) -> StudyPieces:
-    rows = study.items.order_by("pk").values_list("pk", "condition_id", "stimulus_id", "stimulus__job_id",
-                                                  "stimulus__target_id", "stimulus__target__category")
-    items = [DrawItem(*row) for row in rows]
+    """The study's pieces, its design as ``study`` holds it. Items and conditions are made with the
+    study and never change afterwards; every arrival reads them (admission.py's prepared statements)."""
+    items = [DrawItem(*row) for row in admission.draw_items(study_id=study.pk)]
     representative: dict[tuple[int, int], int] = {}
     for item in items:
         representative.setdefault((item.job_id, item.target_id), item.stimulus_id)
     return StudyPieces(
-        design=study.design_spec, conditions=list(study.conditions.order_by("pk")),
+        design=study.design_spec, conditions=admission.condition_ids(study_id=study.pk),
         items=items, targets=sorted({item.target_id for item in items}),
         category={item.target_id: item.category for item in items},
         representative=representative,
@@ -87,9 +88,9 @@ def main_items(pieces: StudyPieces, *, row: int) -> list[DrawItem]:
     count = len(pieces.conditions)
     for j, target in enumerate(pieces.targets):
         for shift in range(count):  # a target missing in its condition takes the next one that has it
-            condition = pieces.conditions[(row + j + shift) % count]
-            if (target, condition.pk) in cells:
-                chosen.append(cells[(target, condition.pk)])
+            condition_id = pieces.conditions[(row + j + shift) % count]
+            if (target, condition_id) in cells:
+                chosen.append(cells[(target, condition_id)])
                 break
     return chosen
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import numpy as np
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from django.utils import timezone
 
 from surveys.generation.models import Stimulus
@@ -25,7 +25,7 @@ from surveys.trials.models import (
     Trial,
     TrialKind,
 )
-from surveys.trials.sql import column, db_value, json_value, run, table
+from surveys.trials.sql import column, columns, db_value, json_value, model_from_row, run, table
 
 BREAKS_PER_MAIN_BLOCK = 4  # a pause at each quarter (Feather)
 # Shorter main blocks get no breaks: a pause every few trials would only interrupt.
@@ -33,9 +33,26 @@ MIN_TRIALS_FOR_BREAKS = 40
 
 
 def participant_by_token(*, token: str) -> Participant:
-    # Not the version: only the pages read its texts (participant_texts), and every answer, trial batch
-    # and image would pay for compiling its columns into the query.
-    return get_object_or_404(Participant.objects.select_related("study"), token=token)
+    """The session with this token and its study (a 404 when none has it), in one prepared statement
+    (sql.run): every page, consent, check and finish of a wave starts here, and compiling the ORM's
+    join of the two wide rows cost more than reading them. Not the version: only the pages read its
+    texts (participant_texts)."""
+    with connection.cursor() as cursor:
+        run(cursor, "iris_participant_by_token", _participant_query(), [token])
+        row = cursor.fetchone()
+    if row is None:
+        raise Http404("No such session.")
+    width = len(Participant._meta.concrete_fields)
+    participant = model_from_row(Participant, row[:width])
+    participant.study = model_from_row(Study, row[width:])
+    return participant
+
+
+@functools.cache
+def _participant_query() -> str:
+    return (f"SELECT {columns(Participant, 'p')}, {columns(Study, 's')} FROM {table(Participant)} p "
+            f"JOIN {table(Study)} s ON s.{column(Study, 'id')} = p.{column(Participant, 'study')} "
+            f"WHERE p.{column(Participant, 'token')} = %s")
 
 
 # A stimulus's file field for each role an image plays in a trial (Stimulus.png).

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from surveys.common.specs import SpecError
@@ -18,7 +17,7 @@ from surveys.studies.models import Study, StudyStatus
 from surveys.studies.notifications import study_notify
 from surveys.studies.paradigms import PARADIGMS, RATING_MAX, RATING_MIN
 from surveys.studies.questions import answers_check
-from surveys.studies.selectors import study_version_current
+from surveys.trials import admission
 from surveys.trials.assignment import (
     StudyPieces,
     capped_places,
@@ -74,32 +73,45 @@ def participant_enter(*, study: Study, source: str, recruitment_id: str, recruit
     the start page that created it (the same press of the button, sent twice). Anyone else gets
     SessionElsewhere. Admission and the Latin-square row are decided under a lock on the study row,
     so that people who arrive at the same moment are counted one after another and balance (and
-    the cap) holds. The trial list is drawn and stored after the lock is released: the lock is the
-    one place a wave of arrivals queues, so it is held only for the decision and the session's row.
-    From that row on the study's design is frozen, so drawing later draws from the same items.
+    the cap) holds. The lock is the one place a wave of arrivals queues, so it is held only for the
+    decision and the session's row, in prepared statements (admission.py); the study's pieces are
+    read before it and the trial list is drawn and stored after it. From the first session's row on
+    the study's design is frozen, so what is read outside the lock is what the lock would have read.
     """
-    existing = Participant.objects.filter(study=study, recruitment_id=recruitment_id).first()
+    existing = admission.participant_for_recruitment(study_id=study.pk, recruitment_id=recruitment_id)
     if existing:
-        return _with_trials(_resumed(existing, resume_token=resume_token, arrival=arrival))
+        return _with_trials(_resumed(_participant(existing), resume_token=resume_token, arrival=arrival))
     if study.status != StudyStatus.OPEN and not is_pilot:
         raise StudyClosed(study.name)
+    pieces = study_pieces(study=study)
     try:
         with transaction.atomic():
-            locked = Study.objects.select_for_update().get(pk=study.pk)
-            existing = Participant.objects.filter(study=locked, recruitment_id=recruitment_id).first()
+            locked = admission.study_lock(study_id=study.pk)
+            if locked is None:
+                raise StudyClosed(study.name)
+            design_version, status = locked
+            if design_version != study.design_version:  # edited since this request read it: read it again
+                study.refresh_from_db()
+                pieces = study_pieces(study=study)
+            if status != StudyStatus.OPEN and not is_pilot:
+                raise StudyClosed(study.name)
+            existing = admission.participant_for_recruitment(study_id=study.pk, recruitment_id=recruitment_id)
             if existing:
-                return _with_trials(_resumed(existing, resume_token=resume_token, arrival=arrival))
-            pieces = study_pieces(study=locked)
-            row = design_row_assign(study=locked, rows=pieces.rows, is_pilot=is_pilot)
-            participant = Participant.objects.create(study=locked, source=source, recruitment_id=recruitment_id,
-                                                     recruitment_data=recruitment_data, is_pilot=is_pilot,
-                                                     design_row=row, study_version=study_version_current(study=locked),
-                                                     last_seen_at=timezone.now(), arrival_key=arrival)
+                return _with_trials(_resumed(_participant(existing), resume_token=resume_token, arrival=arrival))
+            row = design_row_assign(study=study, rows=pieces.rows, is_pilot=is_pilot)
+            participant = Participant.objects.create(
+                study=study, source=source, recruitment_id=recruitment_id, recruitment_data=recruitment_data,
+                is_pilot=is_pilot, design_row=row, arrival_key=arrival, last_seen_at=timezone.now(),
+                study_version_id=admission.version_id(study_id=study.pk, number=design_version))
     except IntegrityError:  # the same arrival twice at once, e.g. a double click on the start button
-        existing = Participant.objects.get(study=study, recruitment_id=recruitment_id)
-        return _with_trials(_resumed(existing, resume_token=resume_token, arrival=arrival))
+        existing = admission.participant_for_recruitment(study_id=study.pk, recruitment_id=recruitment_id)
+        return _with_trials(_resumed(_participant(existing), resume_token=resume_token, arrival=arrival))
     design_freeze(participant=participant, pieces=pieces)
     return participant
+
+
+def _participant(participant_id: int) -> Participant:
+    return Participant.objects.select_related("study").get(pk=participant_id)
 
 
 def _with_trials(participant: Participant) -> Participant:
@@ -129,9 +141,9 @@ def sessions_expire(*, study: Study) -> int:
     """Mark silent sessions timed out so their places free up: consented ones after
     IRIS_SESSION_TIMEOUT_S, unconsented ones after UNCONSENTED_HOLD_S."""
     now = timezone.now()
-    silent = (Q(status=ParticipantStatus.CONSENTED, last_seen_at__lt=now - timedelta(seconds=settings.IRIS_SESSION_TIMEOUT_S))
-              | Q(status=ParticipantStatus.STARTED, last_seen_at__lt=now - timedelta(seconds=UNCONSENTED_HOLD_S)))
-    return Participant.objects.filter(silent, study=study).update(status=ParticipantStatus.TIMED_OUT)
+    return admission.sessions_expire(study_id=study.pk,
+                                     consented_before=now - timedelta(seconds=settings.IRIS_SESSION_TIMEOUT_S),
+                                     started_before=now - timedelta(seconds=UNCONSENTED_HOLD_S))
 
 
 def design_row_assign(*, study: Study, rows: int, is_pilot: bool) -> int:
@@ -147,11 +159,7 @@ def _row_counts(*, study: Study, rows: int) -> list[int]:
     """Places taken per Latin-square row, once silent sessions have given theirs up. An excluded
     participant's place is free again, in their row, so the usable data stay balanced."""
     sessions_expire(study=study)
-    holding = Q(status=ParticipantStatus.COMPLETED, excluded=False) | Q(status__in=ACTIVE_STATUSES)
-    # Counted by the database, one row back per Latin-square row: every arrival of a wave asks, and
-    # fetching one design_row per session held would grow with the wave.
-    taken = dict(Participant.objects.filter(holding, study=study, is_pilot=False, design_row__isnull=False)
-                 .values_list("design_row").annotate(sessions=Count("pk")).order_by())
+    taken = admission.places_taken(study_id=study.pk)
     return [taken.get(row, 0) for row in range(rows)]
 
 

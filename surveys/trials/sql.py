@@ -6,7 +6,9 @@ statements are written once per process from the models' own table and column na
 renamed field or table changes them with the models.
 """
 
+import functools
 import json
+from collections.abc import Sequence
 
 from django.db import connection, models
 
@@ -54,3 +56,33 @@ def _numbered(sql: str) -> str:
     """%s placeholders as PREPARE's $1, $2, ..."""
     parts = sql.split("%s")
     return "".join(part + (f"${index}" if index < len(parts) else "") for index, part in enumerate(parts, start=1))
+
+
+def columns(model: type[models.Model], alias: str) -> str:
+    """Every column ``model`` loads, in its fields' order, as ``alias``.column: the select list that
+    ``model_from_row`` reads."""
+    return ", ".join(f"{alias}.{connection.ops.quote_name(field.column)}" for field in model._meta.concrete_fields)
+
+
+def model_from_row(model: type[models.Model], values: Sequence) -> models.Model:
+    """An instance of ``model`` from the values of its ``columns``, each converted from the driver's
+    form as the ORM's own reads convert it (a JSON column parsed, SQLite's dates and booleans)."""
+    names, converters = _loading(model)
+    converted = list(values)
+    for index, field_converters in converters:
+        for convert, expression in field_converters:
+            converted[index] = convert(converted[index], expression, connection)
+    return model.from_db(connection.alias, names, converted)
+
+
+@functools.cache
+def _loading(model: type[models.Model]) -> tuple[list[str], list[tuple[int, list]]]:
+    """(field attnames, [(index, [(converter, its expression), ...]), ...] for the fields that have any)."""
+    fields = model._meta.concrete_fields
+    converters = []
+    for index, field in enumerate(fields):
+        expression = field.get_col(model._meta.db_table)
+        found = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
+        if found:
+            converters.append((index, [(convert, expression) for convert in found]))
+    return [field.attname for field in fields], converters

@@ -9,6 +9,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from surveys.studies.models import Study, StudyStatus
+from surveys.studies.services import study_update
 from surveys.trials import services
 from surveys.trials.models import Participant, ParticipantStatus
 from tests.surveys import factories
@@ -155,3 +157,87 @@ def test_a_session_whose_trial_list_was_never_stored_gets_one_when_it_comes_back
 
     assert again.pk == first.pk and again.trials.count() == drawn > 0
     assert enter(study, "p0", resume_token=first.token).trials.count() == drawn  # drawn once, not twice
+
+
+@pytest.mark.django_db
+def test_a_study_closed_after_its_start_page_was_read_admits_nobody():
+    """The request read the study open; it was closed before the arrival reached the lock. The lock
+    reads the study's status again, so the arrival is refused and leaves no session behind."""
+    study = latin_study(per_condition=6)
+    Study.objects.filter(pk=study.pk).update(status=StudyStatus.CLOSED)
+
+    with pytest.raises(services.StudyClosed):
+        enter(study, "late")
+
+    assert not Participant.objects.filter(study=study).exists()
+
+
+@pytest.mark.django_db
+def test_an_arrival_gets_the_version_the_study_had_when_it_was_admitted():
+    study = latin_study(per_condition=6)
+    stale = Study.objects.get(pk=study.pk)
+    study_update(study=study, editor=study.owner, consent_text="A clearer consent.")
+
+    participant = enter(stale, "p0")
+
+    assert participant.study_version.number == 2 and participant.study_version.consent_text == "A clearer consent."
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("status", "silent_for", "frees"), [
+    (ParticipantStatus.CONSENTED, timedelta(hours=2), True),
+    (ParticipantStatus.CONSENTED, timedelta(minutes=10), False),
+    (ParticipantStatus.STARTED, timedelta(minutes=10), True),
+    (ParticipantStatus.STARTED, timedelta(minutes=1), False),
+])
+def test_a_silent_session_gives_up_its_place_after_its_status_s_timeout(settings, status, silent_for, frees):
+    """Consented sessions time out after IRIS_SESSION_TIMEOUT_S, unconsented ones after UNCONSENTED_HOLD_S."""
+    settings.IRIS_SESSION_TIMEOUT_S = 3600
+    study = latin_study(per_condition=1)  # one place per row: three places in all
+    holders = [enter(study, f"p{i}") for i in range(3)]
+    Participant.objects.filter(pk=holders[0].pk).update(status=status, last_seen_at=timezone.now() - silent_for)
+
+    if frees:
+        assert enter(study, "newcomer").design_row == holders[0].design_row
+    else:
+        with pytest.raises(services.StudyFull):
+            enter(study, "newcomer")
+
+
+@pytest.mark.django_db
+def test_an_excluded_completed_session_s_place_is_free_again_and_a_completed_one_s_is_not():
+    study = latin_study(per_condition=1)
+    holders = [enter(study, f"p{i}") for i in range(3)]
+    Participant.objects.filter(pk__in=[h.pk for h in holders]).update(status=ParticipantStatus.COMPLETED)
+    with pytest.raises(services.StudyFull):
+        enter(study, "newcomer")
+
+    Participant.objects.filter(pk=holders[1].pk).update(excluded=True)
+
+    assert enter(study, "newcomer").design_row == holders[1].design_row
+
+
+@pytest.mark.django_db(transaction=True)  # the connection's own transactions, as in a request
+def test_under_the_study_lock_an_arrival_runs_only_prepared_statements_and_its_session_s_insert():
+    """A wave of arrivals queues on the study's row lock: while it is held, nothing is compiled or
+    planned afresh (admission.py), only the decision's prepared statements and the new row's INSERT."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements and row locks are PostgreSQL's")
+    study = latin_study(per_condition=6)
+    enter(study, "first")  # this connection has prepared its statements
+
+    sent = []  # (statement, the outermost transaction block it ran in: held here, so never reused)
+
+    def record(execute, sql, params, many, context):
+        sent.append((sql, connection.atomic_blocks[0] if connection.atomic_blocks else None))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        enter(study, "second")
+
+    lock_block = next(block for sql, block in sent if sql.startswith("EXECUTE iris_arrival_lock"))
+    held = [sql for sql, block in sent if block is lock_block]
+    assert held[0].startswith("EXECUTE iris_arrival_lock")
+    assert [sql.split()[0] for sql in held].count("INSERT") == 1
+    assert all(sql.startswith(("EXECUTE ", "INSERT ")) for sql in held), held
+    assert len(held) <= 7, held
