@@ -36,6 +36,25 @@ def sustained_rate(times: list[float]) -> float:
     return (last - first) / max(ordered[last] - ordered[first], 1e-9)
 
 
+def concurrency(sessions: list[tuple[float, float]]) -> tuple[int, float]:
+    """(the most participants taking part at once, the seconds at least nine tenths of that many were):
+    each session from its start page to its finish. How "N participants at once" is checked: a crowd
+    that arrives faster than it finishes reaches N; one spread too thin never does."""
+    events = sorted([(began, 1) for began, _ in sessions] + [(ended, -1) for _, ended in sessions])
+    peak = running = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    near, since, running = 0.0, None, 0
+    for moment, step in events:
+        running += step
+        if running * 10 >= peak * 9 and since is None:
+            since = moment
+        elif running * 10 < peak * 9 and since is not None:
+            near, since = near + moment - since, None
+    return peak, near
+
+
 @dataclass
 class CrowdResult:
     participants: int
@@ -50,6 +69,7 @@ class CrowdResult:
     broken_images: int = 0  # trials reported unavailable, never answered, because an image did not come
     static_paths: list[str] = field(default_factory=list)
     linked_images: int = 0  # image URLs that were signed links (the front server's alone), not Django's
+    sessions: list[tuple[float, float]] = field(default_factory=list)  # (start, finish) of each, seconds since began
 
 
 class Participant:
@@ -96,6 +116,7 @@ class Participant:
         return path, html
 
     async def take_part(self, public_id: str, think_ms: float) -> None:
+        began = time.perf_counter() - self.result.began
         prolific_id = f"load{self.address.replace('.', '')}"
         start = f"/s/{public_id}/?PROLIFIC_PID={prolific_id}"
         _, start_page = await self.page("start", "GET", start)
@@ -139,6 +160,7 @@ class Participant:
                 self.result.acknowledged.append(trial["id"])
                 self.result.acknowledged_at.append(time.perf_counter() - self.result.began)
         await self.request("finish", "POST", f"{page}finish")
+        self.result.sessions.append((began, time.perf_counter() - self.result.began))
 
 
 async def run(base: str, public_id: str, *, participants: int, think_ms: float,

@@ -331,6 +331,8 @@ def report(result: crowd.CrowdResult, rates: dict[str, float], stored: dict[str,
     print(f"\n{result.participants} participants, {result.seconds:.1f} s; "
           f"{len(result.acknowledged) / result.seconds:.1f} answers/s acknowledged over the whole run, "
           f"{sustained:.1f} answers/s sustained (the middle half of the answers)")
+    peak, near_peak_s = crowd.concurrency(result.sessions)
+    print(f"participants taking part at once: at most {peak}, and at least nine tenths of that for {near_peak_s:.1f} s")
     # The rest is Redis and anything else running: on a shared machine, other users too.
     per_answer = 1000 / max(len(result.acknowledged), 1)
     print("CPU during the crowd, s (ms per answer): " + ", ".join(
@@ -422,3 +424,4 @@ def main(argv: list[str]) -> int:
         return report(result, rates, stored_answers(public_id), events, cpu)
     finally:
         psql(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        shutil.rmtree(scratch, ignore_errors=True)

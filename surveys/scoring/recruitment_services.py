@@ -8,6 +8,7 @@ Scoring is heavy, so a completion only queues a check (tasks.py) unless one is q
 one reads the study when it starts, and so sees every completion until then.
 """
 
+import functools
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -15,8 +16,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -31,6 +31,7 @@ from surveys.studies.models import Study, StudyStatus
 from surveys.studies.notifications import study_notify
 from surveys.studies.services import study_set_status
 from surveys.trials.models import Participant, ParticipantStatus
+from surveys.trials.sql import column, db_value, run, table
 
 logger = logging.getLogger(__name__)
 
@@ -41,19 +42,36 @@ def _lost_before():
 
 
 def _claimed(*, study_id: int) -> bool:
-    """Mark a check of the study queued, unless one is (a conditional UPDATE: one claim wins)."""
+    """Mark a check of the study queued, unless one is (a conditional UPDATE: one claim wins). Every
+    completion of a wave asks, and one is queued already for nearly all of them: two prepared
+    statements (sql.run), where compiling the ORM's UPDATE and EXISTS cost more than running them."""
     now = timezone.now()
-    free = Q(queued_at__isnull=True) | Q(queued_at__lt=_lost_before())
-    if Recruitment.objects.filter(free, study_id=study_id).update(queued_at=now):
-        return True
-    if Recruitment.objects.filter(study_id=study_id).exists():
-        return False
+    with connection.cursor() as cursor:
+        run(cursor, "iris_recruitment_claim", _claim_query(),
+            [db_value(Recruitment, "queued_at", now), study_id, db_value(Recruitment, "queued_at", _lost_before())])
+        if cursor.rowcount:
+            return True
+        run(cursor, "iris_recruitment_exists", _exists_query(), [study_id])
+        if cursor.fetchone():
+            return False
     try:
         with transaction.atomic():
             Recruitment.objects.create(study_id=study_id, queued_at=now)
     except IntegrityError:  # another request made the row, and queued its check, at this moment
         return False
     return True
+
+
+@functools.cache
+def _claim_query() -> str:
+    queued = column(Recruitment, "queued_at")
+    return (f"UPDATE {table(Recruitment)} SET {queued} = %s WHERE {column(Recruitment, 'study')} = %s "
+            f"AND ({queued} IS NULL OR {queued} < %s)")
+
+
+@functools.cache
+def _exists_query() -> str:
+    return f"SELECT 1 FROM {table(Recruitment)} WHERE {column(Recruitment, 'study')} = %s"
 
 
 def _send(study_id: int, delay_s: int) -> None:

@@ -22,11 +22,6 @@ def study_iri_verdicts(*, study: Study) -> list[dict]:
     return rows
 
 
-def study_version_current(*, study: Study) -> StudyVersion:
-    """The version of the study a participant arriving now is shown."""
-    return study.versions.get(number=study.design_version)
-
-
 def study_versions(*, study: Study) -> QuerySet[StudyVersion]:
     """The study's versions, newest first, each with how many participants were shown it."""
     return (study.versions.select_related("created_by").annotate(participant_count=Count("participants"))

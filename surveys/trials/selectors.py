@@ -48,6 +48,22 @@ def participant_by_token(*, token: str) -> Participant:
     return participant
 
 
+def study_by_public_id(*, public_id: str) -> Study:
+    """The study with this public id (a 404 when none has it), in one prepared statement: the start
+    page and its button are every arrival's first two requests."""
+    with connection.cursor() as cursor:
+        run(cursor, "iris_study_by_public_id", _study_query(), [public_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Http404("No such study.")
+    return model_from_row(Study, row)
+
+
+@functools.cache
+def _study_query() -> str:
+    return f"SELECT {columns(Study, 's')} FROM {table(Study)} s WHERE s.{column(Study, 'public_id')} = %s"
+
+
 @functools.cache
 def _participant_query() -> str:
     return (f"SELECT {columns(Participant, 'p')}, {columns(Study, 's')} FROM {table(Participant)} p "
@@ -237,9 +253,20 @@ def _pending_query(count: int) -> str:
 
 
 def trial_counts(*, participant: Participant) -> tuple[int, int]:
-    """(settled, total) for the progress bar: settled trials are answered or were unshowable."""
-    counts = participant.trials.aggregate(total=Count("pk"), open=Count("pk", filter=OPEN_TRIAL))  # one query
-    return counts["total"] - counts["open"], counts["total"]
+    """(settled, total) for the progress bar and the finish: settled trials are answered or were
+    unshowable. One prepared statement: every runner page and every finish asks."""
+    with connection.cursor() as cursor:
+        run(cursor, "iris_trial_counts", _counts_query(), [participant.pk])
+        total, still_open = cursor.fetchone()
+    return total - (still_open or 0), total
+
+
+@functools.cache
+def _counts_query() -> str:
+    still_open = f"r.{column(Response, 'id')} IS NULL AND t.{column(Trial, 'unavailable_at')} IS NULL"  # OPEN_TRIAL
+    return (f"SELECT COUNT(*), SUM(CASE WHEN {still_open} THEN 1 ELSE 0 END) FROM {table(Trial)} t "
+            f"LEFT JOIN {table(Response)} r ON r.{column(Response, 'trial')} = t.{column(Trial, 'id')} "
+            f"WHERE t.{column(Trial, 'participant')} = %s")
 
 
 def _quarter_starts(main: list[int]) -> frozenset[int]:

@@ -27,7 +27,7 @@ from surveys.trials.assignment import (
 from surveys.trials.layout import TrialLayout
 from surveys.trials.models import ACTIVE_STATUSES, Participant, ParticipantStatus, Response, Trial, TrialKind
 from surveys.trials.payloads import rt_checked
-from surveys.trials.selectors import TOUCH_EVERY_S, answer_context, trials_open
+from surveys.trials.selectors import TOUCH_EVERY_S, answer_context, trial_counts, trials_open
 from surveys.trials.signals import participant_completed
 from surveys.trials.sql import column, db_value, run, table
 from surveys.trials.viewing import Viewing
@@ -424,7 +424,8 @@ def participant_finish(*, participant: Participant) -> Participant:
         return participant
     if participant.status != ParticipantStatus.CONSENTED:
         raise ResponseRejected(f"This session is {participant.status}.", status=409)
-    if trials_open(participant=participant).exists():
+    settled, total = trial_counts(participant=participant)
+    if settled < total:
         raise ResponseRejected("Some trials are not answered yet.", status=409)
     now = timezone.now()
     completed = Participant.objects.filter(pk=participant.pk, status=ParticipantStatus.CONSENTED).update(

@@ -75,7 +75,7 @@ def _page(request: HttpRequest, study: Study, template: str, context: dict | Non
 def study_start(request: HttpRequest, public_id: str) -> HttpResponse:
     """GET shows a start button (a link preview must not create a session); POST enters the study.
     A session is resumed only with its secret: the browser that started it remembers its token."""
-    study = get_object_or_404(Study, public_id=public_id)
+    study = selectors.study_by_public_id(public_id=public_id)
     params = request.POST if request.method == "POST" else request.GET
     remembered = request.get_signed_cookie(_remembered_cookie(study), default="", salt=REMEMBERED_SALT)
     if remembered and not link_params(params):

@@ -6,6 +6,7 @@ Redis, the runner's protocol, and the count of acknowledged answers against stor
 import re
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[3]
 @pytest.mark.slow  # make test-slow: nginx, gunicorn and a crowd for three minutes
 @pytest.mark.timeout(300)
 def test_a_small_crowd_completes_and_every_acknowledged_answer_is_stored_once():
+    scratch_before = set(Path(tempfile.gettempdir()).glob("iris-loadtest-*"))
     done = subprocess.run([sys.executable, "-m", "bench", "loadtest", "--participants", "6", "--items", "2",
                            "--think-ms", "0", "--compare-seconds", "1"], cwd=ROOT, capture_output=True, text=True,
                           timeout=280, check=False)
@@ -36,6 +38,8 @@ def test_a_small_crowd_completes_and_every_acknowledged_answer_is_stored_once():
         assert re.search(rf"^{endpoint}\s+\d+\s+[\d.]+", done.stdout, re.MULTILINE), endpoint
     for floor in ("minimal Django view", "static file", "pgbench single-row inserts"):
         assert re.search(rf"^{floor}.*\s[\d.]+\s+[\d.]+$", done.stdout, re.MULTILINE), floor
+    assert re.search(r"participants taking part at once: at most [1-6], ", done.stdout)
+    assert set(Path(tempfile.gettempdir()).glob("iris-loadtest-*")) == scratch_before  # its scratch folder is gone
 
 
 @pytest.mark.timeout(60)
@@ -64,3 +68,17 @@ def test_the_sustained_rate_is_the_middle_half_of_the_answers_not_the_arrivals_r
 
     assert sustained_rate(times) == pytest.approx(100, rel=0.05)
     assert len(times) / max(times) < 10  # the whole run's average says ten times less
+
+
+def test_participants_at_once_counts_overlapping_sessions_and_how_long_the_crowd_stayed_near_its_peak():
+    from bench.crowd import concurrency
+
+    # Ten sessions of 10 s starting a second apart: all ten overlap only at 9-10 s, nine or more at 8-11 s.
+    staggered = [(start, start + 10.0) for start in range(10)]
+    assert concurrency(staggered) == (10, pytest.approx(3.0))
+    # The same ten arriving within 0.1 s: nine or more at once from the ninth start to the second finish.
+    together = [(start / 100, start / 100 + 10.0) for start in range(10)]
+    assert concurrency(together) == (10, pytest.approx(10.01 - 0.08))
+    # One after another: never more than one at once.
+    assert concurrency([(start, start + 1.0) for start in range(0, 20, 2)])[0] == 1
+    assert concurrency([]) == (0, 0.0)

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from surveys.studies.models import Study
 from surveys.trials import services
 from surveys.trials.models import Participant
-from surveys.trials.selectors import participant_by_token
+from surveys.trials.selectors import participant_by_token, study_by_public_id
 from surveys.trials.sql import _numbered, run
 from tests.surveys import factories
 
@@ -44,9 +44,9 @@ def test_a_statement_is_prepared_once_per_connection_and_again_on_a_new_one():
 
 
 @pytest.mark.django_db
-def test_a_session_read_by_its_token_in_sql_equals_the_orm_s_read_field_for_field():
-    """participant_by_token builds the session and its study from one prepared statement's row: every
-    field, JSON and dates included, must come out as the ORM itself would load it."""
+def test_a_session_and_a_study_read_in_sql_equal_the_orm_s_reads_field_for_field():
+    """participant_by_token and study_by_public_id build instances from one prepared statement's row:
+    every field, JSON and dates included, must come out as the ORM itself would load it."""
     study = factories.study(factories.researcher(), design={"participants_per_condition": 5})
     participant = services.participant_enter(study=study, source="prolific", recruitment_id="p0",
                                              recruitment_data={"STUDY_ID": "s1", "nested": {"a": [1, 2]}})
@@ -59,7 +59,10 @@ def test_a_session_read_by_its_token_in_sql_equals_the_orm_s_read_field_for_fiel
 
     assert fields(read) == fields(Participant.objects.get(pk=participant.pk))
     assert fields(read.study) == fields(Study.objects.get(pk=study.pk))
+    assert fields(study_by_public_id(public_id=study.public_id)) == fields(Study.objects.get(pk=study.pk))
     assert read.recruitment_data["nested"] == {"a": [1, 2]} and read.consented_at is not None
     assert read._state.adding is False and read._state.db == "default"
     with pytest.raises(Http404):
         participant_by_token(token="no-such-token")
+    with pytest.raises(Http404):
+        study_by_public_id(public_id="no-such-study")

@@ -50,6 +50,9 @@ def test_a_trial_reported_unshowable_is_marked_once_and_served_no_more(client):
     assert trial.public_id not in served_ids(client, participant)
     body = client.get(reverse("trials:trials", args=[participant.token])).json()
     assert (body["answered"], body["total"]) == (1, 4)  # the progress bar counts it as done
+    answer(client, participant, participant.trials.get(index=0))
+    page = client.get(reverse("trials:participant", args=[participant.token])).context["runner_config"]
+    assert (page["answered"], page["total"]) == (2, 4)  # a reloaded page starts its bar there
 
 
 def test_an_unshown_trial_takes_no_answer_and_the_session_still_finishes(client):
