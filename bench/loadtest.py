@@ -28,6 +28,7 @@ client and nginx (Debian: nginx-light). Prints what it ran on: the CPU model and
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import platform
 import re
@@ -224,14 +225,28 @@ def process_cpu_s(pid: int) -> float:
 
 
 def database_backends_cpu_s() -> dict[int, float]:
-    """CPU seconds of each PostgreSQL backend now serving the scratch database, by pid (gunicorn keeps its
-    connections, DATABASE_CONN_MAX_AGE, so they live through the crowd)."""
-    backends = {}
+    """CPU seconds of each PostgreSQL backend now serving the scratch database, by pid, and under the
+    key 0 those of every backend that has ended so far: the postmaster's reaped children. gunicorn
+    keeps its connections only DATABASE_CONN_MAX_AGE, so in a long crowd most backends come and go."""
+    backends = {0: reaped_children_cpu_s(postmaster_pid())}
     for proc in Path("/proc").iterdir():
         with contextlib.suppress(OSError):
             if proc.name.isdigit() and f" {DATABASE} ".encode() in (proc / "cmdline").read_bytes():
                 backends[int(proc.name)] = own_cpu_s(int(proc.name))
     return backends
+
+
+@functools.cache
+def postmaster_pid() -> int:
+    """The PostgreSQL server's own process: the first line of postmaster.pid in its data directory."""
+    return int((Path(psql("SHOW data_directory")) / "postmaster.pid").read_text().split()[0])
+
+
+def reaped_children_cpu_s(pid: int) -> float:
+    """User and system CPU seconds of the children ``pid`` has waited for (ended backends, for the
+    postmaster; on a shared server, other databases' too)."""
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[13]) + int(stat[14])) / os.sysconf("SC_CLK_TCK")  # cutime, cstime
 
 
 def machine_cpu_s() -> tuple[float, float]:
@@ -250,9 +265,12 @@ def cpu_now(processes: dict[str, int]) -> dict:
 
 def cpu_spent(before: dict, after: dict) -> dict[str, float]:
     """Seconds of CPU between two cpu_now; the rest of the machine is Redis, the other PostgreSQL
-    processes and, on a shared machine, everything else."""
+    processes and, on a shared machine, everything else. A backend that ended during the crowd is
+    counted by the postmaster's reaped children (key 0), less what it had spent when the crowd began."""
     spent = {name: after[name] - before[name] for name in before if name != "PostgreSQL"}
-    spent["PostgreSQL"] = sum(seconds - before["PostgreSQL"].get(pid, 0) for pid, seconds in after["PostgreSQL"].items())
+    backends_before, backends_after = before["PostgreSQL"], after["PostgreSQL"]
+    spent["PostgreSQL"] = (sum(seconds - backends_before.get(pid, 0) for pid, seconds in backends_after.items())
+                           - sum(seconds for pid, seconds in backends_before.items() if pid not in backends_after))
     stolen = spent.pop("stolen by the host")
     spent["rest of the machine"] = spent.pop("machine") - sum(spent.values())
     spent["stolen by the host"] = stolen

@@ -82,3 +82,17 @@ def test_participants_at_once_counts_overlapping_sessions_and_how_long_the_crowd
     # One after another: never more than one at once.
     assert concurrency([(start, start + 1.0) for start in range(0, 20, 2)])[0] == 1
     assert concurrency([]) == (0, 0.0)
+
+
+def test_the_database_s_cpu_counts_backends_that_ended_during_the_crowd_but_not_their_time_before_it():
+    from bench.loadtest import cpu_spent
+
+    # Backend 11 had spent 1.0 s before the crowd and ended during it; 12 lived through; 13 began.
+    # The postmaster's reaped children (key 0) grew by 3.5 s: backend 11's whole life and others that ended.
+    before = {"gunicorn": 5.0, "PostgreSQL": {0: 10.0, 11: 1.0, 12: 2.0}, "machine": 100.0, "stolen by the host": 0.0}
+    after = {"gunicorn": 7.0, "PostgreSQL": {0: 13.5, 12: 2.5, 13: 0.7}, "machine": 110.0, "stolen by the host": 0.0}
+
+    spent = cpu_spent(before, after)
+
+    assert spent["PostgreSQL"] == pytest.approx(3.5 - 1.0 + 0.5 + 0.7)
+    assert spent["rest of the machine"] == pytest.approx(10.0 - 2.0 - 3.7)
